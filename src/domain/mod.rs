@@ -1,0 +1,11 @@
+//! The pure core: statuses, transitions, seat rules, validation, magic-link tokens, time rules.
+//! No I/O here and nothing from the other layers.
+
+pub mod model;
+pub mod seats;
+pub mod status;
+pub mod time;
+pub mod token;
+pub mod validate;
+
+pub use status::{Action, Actor, IllegalTransition, Status, next_status};

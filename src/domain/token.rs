@@ -1,0 +1,294 @@
+//! Magic-link tokens: HMAC-SHA256 over (action, subject, expiry), URL-safe.
+//!
+//! Format: `base64url(payload) "." base64url(mac)` where payload is
+//! `v1|<action>|<subject>|<expiry unix secs>`. The MAC is checked (in constant time)
+//! before anything in the payload is trusted, so an expired token is only reported as
+//! expired when it was genuinely ours; anything else is simply "invalid".
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The one thing a token allows. A token for one action never works for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkAction {
+    Accept,
+    Refuse,
+    Cancel,
+    Remove,
+    OfferCancel,
+    OfferView,
+    Dashboard,
+}
+
+impl LinkAction {
+    pub const ALL: [LinkAction; 7] = [
+        LinkAction::Accept,
+        LinkAction::Refuse,
+        LinkAction::Cancel,
+        LinkAction::Remove,
+        LinkAction::OfferCancel,
+        LinkAction::OfferView,
+        LinkAction::Dashboard,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkAction::Accept => "accept",
+            LinkAction::Refuse => "refuse",
+            LinkAction::Cancel => "cancel",
+            LinkAction::Remove => "remove",
+            LinkAction::OfferCancel => "offer_cancel",
+            LinkAction::OfferView => "offer_view",
+            LinkAction::Dashboard => "dashboard",
+        }
+    }
+
+    fn parse(s: &str) -> Option<LinkAction> {
+        LinkAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// What the token is about: a reservation, an offer, or a driver (by email, for the dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Reservation(i64),
+    Offer(i64),
+    Driver(String),
+}
+
+impl Subject {
+    fn encode(&self) -> String {
+        match self {
+            Subject::Reservation(id) => format!("r{id}"),
+            Subject::Offer(id) => format!("o{id}"),
+            Subject::Driver(email) => format!("d{email}"),
+        }
+    }
+
+    fn decode(s: &str) -> Option<Subject> {
+        let (kind, rest) = s.split_at_checked(1)?;
+        match kind {
+            "r" => rest.parse().ok().map(Subject::Reservation),
+            "o" => rest.parse().ok().map(Subject::Offer),
+            "d" if !rest.is_empty() => Some(Subject::Driver(rest.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub action: LinkAction,
+    pub subject: Subject,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Deliberately tells nothing about the content of a bad token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Genuine but past its expiry; the claims let the page offer a fresh link to the same recipient.
+    #[error("the link has expired")]
+    Expired(Claims),
+    /// Tampered, truncated, signed with another key, or for another action/subject.
+    #[error("the link is invalid")]
+    Invalid,
+}
+
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSigner(***)")
+    }
+}
+
+impl TokenSigner {
+    pub fn new(key: &[u8]) -> TokenSigner {
+        TokenSigner { key: key.to_vec() }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC accepts keys of any length; this cannot fail.
+        match HmacSha256::new_from_slice(&self.key) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any size"),
+        }
+    }
+
+    pub fn sign(&self, action: LinkAction, subject: &Subject, expires_at: DateTime<Utc>) -> String {
+        let payload = format!(
+            "v1|{}|{}|{}",
+            action.as_str(),
+            subject.encode(),
+            expires_at.timestamp()
+        );
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    /// Verifies the signature first, then the expiry.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let (p64, t64) = token.split_once('.').ok_or(TokenError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(p64)
+            .map_err(|_| TokenError::Invalid)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(t64)
+            .map_err(|_| TokenError::Invalid)?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        mac.verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
+        let payload = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
+        let mut parts = payload.splitn(4, '|');
+        let (Some("v1"), Some(action), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        // The subject may itself contain '|' only for drivers' emails, which validation forbids;
+        // the expiry is the last field.
+        let exp = parts.next().ok_or(TokenError::Invalid)?;
+        let action = LinkAction::parse(action).ok_or(TokenError::Invalid)?;
+        let subject = Subject::decode(rest).ok_or(TokenError::Invalid)?;
+        let exp: i64 = exp.parse().map_err(|_| TokenError::Invalid)?;
+        let expires_at = DateTime::from_timestamp(exp, 0).ok_or(TokenError::Invalid)?;
+        let claims = Claims {
+            action,
+            subject,
+            expires_at,
+        };
+        if now >= expires_at {
+            return Err(TokenError::Expired(claims));
+        }
+        Ok(claims)
+    }
+
+    /// Verifies and requires the given action; a token for another action is just invalid.
+    pub fn verify_for(
+        &self,
+        token: &str,
+        action: LinkAction,
+        now: DateTime<Utc>,
+    ) -> Result<Subject, TokenError> {
+        match self.verify(token, now) {
+            Ok(c) if c.action == action => Ok(c.subject),
+            Err(TokenError::Expired(c)) if c.action == action => Err(TokenError::Expired(c)),
+            _ => Err(TokenError::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_is_url_safe() {
+        let s = TokenSigner::new(b"0123456789abcdef0123456789abcdef");
+        for subject in [
+            Subject::Reservation(42),
+            Subject::Offer(7),
+            Subject::Driver("jean@example.org".into()),
+        ] {
+            let tok = s.sign(LinkAction::Accept, &subject, t(12));
+            assert!(
+                tok.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{tok}"
+            );
+            let c = s.verify(&tok, t(11)).unwrap();
+            assert_eq!(
+                (c.action, c.subject, c.expires_at),
+                (LinkAction::Accept, subject, t(12))
+            );
+        }
+    }
+
+    #[test]
+    fn expired_is_distinct_from_invalid() {
+        let s = TokenSigner::new(b"k1k1k1k1k1k1k1k1");
+        let tok = s.sign(LinkAction::Cancel, &Subject::Reservation(1), t(12));
+        assert!(matches!(s.verify(&tok, t(12)), Err(TokenError::Expired(_))));
+        assert!(
+            matches!(s.verify(&tok, t(13)), Err(TokenError::Expired(c)) if c.subject == Subject::Reservation(1))
+        );
+    }
+
+    #[test]
+    fn every_tampered_byte_is_invalid() {
+        let s = TokenSigner::new(b"k1k1k1k1k1k1k1k1");
+        let tok = s.sign(LinkAction::Accept, &Subject::Reservation(5), t(12));
+        let bytes = tok.as_bytes();
+        for i in 0..bytes.len() {
+            let mut b = bytes.to_vec();
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            let Ok(tampered) = String::from_utf8(b) else {
+                continue;
+            };
+            if tampered == tok {
+                continue;
+            }
+            // Even past expiry, a tampered token must never be reported as "expired".
+            assert_eq!(
+                s.verify(&tampered, t(1)),
+                Err(TokenError::Invalid),
+                "byte {i}"
+            );
+            assert_eq!(
+                s.verify(&tampered, t(20)),
+                Err(TokenError::Invalid),
+                "byte {i}"
+            );
+        }
+        for junk in ["", ".", "abc", "abc.def", "...."] {
+            assert_eq!(s.verify(junk, t(1)), Err(TokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn wrong_key_action_or_subject_is_invalid() {
+        let s = TokenSigner::new(b"k1k1k1k1k1k1k1k1");
+        let other = TokenSigner::new(b"k2k2k2k2k2k2k2k2");
+        let tok = s.sign(LinkAction::Accept, &Subject::Reservation(5), t(12));
+        assert_eq!(other.verify(&tok, t(1)), Err(TokenError::Invalid));
+        assert_eq!(other.verify(&tok, t(20)), Err(TokenError::Invalid));
+        assert_eq!(
+            s.verify_for(&tok, LinkAction::Refuse, t(1)),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            s.verify_for(&tok, LinkAction::Refuse, t(20)),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            s.verify_for(&tok, LinkAction::Accept, t(1)),
+            Ok(Subject::Reservation(5))
+        );
+        // A payload re-pointed at another reservation with the old MAC fails.
+        let (_, mac) = tok.split_once('.').unwrap();
+        let forged = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(format!("v1|accept|r6|{}", t(12).timestamp())),
+            mac
+        );
+        assert_eq!(s.verify(&forged, t(1)), Err(TokenError::Invalid));
+    }
+}

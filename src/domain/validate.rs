@@ -1,0 +1,229 @@
+//! Field validation of rider-supplied input. Pure: the service maps these into field-level errors.
+
+/// A field-level validation failure: `field` is the JSON name the API reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_LABEL_CHARS: usize = 200;
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_SEATS: i64 = 8;
+
+/// A one-line human string: trimmed, non-empty, bounded, no control characters
+/// (CR/LF would let a name inject email headers).
+pub fn single_line(field: &str, value: &str, max_chars: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters or line breaks",
+        ));
+    }
+    if v.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Free text (the passenger's message): line breaks allowed, other control characters not.
+pub fn free_text(field: &str, value: &str, max_chars: usize) -> Result<Option<String>, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    if v.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(Some(v.replace("\r\n", "\n")))
+}
+
+/// A pragmatic address check (the SMTP server has the last word): one `@`, a dotted
+/// domain, no spaces, quotes, angle brackets or control characters, so the address
+/// can go into a header as is.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = value.trim();
+    let bad = || FieldError::new(field, "must be a valid email address");
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.len() > MAX_EMAIL_CHARS {
+        return Err(FieldError::new(field, "must be at most 254 characters"));
+    }
+    if v.chars().any(|c| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(
+                c,
+                '<' | '>' | '"' | ',' | ';' | '(' | ')' | '\\' | '[' | ']'
+            )
+    }) {
+        return Err(bad());
+    }
+    let (local, domain) = v.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Err(bad());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+    {
+        return Err(bad());
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(bad());
+    }
+    Ok(v.to_owned())
+}
+
+pub fn seats(field: &str, value: i64, max: i64) -> Result<i64, FieldError> {
+    if value < 1 {
+        return Err(FieldError::new(field, "must be at least 1"));
+    }
+    if value > max {
+        return Err(FieldError::new(field, format!("must be at most {max}")));
+    }
+    Ok(value)
+}
+
+pub fn coordinate(
+    field: &str,
+    lat: Option<f64>,
+    lon: Option<f64>,
+) -> Result<Option<(f64, f64)>, FieldError> {
+    match (lat, lon) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lon)) => {
+            if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() {
+                return Err(FieldError::new(
+                    format!("{field}.lat"),
+                    "must be between -90 and 90",
+                ));
+            }
+            if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
+                return Err(FieldError::new(
+                    format!("{field}.lon"),
+                    "must be between -180 and 180",
+                ));
+            }
+            Ok(Some((lat, lon)))
+        }
+        (Some(_), None) => Err(FieldError::new(
+            format!("{field}.lon"),
+            "is required when lat is given",
+        )),
+        (None, Some(_)) => Err(FieldError::new(
+            format!("{field}.lat"),
+            "is required when lon is given",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_reject_header_injection_and_blank() {
+        assert_eq!(single_line("driver_name", "  Jean  ", 100).unwrap(), "Jean");
+        assert_eq!(
+            single_line("driver_name", " ", 100).unwrap_err().message,
+            "must not be empty"
+        );
+        let e = single_line("driver_name", "Jean\r\nBcc: x@y.z", 100).unwrap_err();
+        assert_eq!(e.field, "driver_name");
+        assert!(e.message.contains("line breaks"));
+        assert!(single_line("x", &"é".repeat(101), 100).is_err());
+        assert!(single_line("x", &"é".repeat(100), 100).is_ok());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        for good in ["a@b.fr", "jean.dupont+carette@example.org", "é@exemple.fr"] {
+            assert!(email("e", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "a@@b.fr",
+            "a b@c.fr",
+            "a@b.fr\r\nBcc: x",
+            "<a@b.fr>",
+            "a@-b.fr",
+            ".a@b.fr",
+            "a@b..fr",
+        ] {
+            assert!(email("e", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn messages_keep_lines_but_not_other_controls() {
+        assert_eq!(
+            free_text("m", "a\r\nb", 10).unwrap().as_deref(),
+            Some("a\nb")
+        );
+        assert_eq!(free_text("m", "   ", 10).unwrap(), None);
+        assert!(free_text("m", "a\u{7}b", 10).is_err());
+    }
+
+    #[test]
+    fn coordinates_come_in_pairs_within_range() {
+        assert_eq!(coordinate("pickup", None, None), Ok(None));
+        assert!(coordinate("pickup", Some(45.0), Some(4.8)).is_ok());
+        assert_eq!(
+            coordinate("pickup", Some(91.0), Some(4.8))
+                .unwrap_err()
+                .field,
+            "pickup.lat"
+        );
+        assert_eq!(
+            coordinate("pickup", Some(45.0), None).unwrap_err().field,
+            "pickup.lon"
+        );
+        assert!(coordinate("pickup", Some(f64::NAN), Some(1.0)).is_err());
+    }
+
+    #[test]
+    fn seats_are_bounded() {
+        assert!(seats("seats", 0, 8).is_err());
+        assert!(seats("seats", 9, 8).is_err());
+        assert_eq!(seats("seats", 2, 8), Ok(2));
+    }
+}

@@ -1,0 +1,14 @@
+//! Carette: carpool seat reservations by email.
+//!
+//! Layers point one way: `domain` ← `store` / `mail` ← `service` ← `http` / `tui` / `cli`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod init;
+pub mod mail;
+pub mod paths;
+pub mod service;
+pub mod signal;
+pub mod store;

@@ -1,0 +1,2 @@
+pub mod datetime_fr;
+pub mod render;

@@ -1,0 +1,165 @@
+//! The JSON context stored with each outbox row; the mail layer renders it at send time
+//! (and adds the signed links then, so no token is ever stored in the database).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::domain::model::{Offer, Reservation};
+use crate::store::StoreError;
+use crate::store::outbox::{self, NewEmail};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum To {
+    Driver,
+    Passenger,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn offer_json(o: &Offer) -> Value {
+    json!({
+        "id": o.id,
+        "driver_name": o.driver_name,
+        "driver_email": o.driver_email,
+        "origin": o.origin.label,
+        "destination": o.destination.label,
+        "departure_at": rfc3339(o.departure_at),
+        "seats": o.seats,
+        "seats_left": o.seats_left,
+        "status": o.status.as_str(),
+    })
+}
+
+fn reservation_json(
+    r: &Reservation,
+    expires_at: Option<DateTime<Utc>>,
+    previous_pickup_at: Option<DateTime<Utc>>,
+) -> Value {
+    json!({
+        "id": r.id,
+        "passenger_name": r.passenger_name,
+        "passenger_email": r.passenger_email,
+        "seats": r.seats,
+        "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
+        "message": r.message,
+        "pickup_at": r.pickup_at.map(rfc3339),
+        "previous_pickup_at": previous_pickup_at.map(rfc3339),
+        "status": r.status.as_str(),
+        "created_at": rfc3339(r.created_at),
+        "expires_at": expires_at.map(rfc3339),
+        "calendar_sequence": r.calendar_sequence,
+    })
+}
+
+fn passengers_json(ps: &[Reservation]) -> Value {
+    Value::Array(
+        ps.iter()
+            .map(|p| {
+                json!({
+                    "reservation_id": p.id,
+                    "name": p.passenger_name,
+                    "email": p.passenger_email,
+                    "seats": p.seats,
+                    "pickup": p.pickup.as_ref().map(|x| x.label.clone()),
+                    "pickup_at": p.pickup_at.map(rfc3339),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Extra per-email facts beyond offer, reservation and passenger list.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Extra {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub previous_pickup_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn offer_email(
+    template: &'static str,
+    offer: &Offer,
+    reservation: Option<&Reservation>,
+    passengers: &[Reservation],
+    to: To,
+) -> NewEmail {
+    offer_email_with(
+        template,
+        offer,
+        reservation,
+        passengers,
+        to,
+        Extra::default(),
+    )
+}
+
+pub(crate) fn offer_email_with(
+    template: &'static str,
+    offer: &Offer,
+    reservation: Option<&Reservation>,
+    passengers: &[Reservation],
+    to: To,
+    extra: Extra,
+) -> NewEmail {
+    let (recipient, recipient_name, reply_to) = match (to, reservation) {
+        (To::Passenger, Some(r)) => (
+            r.passenger_email.clone(),
+            r.passenger_name.clone(),
+            Some(offer.driver_email.clone()),
+        ),
+        (To::Driver, Some(r)) => (
+            offer.driver_email.clone(),
+            offer.driver_name.clone(),
+            Some(r.passenger_email.clone()),
+        ),
+        // Passenger emails always carry their reservation; this arm is the driver with no reservation.
+        (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
+    };
+    NewEmail {
+        template,
+        recipient,
+        reply_to,
+        context: json!({
+            "recipient_name": recipient_name,
+            "offer": offer_json(offer),
+            "reservation": reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at)),
+            "passengers": passengers_json(passengers),
+        }),
+        reservation_id: reservation.map(|r| r.id),
+        offer_id: Some(offer.id),
+    }
+}
+
+/// Context of the SMTP test email.
+pub fn test_email_context(now: DateTime<Utc>) -> Value {
+    json!({
+        "recipient_name": null,
+        "offer": null,
+        "reservation": null,
+        "passengers": [],
+        "sent_at": rfc3339(now),
+    })
+}
+
+/// Emails gathered during a use case, written to the outbox inside its transaction.
+#[derive(Debug, Default)]
+pub(crate) struct EmailBatch(Vec<NewEmail>);
+
+impl EmailBatch {
+    pub fn push(&mut self, e: NewEmail) {
+        self.0.push(e);
+    }
+
+    pub fn commit(
+        self,
+        tx: &rusqlite::Connection,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let n = self.0.len();
+        for e in &self.0 {
+            outbox::enqueue(tx, e, now)?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,233 @@
+//! The scheduled jobs as use cases: expiry and J-1 reminders. Due-ness is decided from the
+//! `job_runs` table and the configured local time, so the daemon's scheduler, a catch-up
+//! after downtime and the CLI's one-shot runs are the same code path.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::context::{EmailBatch, To, offer_email};
+use super::{Service, ServiceError};
+use crate::domain::time::{hourly_slot, local_day_bounds, reminder_slot, reminder_target_date};
+use crate::domain::{Action, Actor, next_status};
+use crate::store::{jobs, offers, reservations};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Job {
+    Expire,
+    Reminders,
+}
+
+impl Job {
+    pub const ALL: [Job; 2] = [Job::Expire, Job::Reminders];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Expire => "expire",
+            Job::Reminders => "reminders",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JobReport {
+    /// Reservations moved (expired) or reminded.
+    pub reservations: usize,
+    pub emails_queued: usize,
+}
+
+impl JobReport {
+    pub fn describe(&self, job: Job) -> String {
+        match job {
+            Job::Expire => format!(
+                "expired {} request(s), queued {} email(s)",
+                self.reservations, self.emails_queued
+            ),
+            Job::Reminders => format!(
+                "reminded {} reservation(s), queued {} email(s)",
+                self.reservations, self.emails_queued
+            ),
+        }
+    }
+}
+
+/// Expiry batches stay small so the write lock is never held long.
+const EXPIRE_BATCH: usize = 200;
+
+impl Service {
+    /// The scheduled slot `job` should cover at `now`.
+    pub fn job_slot(&self, job: Job, now: DateTime<Utc>) -> DateTime<Utc> {
+        match job {
+            Job::Expire => hourly_slot(now),
+            Job::Reminders => reminder_slot(self.settings.tz, self.settings.reminder_time, now),
+        }
+    }
+
+    /// Whether `job` still has to cover its current slot (never run, missed during downtime, or failed).
+    pub fn job_is_due(&self, job: Job, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let slot = self.job_slot(job, now);
+        Ok(!self.store.read(|c| jobs::covered(c, job.as_str(), slot))?)
+    }
+
+    /// Runs `job` now (whether due or not) and records its slot as covered.
+    pub fn run_job(&self, job: Job, now: DateTime<Utc>) -> Result<JobReport, ServiceError> {
+        let slot = self.job_slot(job, now);
+        let result = match job {
+            Job::Expire => self.expire_due(now),
+            Job::Reminders => self.send_reminders(slot, now),
+        };
+        let (ok, summary) = match &result {
+            Ok(r) => (true, r.describe(job)),
+            Err(e) => (false, e.to_string()),
+        };
+        self.store.write(|tx| {
+            jobs::record(
+                tx,
+                job.as_str(),
+                slot,
+                now,
+                Utc::now().max(now),
+                ok,
+                &summary,
+            )
+        })?;
+        result
+    }
+
+    /// Runs `job` only if its current slot is not covered yet. None when not due.
+    pub fn run_job_if_due(
+        &self,
+        job: Job,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobReport>, ServiceError> {
+        if self.job_is_due(job, now)? {
+            self.run_job(job, now).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Pending requests older than `jobs.expire_after_hours`, or whose trip has departed,
+    /// become expired; emails 8 (passenger) and 9 (driver). Idempotent.
+    pub fn expire_due(&self, now: DateTime<Utc>) -> Result<JobReport, ServiceError> {
+        let cutoff = now - self.settings.expire_after;
+        let mut report = JobReport::default();
+        loop {
+            let (moved, emails, more) = self.store.write(|tx| {
+                let due = reservations::due_for_expiry(tx, cutoff, now)?;
+                let more = due.len() > EXPIRE_BATCH;
+                let mut batch = EmailBatch::default();
+                let mut moved = 0;
+                for r in due.into_iter().take(EXPIRE_BATCH) {
+                    let Ok(to) = next_status(r.status, Action::Expire) else {
+                        continue;
+                    };
+                    if !reservations::transition(tx, r.id, r.status, to, Actor::System, now)? {
+                        continue;
+                    }
+                    let (Some(r), Some(offer)) =
+                        (reservations::get(tx, r.id)?, offers::get(tx, r.offer_id)?)
+                    else {
+                        continue;
+                    };
+                    batch.push(offer_email(
+                        "expired_passenger",
+                        &offer,
+                        Some(&r),
+                        &[],
+                        To::Passenger,
+                    ));
+                    batch.push(offer_email(
+                        "expired_driver",
+                        &offer,
+                        Some(&r),
+                        &[],
+                        To::Driver,
+                    ));
+                    moved += 1;
+                }
+                let n = batch.commit(tx, now)?;
+                Ok::<_, ServiceError>((moved, n, more))
+            })?;
+            report.reservations += moved;
+            report.emails_queued += emails;
+            self.after_commit(emails, false);
+            if !more || moved == 0 {
+                break;
+            }
+        }
+        if report.reservations > 0 {
+            tracing::info!(
+                expired = report.reservations,
+                emails = report.emails_queued,
+                "expired unanswered requests"
+            );
+        }
+        Ok(report)
+    }
+
+    /// J-1 reminders for the reminder slot `slot`: confirmed reservations whose trip departs
+    /// on the slot's next local day (and has not departed yet) get email 10; each driver
+    /// email 11 with the passenger list. Once per reservation, ever (`reminded_at`).
+    pub fn send_reminders(
+        &self,
+        slot: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<JobReport, ServiceError> {
+        let tz = self.settings.tz;
+        let (from, to) = local_day_bounds(tz, reminder_target_date(tz, slot));
+        let report = self.store.write(|tx| {
+            let due = reservations::due_for_reminder(tx, from, to, now)?;
+            let mut by_offer: BTreeMap<i64, Vec<_>> = BTreeMap::new();
+            for r in due {
+                by_offer.entry(r.offer_id).or_default().push(r);
+            }
+            let mut batch = EmailBatch::default();
+            let mut reminded = 0;
+            for (offer_id, rs) in by_offer {
+                let Some(offer) = offers::get(tx, offer_id)? else {
+                    continue;
+                };
+                let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
+                for r in &rs {
+                    batch.push(offer_email(
+                        "reminder_passenger",
+                        &offer,
+                        Some(r),
+                        &passengers,
+                        To::Passenger,
+                    ));
+                    reservations::mark_reminded(tx, r.id, now)?;
+                    reminded += 1;
+                }
+                batch.push(offer_email(
+                    "reminder_driver",
+                    &offer,
+                    None,
+                    &passengers,
+                    To::Driver,
+                ));
+            }
+            let emails_queued = batch.commit(tx, now)?;
+            Ok::<_, ServiceError>(JobReport {
+                reservations: reminded,
+                emails_queued,
+            })
+        })?;
+        if report.reservations > 0 {
+            tracing::info!(
+                reminded = report.reservations,
+                emails = report.emails_queued,
+                "queued J-1 reminders"
+            );
+        }
+        self.after_commit(report.emails_queued, false);
+        Ok(report)
+    }
+
+    pub fn last_job_run(&self, job: Job) -> Result<Option<jobs::JobRun>, ServiceError> {
+        Ok(self.store.read(|c| jobs::last_run(c, job.as_str(), true))?)
+    }
+}

@@ -1,0 +1,164 @@
+//! Use cases. Each one that changes state is ONE write transaction holding the state change,
+//! its audit row and the outbox rows of the emails it triggers, so a crash can never leave
+//! a change without its emails, or emails without their change.
+
+mod context;
+pub mod jobs;
+pub mod offers;
+pub mod outbox;
+pub mod reservations;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::IllegalTransition;
+use crate::domain::model::{Offer, Reservation};
+use crate::domain::seats::SeatError;
+use crate::domain::validate::FieldError;
+use crate::signal::Signal;
+use crate::store::{Store, StoreError};
+
+pub use offers::{OfferInput, PlaceInput};
+pub use reservations::{ReservationInput, TransitionOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("offer {0} not found")]
+    OfferNotFound(i64),
+    #[error("reservation {0} not found")]
+    ReservationNotFound(i64),
+    #[error("offer {id} is cancelled and takes no new request")]
+    OfferCancelled { id: i64 },
+    #[error("offer {id} has already departed")]
+    OfferDeparted { id: i64 },
+    #[error("{0}")]
+    NoSeats(SeatError),
+    /// The reservation is not in a state that allows the action (a replayed link, a race):
+    /// carries the current reservation so pages can show what it is now.
+    #[error("{error}")]
+    Illegal {
+        error: IllegalTransition,
+        reservation: Box<Reservation>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    /// The JSON API's `field` for this error, when one field is to blame.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ServiceError::Invalid(e) => Some(&e.field),
+            ServiceError::NoSeats(_) => Some("seats"),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ServiceError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServiceError::Store(StoreError::Sql(e))
+    }
+}
+
+/// The knobs of the use cases, taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub expire_after: Duration,
+    pub tz: Tz,
+    pub reminder_time: NaiveTime,
+    /// Route recalculation is requested after changes only when an OSRM server is configured.
+    pub routing_enabled: bool,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Settings {
+        Settings {
+            expire_after: Duration::hours(i64::from(c.jobs.expire_after_hours)),
+            tz: c.jobs.timezone,
+            reminder_time: c.jobs.reminder_time,
+            routing_enabled: c.routing.osrm_url.is_some(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            expire_after: Duration::hours(24),
+            tz: chrono_tz::Europe::Paris,
+            reminder_time: NaiveTime::from_hms_opt(10, 0, 0).unwrap_or(NaiveTime::MIN),
+            routing_enabled: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<Store>,
+    settings: Settings,
+    /// Woken after a commit that queued emails, so the sender does not wait for its next poll.
+    outbox_signal: Arc<Signal>,
+    /// Woken after a commit that asked for a route recalculation.
+    route_signal: Arc<Signal>,
+}
+
+impl Service {
+    pub fn new(store: Arc<Store>, settings: Settings) -> Service {
+        Service {
+            store,
+            settings,
+            outbox_signal: Arc::new(Signal::default()),
+            route_signal: Arc::new(Signal::default()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn outbox_signal(&self) -> &Arc<Signal> {
+        &self.outbox_signal
+    }
+
+    pub fn route_signal(&self) -> &Arc<Signal> {
+        &self.route_signal
+    }
+
+    pub fn get_offer(&self, id: i64) -> Result<Offer, ServiceError> {
+        self.store
+            .read(|c| crate::store::offers::get(c, id))?
+            .ok_or(ServiceError::OfferNotFound(id))
+    }
+
+    pub fn get_reservation(&self, id: i64) -> Result<Reservation, ServiceError> {
+        self.store
+            .read(|c| crate::store::reservations::get(c, id))?
+            .ok_or(ServiceError::ReservationNotFound(id))
+    }
+
+    pub fn stats(&self, now: DateTime<Utc>) -> Result<crate::store::stats::Stats, ServiceError> {
+        let midnight = crate::domain::time::start_of_local_day(self.settings.tz, now);
+        let hours = u32::try_from(self.settings.expire_after.num_hours()).unwrap_or(24);
+        Ok(self
+            .store
+            .read(|c| crate::store::stats::compute(c, now, midnight, hours))?)
+    }
+
+    fn after_commit(&self, emails: usize, route: bool) {
+        if emails > 0 {
+            self.outbox_signal.notify();
+        }
+        if route {
+            self.route_signal.notify();
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Creating and cancelling offers.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::context::{EmailBatch, offer_email};
+use super::{Service, ServiceError};
+use crate::domain::model::{Offer, OfferStatus, Place};
+use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
+use crate::domain::{Action, Actor, next_status};
+use crate::store::{offers, reservations, routes};
+
+/// A place as the API receives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceInput {
+    pub label: String,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+}
+
+impl PlaceInput {
+    pub(crate) fn validate(&self, field: &str) -> Result<Place, FieldError> {
+        let label = validate::single_line(&format!("{field}.label"), &self.label, MAX_LABEL_CHARS)?;
+        let coords = validate::coordinate(field, self.lat, self.lon)?;
+        Ok(Place {
+            label,
+            lat: coords.map(|c| c.0),
+            lon: coords.map(|c| c.1),
+        })
+    }
+}
+
+/// POST /api/offers body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferInput {
+    pub driver_name: String,
+    pub driver_email: String,
+    pub origin: PlaceInput,
+    pub destination: PlaceInput,
+    /// RFC 3339, with an offset (e.g. "2026-12-03T08:00:00+01:00").
+    pub departure_at: String,
+    pub seats: i64,
+}
+
+pub const MAX_OFFER_SEATS: i64 = 8;
+
+impl OfferInput {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<offers::NewOffer, FieldError> {
+        let departure_at = DateTime::parse_from_rfc3339(self.departure_at.trim())
+            .map_err(|_| {
+                FieldError::new(
+                    "departure_at",
+                    "must be an RFC 3339 date-time with offset, e.g. 2026-12-03T08:00:00+01:00",
+                )
+            })?
+            .with_timezone(&Utc);
+        if departure_at <= now {
+            return Err(FieldError::new("departure_at", "must be in the future"));
+        }
+        Ok(offers::NewOffer {
+            driver_name: validate::single_line("driver_name", &self.driver_name, MAX_NAME_CHARS)?,
+            driver_email: validate::email("driver_email", &self.driver_email)?,
+            origin: self.origin.validate("origin")?,
+            destination: self.destination.validate("destination")?,
+            departure_at,
+            seats: validate::seats("seats", self.seats, MAX_OFFER_SEATS)?,
+        })
+    }
+}
+
+/// What cancelling an offer did.
+#[derive(Debug, Clone)]
+pub struct OfferCancelOutcome {
+    pub offer: Offer,
+    /// False when the offer was already cancelled (a replayed link): nothing happened.
+    pub changed: bool,
+    pub reservations_cancelled: usize,
+}
+
+impl Service {
+    pub fn create_offer(
+        &self,
+        input: &OfferInput,
+        now: DateTime<Utc>,
+    ) -> Result<Offer, ServiceError> {
+        let new = input.validate(now)?;
+        let offer = self.store.write(|tx| {
+            let id = offers::insert(tx, &new, now)?;
+            offers::get(tx, id)?.ok_or(ServiceError::OfferNotFound(id))
+        })?;
+        tracing::info!(offer = offer.id, seats = offer.seats, "offer created");
+        Ok(offer)
+    }
+
+    /// The driver cancels the whole offer: every pending and confirmed reservation becomes
+    /// cancelled, each passenger is told, the driver gets a confirmation.
+    pub fn cancel_offer(
+        &self,
+        offer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<OfferCancelOutcome, ServiceError> {
+        let (outcome, emails) = self.store.write(|tx| {
+            let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
+            if offer.status == OfferStatus::Cancelled {
+                return Ok((
+                    OfferCancelOutcome {
+                        offer,
+                        changed: false,
+                        reservations_cancelled: 0,
+                    },
+                    0,
+                ));
+            }
+            let mut batch = EmailBatch::default();
+            let mut cancelled = Vec::new();
+            for r in reservations::for_offer(tx, offer_id)? {
+                let Ok(to) = next_status(r.status, Action::CancelOffer) else {
+                    continue;
+                };
+                reservations::transition(tx, r.id, r.status, to, Actor::Driver, now)?;
+                cancelled.push(r.id);
+            }
+            offers::set_status(tx, offer_id, OfferStatus::Cancelled, now)?;
+            let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
+            for id in &cancelled {
+                if let Some(r) = reservations::get(tx, *id)? {
+                    batch.push(offer_email(
+                        "offer_cancelled_passenger",
+                        &offer,
+                        Some(&r),
+                        &[],
+                        To::Passenger,
+                    ));
+                }
+            }
+            batch.push(offer_email(
+                "offer_cancelled_driver",
+                &offer,
+                None,
+                &[],
+                To::Driver,
+            ));
+            routes::mark_ok(tx, offer_id, now, Some("offer cancelled"))?;
+            let n = batch.commit(tx, now)?;
+            Ok::<_, ServiceError>((
+                OfferCancelOutcome {
+                    offer,
+                    changed: true,
+                    reservations_cancelled: cancelled.len(),
+                },
+                n,
+            ))
+        })?;
+        if outcome.changed {
+            tracing::info!(
+                offer = offer_id,
+                cancelled = outcome.reservations_cancelled,
+                "offer cancelled"
+            );
+        }
+        self.after_commit(emails, false);
+        Ok(outcome)
+    }
+
+    /// Offers of a driver that have not departed yet, with their reservations (the dashboard).
+    pub fn driver_dashboard(
+        &self,
+        driver_email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Offer, Vec<crate::domain::model::Reservation>)>, ServiceError> {
+        Ok(self.store.read(|c| {
+            let mut out = Vec::new();
+            for o in offers::upcoming_for_driver(c, driver_email, now)? {
+                let rs = reservations::for_offer(c, o.id)?;
+                out.push((o, rs));
+            }
+            Ok::<_, ServiceError>(out)
+        })?)
+    }
+
+    pub fn offer_with_reservations(
+        &self,
+        offer_id: i64,
+    ) -> Result<(Offer, Vec<crate::domain::model::Reservation>), ServiceError> {
+        self.store.read(|c| {
+            let o = offers::get(c, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
+            let rs = reservations::for_offer(c, offer_id)?;
+            Ok((o, rs))
+        })
+    }
+}
+
+pub(crate) use super::context::To;

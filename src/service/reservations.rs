@@ -1,0 +1,252 @@
+//! Seat requests and every transition of a reservation.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::offers::PlaceInput;
+use super::{Service, ServiceError};
+use crate::domain::model::{Offer, OfferStatus, Reservation};
+use crate::domain::seats::check_seats;
+use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+use crate::domain::{Action, Actor, Status, next_status};
+use crate::store::{offers, reservations, routes};
+
+/// POST /api/offers/{id}/reservations body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationInput {
+    pub passenger_name: String,
+    pub passenger_email: String,
+    pub seats: i64,
+    #[serde(default)]
+    pub pickup: Option<PlaceInput>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl ReservationInput {
+    fn validate(&self, offer_id: i64) -> Result<reservations::NewReservation, FieldError> {
+        Ok(reservations::NewReservation {
+            offer_id,
+            passenger_name: validate::single_line(
+                "passenger_name",
+                &self.passenger_name,
+                MAX_NAME_CHARS,
+            )?,
+            passenger_email: validate::email("passenger_email", &self.passenger_email)?,
+            seats: validate::seats("seats", self.seats, super::offers::MAX_OFFER_SEATS)?,
+            pickup: self
+                .pickup
+                .as_ref()
+                .map(|p| p.validate("pickup"))
+                .transpose()?,
+            message: match &self.message {
+                Some(m) => validate::free_text("message", m, MAX_MESSAGE_CHARS)?,
+                None => None,
+            },
+        })
+    }
+}
+
+/// The reservation and its offer after a successful transition.
+#[derive(Debug, Clone)]
+pub struct TransitionOutcome {
+    pub reservation: Reservation,
+    pub offer: Offer,
+    pub emails_queued: usize,
+}
+
+fn load(tx: &rusqlite::Connection, id: i64) -> Result<(Reservation, Offer), ServiceError> {
+    let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
+    let o = offers::get(tx, r.offer_id)?.ok_or(ServiceError::OfferNotFound(r.offer_id))?;
+    Ok((r, o))
+}
+
+impl Service {
+    /// A passenger asks for seats: emails 1 (driver, with accept/refuse) and 2 (passenger).
+    pub fn request_seat(
+        &self,
+        offer_id: i64,
+        input: &ReservationInput,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, ServiceError> {
+        let new = input.validate(offer_id)?;
+        let expire_after = self.settings.expire_after;
+        let (reservation, emails) = self.store.write(|tx| {
+            let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
+            if offer.status == OfferStatus::Cancelled {
+                return Err(ServiceError::OfferCancelled { id: offer_id });
+            }
+            if offer.departure_at <= now {
+                return Err(ServiceError::OfferDeparted { id: offer_id });
+            }
+            if offer.driver_email.eq_ignore_ascii_case(&new.passenger_email) {
+                return Err(FieldError::new("passenger_email", "is the driver's own address").into());
+            }
+            check_seats(new.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
+            let active: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM carpool_reservations WHERE offer_id = ?1 AND passenger_email = ?2 COLLATE NOCASE
+                 AND status IN ('pending', 'confirmed')",
+                rusqlite::params![offer_id, new.passenger_email],
+                |r| r.get(0),
+            )?;
+            if active > 0 {
+                return Err(FieldError::new("passenger_email", "already has an active request on this ride").into());
+            }
+            let id = reservations::insert(tx, &new, now)?;
+            let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
+            let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
+            let extra = Extra {
+                expires_at: Some(r.created_at + expire_after),
+                ..Extra::default()
+            };
+            let mut batch = EmailBatch::default();
+            batch.push(offer_email_with("request_driver", &offer, Some(&r), &passengers, To::Driver, extra));
+            batch.push(offer_email_with("request_passenger", &offer, Some(&r), &[], To::Passenger, extra));
+            let n = batch.commit(tx, now)?;
+            Ok((r, n))
+        })?;
+        tracing::info!(
+            reservation = reservation.id,
+            offer = offer_id,
+            seats = reservation.seats,
+            "seat requested"
+        );
+        self.after_commit(emails, false);
+        Ok(reservation)
+    }
+
+    pub fn accept(&self, id: i64, now: DateTime<Utc>) -> Result<TransitionOutcome, ServiceError> {
+        self.apply(id, Action::Accept, Actor::Driver, now)
+    }
+
+    pub fn refuse(&self, id: i64, now: DateTime<Utc>) -> Result<TransitionOutcome, ServiceError> {
+        self.apply(id, Action::Refuse, Actor::Driver, now)
+    }
+
+    /// The passenger withdraws a pending or confirmed reservation.
+    pub fn cancel(&self, id: i64, now: DateTime<Utc>) -> Result<TransitionOutcome, ServiceError> {
+        self.apply(id, Action::Cancel, Actor::Passenger, now)
+    }
+
+    /// The driver removes a confirmed passenger.
+    pub fn remove(&self, id: i64, now: DateTime<Utc>) -> Result<TransitionOutcome, ServiceError> {
+        self.apply(id, Action::Remove, Actor::Driver, now)
+    }
+
+    fn apply(
+        &self,
+        id: i64,
+        action: Action,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TransitionOutcome, ServiceError> {
+        let routing = self.settings.routing_enabled;
+        let (outcome, route) = self.store.write(|tx| {
+            let (r, offer) = load(tx, id)?;
+            let to = next_status(r.status, action).map_err(|error| ServiceError::Illegal {
+                error,
+                reservation: Box::new(r.clone()),
+            })?;
+            if offer.departure_at <= now {
+                return Err(ServiceError::OfferDeparted { id: offer.id });
+            }
+            if action == Action::Accept {
+                // Re-checked inside the write transaction: two accepts racing for the last
+                // seat are serialized by the write lock, and the second one sees 0 left.
+                check_seats(r.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
+            }
+            let from = r.status;
+            if !reservations::transition(tx, id, from, to, actor, now)? {
+                // Cannot happen under the write lock, but never overwrite a concurrent change.
+                let (current, _) = load(tx, id)?;
+                return Err(ServiceError::Illegal {
+                    error: crate::domain::IllegalTransition {
+                        from: current.status,
+                        action,
+                    },
+                    reservation: Box::new(current),
+                });
+            }
+            let (r, offer) = load(tx, id)?;
+            let passengers = reservations::confirmed_for_offer(tx, offer.id)?;
+            let mut batch = EmailBatch::default();
+            match action {
+                Action::Accept => {
+                    batch.push(offer_email(
+                        "confirmed_passenger",
+                        &offer,
+                        Some(&r),
+                        &passengers,
+                        To::Passenger,
+                    ));
+                    batch.push(offer_email(
+                        "itinerary_driver",
+                        &offer,
+                        Some(&r),
+                        &passengers,
+                        To::Driver,
+                    ));
+                }
+                Action::Refuse => batch.push(offer_email(
+                    "refused_passenger",
+                    &offer,
+                    Some(&r),
+                    &[],
+                    To::Passenger,
+                )),
+                Action::Cancel => {
+                    batch.push(offer_email(
+                        "cancelled_passenger",
+                        &offer,
+                        Some(&r),
+                        &[],
+                        To::Passenger,
+                    ));
+                    batch.push(offer_email(
+                        "cancelled_driver",
+                        &offer,
+                        Some(&r),
+                        &passengers,
+                        To::Driver,
+                    ));
+                }
+                Action::Remove => {
+                    batch.push(offer_email(
+                        "removed_passenger",
+                        &offer,
+                        Some(&r),
+                        &[],
+                        To::Passenger,
+                    ));
+                    batch.push(offer_email(
+                        "itinerary_driver",
+                        &offer,
+                        Some(&r),
+                        &passengers,
+                        To::Driver,
+                    ));
+                }
+                Action::Expire | Action::CancelOffer => {}
+            }
+            // The car's passenger list changed: pickup times may move.
+            let route = routing && (from == Status::Confirmed || to == Status::Confirmed);
+            if route {
+                routes::request(tx, offer.id, now)?;
+            }
+            let emails_queued = batch.commit(tx, now)?;
+            Ok::<_, ServiceError>((
+                TransitionOutcome {
+                    reservation: r,
+                    offer,
+                    emails_queued,
+                },
+                route,
+            ))
+        })?;
+        tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");
+        self.after_commit(outcome.emails_queued, route);
+        Ok(outcome)
+    }
+}

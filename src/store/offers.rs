@@ -1,0 +1,133 @@
+//! carpool_offers rows.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+use crate::domain::model::{Offer, OfferStatus, Place};
+use crate::domain::seats::seats_left;
+use crate::domain::time::{from_db, to_db};
+
+/// A validated offer, ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewOffer {
+    pub driver_name: String,
+    pub driver_email: String,
+    pub origin: Place,
+    pub destination: Place,
+    pub departure_at: DateTime<Utc>,
+    pub seats: i64,
+}
+
+pub(crate) fn ts(row: &Row<'_>, idx: &str, table: &'static str) -> rusqlite::Result<DateTime<Utc>> {
+    let s: String = row.get(idx)?;
+    from_db(&s).ok_or_else(|| corrupt(table, format!("bad timestamp {s:?} in {idx}")))
+}
+
+pub(crate) fn opt_ts(
+    row: &Row<'_>,
+    idx: &str,
+    table: &'static str,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let s: Option<String> = row.get(idx)?;
+    match s {
+        None => Ok(None),
+        Some(s) => from_db(&s)
+            .map(Some)
+            .ok_or_else(|| corrupt(table, format!("bad timestamp {s:?} in {idx}"))),
+    }
+}
+
+pub(crate) fn corrupt(table: &'static str, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(StoreError::Corrupt { table, message }),
+    )
+}
+
+const SELECT: &str = "SELECT o.*, (SELECT COALESCE(SUM(r.seats), 0) FROM carpool_reservations r
+     WHERE r.offer_id = o.id AND r.status = 'confirmed') AS taken FROM carpool_offers o";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Offer> {
+    let seats: i64 = row.get("seats")?;
+    let taken: i64 = row.get("taken")?;
+    let status: String = row.get("status")?;
+    Ok(Offer {
+        id: row.get("id")?,
+        driver_name: row.get("driver_name")?,
+        driver_email: row.get("driver_email")?,
+        origin: Place {
+            label: row.get("origin")?,
+            lat: row.get("origin_lat")?,
+            lon: row.get("origin_lon")?,
+        },
+        destination: Place {
+            label: row.get("destination")?,
+            lat: row.get("destination_lat")?,
+            lon: row.get("destination_lon")?,
+        },
+        departure_at: ts(row, "departure_at", "carpool_offers")?,
+        seats,
+        seats_left: seats_left(seats, taken),
+        status: OfferStatus::parse(&status)
+            .ok_or_else(|| corrupt("carpool_offers", format!("unknown offer status {status:?}")))?,
+        created_at: ts(row, "created_at", "carpool_offers")?,
+    })
+}
+
+pub fn insert(conn: &Connection, o: &NewOffer, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    let now = to_db(now);
+    conn.execute(
+        "INSERT INTO carpool_offers (driver_name, driver_email, origin, origin_lat, origin_lon,
+            destination, destination_lat, destination_lon, departure_at, seats, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?11)",
+        params![
+            o.driver_name,
+            o.driver_email,
+            o.origin.label,
+            o.origin.lat,
+            o.origin.lon,
+            o.destination.label,
+            o.destination.lat,
+            o.destination.lon,
+            to_db(o.departure_at),
+            o.seats,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Offer>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE o.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: OfferStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE carpool_offers SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, status.as_str(), to_db(now)],
+    )?;
+    Ok(())
+}
+
+/// A driver's offers that have not departed yet (the dashboard).
+pub fn upcoming_for_driver(
+    conn: &Connection,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Offer>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE o.driver_email = ?1 COLLATE NOCASE AND o.departure_at > ?2 ORDER BY o.departure_at"
+    ))?;
+    let rows = stmt.query_map(params![email, to_db(now)], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

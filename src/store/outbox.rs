@@ -1,0 +1,250 @@
+//! The transactional email outbox.
+//!
+//! Rows are inserted in the same transaction as the state change they announce. A sender
+//! claims due rows with a lease (status `sending`, `lease_until`); a claim whose lease ran
+//! out (the sender crashed) is due again: at-least-once delivery, with a stable Message-ID.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::StoreError;
+use super::offers::{opt_ts, ts};
+use crate::domain::time::to_db;
+
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    pub template: &'static str,
+    pub recipient: String,
+    pub reply_to: Option<String>,
+    pub context: serde_json::Value,
+    pub reservation_id: Option<i64>,
+    pub offer_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl EmailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Queued => "queued",
+            EmailStatus::Sending => "sending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Option<EmailStatus> {
+        [
+            EmailStatus::Queued,
+            EmailStatus::Sending,
+            EmailStatus::Sent,
+            EmailStatus::Failed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEmail {
+    pub id: i64,
+    pub template: String,
+    pub recipient: String,
+    pub reply_to: Option<String>,
+    pub context: serde_json::Value,
+    pub reservation_id: Option<i64>,
+    pub offer_id: Option<i64>,
+    pub status: EmailStatus,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    /// Local part of the Message-ID; the mailer adds `@<sender domain>`.
+    pub message_id: String,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEmail> {
+    let status: String = row.get("status")?;
+    let context: String = row.get("context")?;
+    Ok(OutboxEmail {
+        id: row.get("id")?,
+        template: row.get("template")?,
+        recipient: row.get("recipient")?,
+        reply_to: row.get("reply_to")?,
+        context: serde_json::from_str(&context)
+            .map_err(|e| super::offers::corrupt("outbox", format!("context is not JSON: {e}")))?,
+        reservation_id: row.get("reservation_id")?,
+        offer_id: row.get("offer_id")?,
+        status: EmailStatus::parse(&status).ok_or_else(|| {
+            super::offers::corrupt("outbox", format!("unknown status {status:?}"))
+        })?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: ts(row, "next_attempt_at", "outbox")?,
+        last_error: row.get("last_error")?,
+        message_id: row.get("message_id")?,
+        created_at: ts(row, "created_at", "outbox")?,
+        sent_at: opt_ts(row, "sent_at", "outbox")?,
+    })
+}
+
+pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    let now_s = to_db(now);
+    conn.prepare_cached(
+        "INSERT INTO outbox (template, recipient, reply_to, context, reservation_id, offer_id,
+            status, attempts, next_attempt_at, message_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?7, ?8, ?7)",
+    )?
+    .execute(params![
+        e.template,
+        e.recipient,
+        e.reply_to,
+        e.context.to_string(),
+        e.reservation_id,
+        e.offer_id,
+        now_s,
+        format!("carette.{}", super::random_hex(16)),
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Claims up to `limit` due rows for `lease`: queued rows whose time has come, and rows
+/// whose previous claim expired (a sender died mid-send). One UPDATE … RETURNING inside the
+/// caller's immediate transaction, so two processes never claim the same row.
+pub fn claim_due(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<OutboxEmail>, StoreError> {
+    let now_s = to_db(now);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE (status = 'queued' AND next_attempt_at <= ?1)
+                OR (status = 'sending' AND lease_until <= ?1)
+             ORDER BY next_attempt_at, id LIMIT ?3)
+         RETURNING *",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![now_s, to_db(now + lease), limit], from_row)?;
+    let mut out: Vec<OutboxEmail> = rows.collect::<Result<_, _>>()?;
+    out.sort_by_key(|e| e.id);
+    Ok(out)
+}
+
+pub fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, to_db(now)])?;
+    Ok(())
+}
+
+/// Back to the queue for a later attempt (transient failure).
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, to_db(at), error])?;
+    Ok(())
+}
+
+/// Back to the queue without counting the attempt (e.g. SMTP login refused: the message is fine).
+pub fn release(
+    conn: &Connection,
+    id: i64,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, lease_until = NULL, last_error = ?3,
+             attempts = MAX(attempts - 1, 0) WHERE id = ?1",
+    )?
+    .execute(params![id, to_db(at), error])?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, error])?;
+    Ok(())
+}
+
+/// Re-queues one failed email; false if it is not (or no longer) failed.
+pub fn requeue_failed(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2 WHERE id = ?1 AND status = 'failed'",
+        )?
+        .execute(params![id, to_db(now)])?;
+    Ok(n == 1)
+}
+
+pub fn requeue_all_failed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?1 WHERE status = 'failed'")?
+        .execute(params![to_db(now)])?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<OutboxEmail>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT * FROM outbox WHERE id = ?1")?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// Newest first; `status` None = all. Paged for the TUI.
+pub fn list(
+    conn: &Connection,
+    status: Option<EmailStatus>,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<OutboxEmail>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(offset).unwrap_or(0);
+    let mut stmt = conn.prepare_cached(
+        "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(
+        params![status.map(EmailStatus::as_str), limit, offset],
+        from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn for_reservation(
+    conn: &Connection,
+    reservation_id: i64,
+) -> Result<Vec<OutboxEmail>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT * FROM outbox WHERE reservation_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([reservation_id], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// When the next queued row becomes due (lets the sender sleep exactly as long as needed).
+pub fn next_due_at(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let s: Option<String> = conn.query_row(
+        "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'
+                            UNION ALL SELECT MIN(lease_until) FROM outbox WHERE status = 'sending')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(s.as_deref().and_then(crate::domain::time::from_db))
+}
