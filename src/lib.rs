@@ -12,3 +12,4 @@ pub mod paths;
 pub mod service;
 pub mod signal;
 pub mod store;
+pub mod tui;

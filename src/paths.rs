@@ -85,18 +85,23 @@ pub fn database_path(config: &Config, paths: Option<&AppPaths>) -> Result<PathBu
         (None, Some(paths)) => paths.data_dir.join("carette.db"),
         (None, None) => return Err(PathsError::NoHome),
     };
-    create_private_dir(&data_dir_for(&path))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
     Ok(path)
 }
 
 /// Directory for dev-mode .eml files and the secret file: the database's own directory,
 /// so a test with `database.path` in a temp dir keeps everything inside it.
-/// `database_path` has created it; this only computes it.
+/// Created if missing, best effort: `database_path` normally has already, and a failure
+/// here resurfaces with a precise message at the first write into it.
 pub fn data_dir_for(db_path: &Path) -> PathBuf {
-    match db_path.parent() {
+    let dir = match db_path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
-    }
+    };
+    let _ = create_private_dir(&dir);
+    dir
 }
 
 /// Creates a directory (and missing parents) readable by its owner only: it holds the

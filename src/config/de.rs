@@ -124,6 +124,8 @@ fn describe(key: Option<String>, raw: &str) -> (String, String) {
                 "expected a whole number from 0 to 4294967295",
             )
             .replace("expected u64", "expected a whole number, 0 or more")
+            .replace("expected a sequence", "expected an array")
+            .replace("expected struct ", "expected a table: ")
     };
     (key, message)
 }
@@ -233,5 +235,49 @@ pub(super) fn resolve_path(path: &Path, base: &Path) -> PathBuf {
         base.join(path)
     } else {
         path.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hhmm_is_strict() {
+        assert_eq!(parse_hhmm("00:00"), Ok(NaiveTime::MIN));
+        assert_eq!(
+            parse_hhmm("23:59"),
+            Ok(NaiveTime::from_hms_opt(23, 59, 0).unwrap())
+        );
+        for bad in [
+            "24:00",
+            "12:60",
+            "1:00",
+            "12:0",
+            "12-00",
+            "+1:00",
+            "١٢:٠٠",
+            "",
+        ] {
+            assert!(parse_hhmm(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn positions_are_one_based_and_count_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(position(text, 0), (1, 1));
+        assert_eq!(position(text, 6), (2, 1));
+        assert_eq!(position(text, text.find('=').unwrap()), (1, 3));
+        assert_eq!(position(text, text.rfind('=').unwrap()), (2, 4));
+        assert_eq!(position(text, 10_000).0, 3, "clamped to the end");
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let valid = ["host", "port", "password"];
+        assert_eq!(closest("passwd", &valid), Some("password"));
+        assert_eq!(closest("hots", &valid), Some("host"));
+        assert_eq!(closest("timezone", &valid), None);
     }
 }

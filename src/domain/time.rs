@@ -167,6 +167,10 @@ mod tests {
     fn local_days_and_hours() {
         assert_eq!(
             start_of_local_day(Paris, utc(2026, 12, 3, 22, 30)),
+            utc(2026, 12, 2, 23, 0)
+        );
+        assert_eq!(
+            start_of_local_day(Paris, utc(2026, 12, 3, 23, 30)),
             utc(2026, 12, 3, 23, 0)
         );
         assert_eq!(

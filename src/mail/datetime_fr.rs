@@ -26,6 +26,9 @@ const MONTHS: [&str; 12] = [
     "décembre",
 ];
 
+/// One of the wordings below, picked by name (template filters, derived fields).
+pub type Wording = fn(&DateTime<Tz>) -> String;
+
 /// A timestamp in the context JSON that is neither RFC 3339 nor the store's UTC text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid date-time {0:?}: expected RFC 3339, e.g. \"2026-12-03T07:00:00Z\"")]

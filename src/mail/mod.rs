@@ -1,2 +1,9 @@
 pub mod datetime_fr;
+pub mod ics;
+pub mod links;
+pub mod mailer;
+pub mod message;
+pub mod outgoing;
 pub mod render;
+pub mod sender;
+pub mod test_send;

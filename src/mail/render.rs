@@ -18,7 +18,8 @@
 //!   `links.accept|refuse|cancel|offer_cancel|offer_page|dashboard` always exist;
 //!   `passengers[i].remove_url` is the per-passenger remove link; French wordings
 //!   are precomputed in the configured zone (`offer.departure_fr`, `reservation.pickup_fr`,
-//!   `reservation.deadline_fr`, `*_time_fr`, `seats_fr`, `offer.seats_left_fr`, ...).
+//!   `reservation.deadline_fr`, `*_time_fr`, `seats_fr`, `offer.seats_left_fr`, ...),
+//!   plus `reservation.is_<status>` flags (upon has no `==`), `passenger_count`, `has_links`.
 //!   Required fields are not invented: a missing one is a render error.
 //! - Subjects are flattened to one line: control characters (CR/LF included) become spaces.
 
@@ -42,7 +43,9 @@ use crate::mail::datetime_fr;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
-const TEMPLATE_NAMES: [&str; 15] = [
+/// The 15 emails of SPEC.md, plus `offer_cancelled_driver` (the driver's own
+/// confirmation that the whole offer is cancelled, sent by the service layer).
+const TEMPLATE_NAMES: [&str; 16] = [
     "request_driver",
     "request_passenger",
     "confirmed_passenger",
@@ -58,6 +61,7 @@ const TEMPLATE_NAMES: [&str; 15] = [
     "removed_passenger",
     "offer_cancelled_passenger",
     "route_updated_passenger",
+    "offer_cancelled_driver",
 ];
 
 /// File extensions the renderer loads; anything else in an override dir is ignored.
@@ -179,8 +183,15 @@ impl Renderer {
         let subject = run(&self.text, &format!("email/{template}.subject"), &value)?;
         let text = run(&self.text, &format!("email/{template}.txt"), &value)?;
         let html = run(&self.html, &format!("email/{template}.html"), &value)?;
+        let subject = one_line(&subject);
+        if subject.is_empty() {
+            return Err(RenderError::Template {
+                name: format!("email/{template}.subject"),
+                message: "the subject rendered empty".to_owned(),
+            });
+        }
         Ok(RenderedEmail {
-            subject: one_line(&subject),
+            subject,
             text: tidy_text(&text),
             html: tidy_html(&html),
         })
@@ -291,7 +302,7 @@ fn slash_path(path: &Path) -> String {
 }
 
 fn add_date_filters(engine: &mut upon::Engine<'static>, tz: Tz) {
-    let wordings: [(&str, fn(&chrono::DateTime<Tz>) -> String); 3] = [
+    let wordings: [(&str, datetime_fr::Wording); 3] = [
         ("date_fr", datetime_fr::date_fr),
         ("time_fr", datetime_fr::time_fr),
         ("datetime_fr", datetime_fr::datetime_fr),

@@ -2,7 +2,8 @@
 //! its audit row and the outbox rows of the emails it triggers, so a crash can never leave
 //! a change without its emails, or emails without their change.
 
-mod context;
+pub mod browse;
+pub mod context;
 pub mod jobs;
 pub mod offers;
 pub mod outbox;

@@ -172,14 +172,14 @@ impl Service {
         driver_email: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(Offer, Vec<crate::domain::model::Reservation>)>, ServiceError> {
-        Ok(self.store.read(|c| {
+        self.store.read(|c| {
             let mut out = Vec::new();
             for o in offers::upcoming_for_driver(c, driver_email, now)? {
                 let rs = reservations::for_offer(c, o.id)?;
                 out.push((o, rs));
             }
             Ok::<_, ServiceError>(out)
-        })?)
+        })
     }
 
     pub fn offer_with_reservations(

@@ -1,6 +1,7 @@
 //! SQLite persistence. One file, WAL, one writer at a time (`BEGIN IMMEDIATE`), any number
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
+pub mod browse;
 pub mod jobs;
 mod migrations;
 pub mod offers;

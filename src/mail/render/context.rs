@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-use crate::mail::datetime_fr::{self, date_fr, date_with_year_fr, datetime_fr, time_fr};
+use crate::mail::datetime_fr::{self, Wording, date_fr, date_with_year_fr, datetime_fr, time_fr};
 
 /// Link keys a template may test; always present in `links`, `null` when the
 /// action is not possible for this recipient.
@@ -34,9 +34,16 @@ const RESERVATION_OPTIONAL: [&str; 5] = [
     "previous_pickup_at",
     "expires_at",
 ];
+/// Reservation statuses (SPEC.md); each gives a `reservation.is_<status>` flag.
+const STATUSES: [&str; 6] = [
+    "pending",
+    "confirmed",
+    "refused",
+    "expired",
+    "cancelled",
+    "removed",
+];
 const PASSENGER_OPTIONAL: [&str; 2] = ["pickup", "pickup_at"];
-
-type Wording = fn(&DateTime<Tz>) -> String;
 
 /// Builds the template context; the error message says which field is wrong.
 pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result<Value, String> {
@@ -161,11 +168,15 @@ fn derive_reservation(
     let deadline_fr = deadline.map(|d| datetime_fr(&datetime_fr::local(d, tz)));
     r.insert("deadline_fr".to_owned(), deadline_fr.into());
     derive_count(r, "seats", "seats_fr", seats_wording).map_err(at)?;
-    let status = r.get("status").and_then(Value::as_str).unwrap_or_default();
-    let is_pending = status == "pending";
-    let is_confirmed = status == "confirmed";
-    r.insert("is_pending".to_owned(), is_pending.into());
-    r.insert("is_confirmed".to_owned(), is_confirmed.into());
+    // upon has no `==`: one flag per status lets templates branch on it.
+    let status = r
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    for known in STATUSES {
+        r.insert(format!("is_{known}"), (status == known).into());
+    }
     Ok(())
 }
 
@@ -267,7 +278,10 @@ fn check_required(template: &str, root: &Map<String, Value>) -> Result<(), Strin
     if !is_object("offer") {
         return Err(format!("{template} needs an offer"));
     }
-    let needs_reservation = !matches!(template, "itinerary_driver" | "reminder_driver");
+    let needs_reservation = !matches!(
+        template,
+        "itinerary_driver" | "reminder_driver" | "offer_cancelled_driver"
+    );
     if needs_reservation && !is_object("reservation") {
         return Err(format!("{template} needs a reservation"));
     }

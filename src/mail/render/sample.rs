@@ -49,20 +49,28 @@ pub fn sample(template: &str) -> (Value, Value) {
     let context = json!({
         "recipient_name": if to_driver { "Jean Dupont" } else { "Marie Curie" },
         "offer": offer,
-        "reservation": if matches!(template, "reminder_driver") { Value::Null } else { reservation },
+        "reservation": if matches!(template, "reminder_driver" | "offer_cancelled_driver") {
+            Value::Null
+        } else {
+            reservation
+        },
         "passengers": if to_driver { passengers } else { json!([]) },
     });
     (context, links(template, status))
 }
 
 fn links(template: &str, status: &str) -> Value {
-    let token = |action: &str| format!("{BASE}/api/{action}?token=tok-{action}");
+    let token =
+        |action: &str| format!("{BASE}/api/{action}?token=tok-{}", action.replace('/', "-"));
     if !template.ends_with("_driver") {
         return if matches!(status, "pending" | "confirmed") {
             json!({ "cancel": token("reservation/cancel") })
         } else {
             json!({})
         };
+    }
+    if template == "offer_cancelled_driver" {
+        return json!({ "dashboard": format!("{BASE}/dashboard?token=tok-dash") });
     }
     let mut links = json!({
         "offer_cancel": token("offer/cancel"),

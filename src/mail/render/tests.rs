@@ -43,7 +43,7 @@ fn builtin_templates_pass_their_own_check() {
 #[test]
 fn every_template_renders_with_a_realistic_context() {
     let r = renderer();
-    assert_eq!(Renderer::template_names().len(), 15);
+    assert_eq!(Renderer::template_names().len(), 16);
     for name in Renderer::template_names() {
         let (context, links) = sample(name);
         let email = render(&r, name, &context, &links);
@@ -79,7 +79,8 @@ fn every_template_renders_with_nulls_and_no_passengers() {
             email.text.starts_with("Bonjour,") || *name == "test",
             "{name}"
         );
-        if name.ends_with("_driver") && *name != "request_driver" && *name != "expired_driver" {
+        let lists = ["itinerary_driver", "cancelled_driver", "reminder_driver"];
+        if lists.contains(name) {
             assert!(
                 email
                     .text
@@ -357,4 +358,22 @@ fn tidy_text_keeps_single_blank_lines() {
 fn renderer_is_shareable_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Renderer>();
+}
+
+#[test]
+fn html_bodies_have_balanced_tags() {
+    let r = renderer();
+    for name in Renderer::template_names() {
+        let (context, links) = sample(name);
+        let html = render(&r, name, &context, &links).html;
+        for tag in [
+            "table", "tr", "td", "p", "a", "div", "span", "strong", "h1", "h2",
+        ] {
+            let opens = html.matches(&format!("<{tag}>")).count()
+                + html.matches(&format!("<{tag} ")).count();
+            let closes = html.matches(&format!("</{tag}>")).count();
+            assert_eq!(opens, closes, "{name}: <{tag}>");
+        }
+        assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("<link"));
+    }
 }

@@ -1,0 +1,217 @@
+//! How long the operator TUI takes to refresh each view on a large database: 1 M
+//! reservations over 100 k offers and 100 k outbox rows, built with raw SQL in one
+//! transaction. Every figure goes through the TUI's own read model (`tui::data::Reader`),
+//! the code the TUI runs when `PRAGMA data_version` moves. Goal: ≤ 50 ms per refresh.
+//!
+//! `cargo bench --bench tui_refresh` (set CARETTE_BENCH_DB=path to keep and reuse the file).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use carette::domain::Status;
+use carette::service::Settings;
+use carette::store::Store;
+use carette::store::browse::{Anchor, Query, Sort, SortKey};
+use carette::store::outbox::EmailStatus;
+use carette::tui::data::Reader;
+use chrono::{DateTime, TimeZone, Utc};
+
+const OFFERS: i64 = 100_000;
+const RESERVATIONS: i64 = 1_000_000;
+const EMAILS: i64 = 100_000;
+const RUNS: usize = 15;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// Deterministic spread: a multiplicative hash of the row number, so the data looks random
+/// but every run builds the same file.
+const BUILD: &str = "
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :offers)
+INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at,
+    seats, status, created_at, updated_at)
+SELECT i, 'Driver ' || i, 'driver' || (i % 5000) || '@example.org',
+    'City ' || (i * 7 % 97), 'Town ' || (i * 13 % 89),
+    datetime('2026-03-15 12:00:00', (((i * 2654435761) % (720 * 24)) - 360 * 24) || ' hours'),
+    4, CASE WHEN i % 50 = 0 THEN 'cancelled' ELSE 'active' END,
+    '2024-01-01 00:00:00', '2024-01-01 00:00:00'
+FROM n;
+
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :reservations)
+INSERT INTO carpool_reservations (id, offer_id, passenger_name, passenger_email, seats, status,
+    pickup, created_at, updated_at)
+SELECT i, 1 + (i * 40503) % :offers, 'Passenger ' || i, 'p' || i || '@example.org', 1 + i % 3,
+    CASE (i * 31) % 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'removed' WHEN 2 THEN 'refused'
+         WHEN 3 THEN 'refused' WHEN 4 THEN 'expired' WHEN 5 THEN 'expired' WHEN 6 THEN 'expired'
+         WHEN 7 THEN 'cancelled' WHEN 8 THEN 'cancelled' WHEN 9 THEN 'cancelled'
+         ELSE 'confirmed' END,
+    CASE WHEN i % 4 = 0 THEN NULL ELSE 'Stop ' || (i % 211) END,
+    datetime('2026-03-15 12:00:00', '-' || ((i * 2246822519) % (730 * 24 * 60)) || ' minutes'),
+    datetime('2026-03-15 12:00:00', '-' || ((i * 2246822519) % (730 * 24 * 60)) || ' minutes')
+FROM n;
+
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :emails)
+INSERT INTO outbox (template, recipient, context, reservation_id, offer_id, status, attempts,
+    next_attempt_at, last_error, message_id, created_at, sent_at)
+SELECT 'request_driver', 'p' || i || '@example.org', '{}', 1 + (i * 10) % :reservations, NULL,
+    CASE WHEN i % 100 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'queued' ELSE 'sent' END,
+    1 + i % 5, datetime('2026-03-15 12:00:00', '-' || (i % 2000) || ' minutes'),
+    CASE WHEN i % 100 = 0 THEN '550 5.1.1 mailbox unavailable' END,
+    'bench.' || i, datetime('2026-03-15 12:00:00', '-' || (i % 200000) || ' minutes'),
+    CASE WHEN i % 100 > 1 THEN datetime('2026-03-15 12:00:00', '-' || (i % 200000) || ' minutes') END
+FROM n;
+
+INSERT INTO reservation_events (reservation_id, actor, from_status, to_status, at)
+SELECT id, 'passenger', NULL, 'pending', created_at FROM carpool_reservations WHERE id % 1000 = 7;
+INSERT INTO job_runs (job, slot, started_at, finished_at, ok, summary) VALUES
+    ('expire', '2026-03-15 12:00:00', '2026-03-15 12:00:01', '2026-03-15 12:00:02', 1, 'expired 3 request(s), queued 6 email(s)'),
+    ('reminders', '2026-03-15 09:00:00', '2026-03-15 09:00:00', '2026-03-15 09:00:04', 1, 'reminded 12 reservation(s), queued 15 email(s)');
+";
+
+fn build(path: &Path) -> rusqlite::Result<()> {
+    drop(Store::open(path).map_err(|e| {
+        rusqlite::Error::InvalidParameterName(format!("cannot create the database: {e}"))
+    })?);
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let tx = conn.transaction()?;
+    let sql = BUILD
+        .replace(":offers", &OFFERS.to_string())
+        .replace(":reservations", &RESERVATIONS.to_string())
+        .replace(":emails", &EMAILS.to_string());
+    tx.execute_batch(&sql)?;
+    tx.commit()?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+}
+
+struct Timing {
+    name: String,
+    median: Duration,
+    max: Duration,
+}
+
+fn time<T, E: std::fmt::Debug>(name: &str, mut f: impl FnMut() -> Result<T, E>) -> Timing {
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        if let Err(e) = f() {
+            panic!("{name}: {e:?}");
+        }
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    Timing {
+        name: name.to_owned(),
+        median: samples[RUNS / 2],
+        max: samples[RUNS - 1],
+    }
+}
+
+fn main() {
+    let keep = std::env::var_os("CARETTE_BENCH_DB").map(PathBuf::from);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = keep.unwrap_or_else(|| tmp.path().join("bench.db"));
+    if !path.exists() {
+        let start = Instant::now();
+        build(&path).expect("build the bench database");
+        println!("built {} in {:.1?}", path.display(), start.elapsed());
+    }
+    let reader = Reader::open(&path, Settings::default()).expect("open read-only");
+    let now = now();
+    let page = 50;
+    let mut results = Vec::new();
+
+    results.push(time("data_version check", || reader.data_version()));
+    results.push(time("overview", || reader.overview(now)));
+    let statuses = [None].into_iter().chain(Status::ALL.into_iter().map(Some));
+    for status in statuses {
+        let label = status.map_or("all", Status::as_str);
+        for (sort, sort_label) in [
+            (Sort::default(), "created↓"),
+            (
+                Sort {
+                    key: SortKey::Departure,
+                    descending: false,
+                },
+                "departure↑",
+            ),
+        ] {
+            let q = Query {
+                status,
+                filter: String::new(),
+                sort,
+            };
+            results.push(time(
+                &format!("reservations {label} {sort_label} first"),
+                || reader.reservations(&q, &Anchor::First, page),
+            ));
+            results.push(time(
+                &format!("reservations {label} {sort_label} last"),
+                || reader.reservations(&q, &Anchor::Last, page),
+            ));
+        }
+    }
+    // A deep page: the anchor is a row from the middle of the ordering.
+    let mid = Query {
+        status: Some(Status::Confirmed),
+        ..Query::default()
+    };
+    let probe = reader.reservations(&mid, &Anchor::First, 1).expect("probe");
+    if let Some(row) = probe.rows.first() {
+        let mut key = row.key(SortKey::Created);
+        key.primary = "2025-03-15 12:00:00".into();
+        results.push(time(
+            "reservations confirmed created↓ mid-table page",
+            || reader.reservations(&mid, &Anchor::After(key.clone()), page),
+        ));
+    }
+    for (filter, label) in [
+        ("Passenger 4242", "filter common prefix"),
+        ("p999999@", "filter one match"),
+        ("no such rider", "filter no match"),
+        ("City 5", "filter place"),
+    ] {
+        let q = Query {
+            status: Some(Status::Pending),
+            filter: filter.into(),
+            sort: Sort::default(),
+        };
+        results.push(time(&format!("reservations pending {label}"), || {
+            reader.reservations(&q, &Anchor::First, page)
+        }));
+    }
+    results.push(time("detail", || reader.detail(424_242)));
+    for status in [
+        None,
+        Some(EmailStatus::Queued),
+        Some(EmailStatus::Sent),
+        Some(EmailStatus::Failed),
+    ] {
+        let label = status.map_or("all", EmailStatus::as_str);
+        results.push(time(&format!("outbox {label} first page"), || {
+            reader.outbox(status, 0, page)
+        }));
+        results.push(time(&format!("outbox {label} page 100"), || {
+            reader.outbox(status, 99 * page, page)
+        }));
+    }
+
+    println!(
+        "\n{} reservations, {} offers, {} outbox rows; median and max of {RUNS} runs\n",
+        RESERVATIONS, OFFERS, EMAILS
+    );
+    let mut over = 0;
+    for t in &results {
+        let flag = if t.median > Duration::from_millis(50) {
+            over += 1;
+            "  OVER 50 ms"
+        } else {
+            ""
+        };
+        println!("{:<52} {:>9.2?} {:>9.2?}{flag}", t.name, t.median, t.max);
+    }
+    println!("\n{over} refresh(es) over the 50 ms goal");
+}

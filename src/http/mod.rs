@@ -1,0 +1,178 @@
+//! The daemon's HTTP side: the JSON API for the host website, the magic-link pages riders
+//! open from their emails, the driver dashboard, and /healthz + /metrics for operators.
+//!
+//! Handlers are thin (parse → service → respond). Every SQLite call runs on
+//! `spawn_blocking`, never on the async workers. Tokens never reach a log line: requests
+//! are logged by route name, never by raw URI.
+//!
+//! Status codes (see the README table too):
+//! - JSON API: 201 created; 400 malformed JSON or a body that is not a JSON object;
+//!   401 missing/wrong bearer token; 404 unknown offer; 409 no seats left, offer
+//!   cancelled or departed; 413 body over 64 KiB; 415 not `application/json`; 422 a field
+//!   is missing, of the wrong type, unknown, or invalid (a departure in the past included);
+//!   429 rate limited (with Retry-After).
+//! - Magic links: GET 200 shows what will happen (or the current state); POST 200 did it;
+//!   POST 409 did nothing because the state had already changed (replay, race, departed
+//!   trip, no seat left); 410 "Lien expiré" (genuine but past its lifetime, with a button to
+//!   get a fresh one); 400 "Lien invalide" (missing, tampered or for something else).
+
+mod api;
+mod dashboard;
+mod links;
+pub mod metrics;
+mod ops;
+mod pages;
+pub mod rate_limit;
+mod request;
+mod response;
+pub mod routes;
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::domain::token::TokenSigner;
+use crate::mail::render::Renderer;
+use crate::service::Service;
+
+pub use server::serve;
+
+/// Where handlers take "now" from, so tests can move time (expired links, departed trips).
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+impl<F> Clock for F
+where
+    F: Fn() -> DateTime<Utc> + Send + Sync + 'static,
+{
+    fn now(&self) -> DateTime<Utc> {
+        self()
+    }
+}
+
+/// The HTTP knobs, from `[server]` and `[security]`, plus limits tests may tighten.
+#[derive(Clone)]
+pub struct HttpConfig {
+    /// Bearer token required on the JSON API when set.
+    pub api_token: Option<String>,
+    /// Origins allowed to call the JSON API from a browser ("*" for any).
+    pub cors_origins: Vec<String>,
+    /// Sustained rate of the JSON API's POSTs and of link re-sends, per client; 0 disables.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// Lifetime of the per-button tokens signed for the dashboard and offer pages.
+    pub token_ttl: chrono::Duration,
+    /// A client must send its request headers within this (slowloris); also the keep-alive idle limit.
+    pub header_read_timeout: Duration,
+    /// A client must send its whole body within this.
+    pub body_read_timeout: Duration,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub drain_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("api_token", &self.api_token.as_ref().map(|_| "***"))
+            .field("cors_origins", &self.cors_origins)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl HttpConfig {
+    pub fn from_config(c: &Config) -> HttpConfig {
+        HttpConfig {
+            api_token: c.server.api_token.clone().filter(|t| !t.is_empty()),
+            cors_origins: c.server.cors_origins.clone(),
+            rate_limit_per_minute: c.server.rate_limit_per_minute,
+            rate_limit_burst: c.server.rate_limit_burst,
+            token_ttl: chrono::Duration::days(i64::from(c.security.token_ttl_days.max(1))),
+            ..HttpConfig::default()
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            api_token: None,
+            cors_origins: Vec::new(),
+            rate_limit_per_minute: 30,
+            rate_limit_burst: 10,
+            token_ttl: chrono::Duration::days(7),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Everything a request handler needs; shared by all connections.
+pub struct HttpState {
+    pub(crate) service: Service,
+    pub(crate) signer: TokenSigner,
+    pub(crate) renderer: Arc<Renderer>,
+    pub(crate) config: HttpConfig,
+    pub(crate) metrics: metrics::HttpMetrics,
+    pub(crate) limiter: rate_limit::RateLimiter,
+    clock: Arc<dyn Clock>,
+}
+
+impl HttpState {
+    pub fn new(
+        service: Service,
+        signer: TokenSigner,
+        renderer: Arc<Renderer>,
+        config: HttpConfig,
+    ) -> HttpState {
+        let limiter =
+            rate_limit::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
+        HttpState {
+            service,
+            signer,
+            renderer,
+            config,
+            metrics: metrics::HttpMetrics::default(),
+            limiter,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the wall clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> HttpState {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,193 @@
+//! Template contexts of the rider pages. The wording lives in `templates/page/`; here are
+//! only the facts, with one `is_<x>` flag per case since upon has no `==`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hyper::StatusCode;
+use serde_json::{Value, json};
+
+use super::HttpState;
+use super::response::{self, Resp};
+use super::routes::link_path;
+use crate::domain::Status;
+use crate::domain::model::{Offer, OfferStatus, Reservation};
+use crate::domain::token::{LinkAction, Subject};
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// "1 place", "3 places".
+pub fn seats_fr(n: i64) -> String {
+    if n <= 1 {
+        format!("{n} place")
+    } else {
+        format!("{n} places")
+    }
+}
+
+fn seats_left_fr(n: i64) -> String {
+    match n {
+        ..=0 => "aucune place libre".to_owned(),
+        1 => "1 place libre".to_owned(),
+        n => format!("{n} places libres"),
+    }
+}
+
+pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": o.id,
+        "driver_name": o.driver_name,
+        "driver_email": o.driver_email,
+        "origin": o.origin.label,
+        "destination": o.destination.label,
+        "departure_at": rfc3339(o.departure_at),
+        "seats": o.seats,
+        "seats_fr": seats_fr(o.seats),
+        "seats_left": o.seats_left,
+        "seats_left_fr": seats_left_fr(o.seats_left),
+        "is_cancelled": o.status == OfferStatus::Cancelled,
+        "is_departed": o.departure_at <= now,
+    })
+}
+
+pub fn reservation(r: &Reservation) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "passenger_name": r.passenger_name,
+        "passenger_email": r.passenger_email,
+        "seats": r.seats,
+        "seats_fr": seats_fr(r.seats),
+        "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
+        "message": r.message,
+        "pickup_at": r.pickup_at.map(rfc3339),
+        "created_at": rfc3339(r.created_at),
+        "status": r.status.as_str(),
+    });
+    for s in Status::ALL {
+        v[format!("is_{}", s.as_str())] = json!(r.status == s);
+    }
+    v
+}
+
+pub fn action(a: LinkAction) -> Value {
+    json!({
+        "is_accept": a == LinkAction::Accept,
+        "is_refuse": a == LinkAction::Refuse,
+        "is_cancel": a == LinkAction::Cancel,
+        "is_remove": a == LinkAction::Remove,
+        "is_offer_cancel": a == LinkAction::OfferCancel,
+    })
+}
+
+/// A form that posts `token` to the action's endpoint.
+pub fn form(a: LinkAction, token: String) -> Value {
+    json!({ "url": link_path(a), "token": token })
+}
+
+/// Signs a fresh token for one button of a page the rider already holds a token for.
+pub fn sign(state: &HttpState, a: LinkAction, subject: &Subject, now: DateTime<Utc>) -> String {
+    state.signer.sign(a, subject, now + state.config.token_ttl)
+}
+
+fn ttl_days(state: &HttpState) -> i64 {
+    state.config.token_ttl.num_days()
+}
+
+/// "Lien invalide": the same page whatever was wrong, so it teaches nothing.
+pub fn invalid(state: &HttpState) -> Resp {
+    response::page(state, StatusCode::BAD_REQUEST, "invalid", &json!({}))
+}
+
+/// "Lien expiré", with a button that emails a fresh link to whoever got this one.
+pub fn expired(state: &HttpState, token: &str) -> Resp {
+    let context = json!({
+        "form": { "url": "/api/link/resend", "token": token },
+        "ttl_days": ttl_days(state),
+    });
+    response::page(state, StatusCode::GONE, "expired", &context)
+}
+
+pub fn resent(state: &HttpState) -> Resp {
+    let context = json!({ "ttl_days": ttl_days(state) });
+    response::page(state, StatusCode::OK, "resent", &context)
+}
+
+pub fn still_valid(state: &HttpState, url: String) -> Resp {
+    response::page(state, StatusCode::OK, "still_valid", &json!({ "url": url }))
+}
+
+/// GETs only show; a POST that found nothing to do answers 409.
+pub fn status_for(submit: bool) -> StatusCode {
+    if submit {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    }
+}
+
+pub fn departed(state: &HttpState, o: &Offer, now: DateTime<Utc>, submit: bool) -> Resp {
+    let context = json!({ "offer": offer(o, now) });
+    response::page(state, status_for(submit), "departed", &context)
+}
+
+/// The current state instead of a second change (a replayed or raced link).
+pub fn already(
+    state: &HttpState,
+    a: LinkAction,
+    o: &Offer,
+    r: Option<&Reservation>,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    let context = json!({
+        "action": action(a),
+        "offer": offer(o, now),
+        "reservation": r.map(reservation),
+    });
+    response::page(state, status_for(submit), "already", &context)
+}
+
+/// What it takes to sign per-passenger buttons of an offer card.
+pub struct CardTokens<'a> {
+    pub state: &'a HttpState,
+    pub now: DateTime<Utc>,
+}
+
+/// One offer with its reservations grouped, and a signed token per possible action.
+pub fn offer_card(t: &CardTokens<'_>, o: &Offer, rs: &[Reservation], with_view_link: bool) -> Value {
+    let live = o.status == OfferStatus::Active && o.departure_at > t.now;
+    let (mut pending, mut confirmed, mut others) = (Vec::new(), Vec::new(), Vec::new());
+    for r in rs {
+        let mut v = reservation(r);
+        let subject = Subject::Reservation(r.id);
+        match r.status {
+            Status::Pending if live => {
+                v["accept_token"] = json!(sign(t.state, LinkAction::Accept, &subject, t.now));
+                v["refuse_token"] = json!(sign(t.state, LinkAction::Refuse, &subject, t.now));
+                pending.push(v);
+            }
+            Status::Confirmed if live => {
+                v["remove_token"] = json!(sign(t.state, LinkAction::Remove, &subject, t.now));
+                confirmed.push(v);
+            }
+            Status::Pending => pending.push(v),
+            Status::Confirmed => confirmed.push(v),
+            _ => others.push(v),
+        }
+    }
+    let subject = Subject::Offer(o.id);
+    let cancel_token = live.then(|| sign(t.state, LinkAction::OfferCancel, &subject, t.now));
+    let view_url = with_view_link.then(|| {
+        let token = sign(t.state, LinkAction::OfferView, &subject, t.now);
+        format!("/api/offer/{}/reservations?token={token}", o.id)
+    });
+    json!({
+        "offer": offer(o, t.now),
+        "live": live,
+        "pending": pending,
+        "confirmed": confirmed,
+        "others": others,
+        "cancel_token": cancel_token,
+        "view_url": view_url,
+    })
+}

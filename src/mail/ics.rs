@@ -1,0 +1,262 @@
+//! Calendar invites (iCalendar, RFC 5545; iTIP methods, RFC 5546) attached to emails.
+//!
+//! Passengers get one event per reservation (UID `reservation-<id>@carette`): REQUEST when
+//! confirmed or when the pickup time moved, CANCEL when it ends after having been confirmed.
+//! Its SEQUENCE is the reservation's `calendar_sequence`, which the store bumps on every
+//! change the calendar must see, so each update supersedes the previous one.
+//!
+//! Drivers get one event per trip (UID `offer-<id>@carette`) rather than one per passenger:
+//! it is what a driver wants in a calendar, and a whole-offer cancellation can then be one
+//! CANCEL (an iTIP message may only carry a single UID). Its SEQUENCE is derived from the
+//! outbox row's creation time, which grows with every change and is stable across retries.
+//! A pending request never gets an invite.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Request,
+    Cancel,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
+        }
+    }
+}
+
+/// A ready-to-attach iCalendar object (CRLF lines, folded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub method: Method,
+    pub uid: String,
+    pub sequence: i64,
+    pub text: String,
+}
+
+/// Who the invite is from and for.
+#[derive(Debug, Clone, Copy)]
+pub struct Parties<'a> {
+    pub organizer: &'a str,
+    pub attendee: &'a str,
+    pub attendee_name: Option<&'a str>,
+}
+
+/// How long the event lasts: neither the arrival time nor the drop-off is known, and a
+/// zero-length event is easy to miss in a calendar.
+const EVENT_LENGTH_MINUTES: i64 = 60;
+
+/// The invite of outbox email `template`, if it carries one. `stamp` is the row's
+/// creation time (DTSTAMP, and the trip event's SEQUENCE source).
+pub fn invite_for(
+    template: &str,
+    context: &Value,
+    parties: Parties<'_>,
+    stamp: DateTime<Utc>,
+) -> Option<Invite> {
+    let offer = context.get("offer").filter(|o| o.is_object())?;
+    let reservation = context.get("reservation").filter(|r| r.is_object());
+    let status = reservation.and_then(|r| str_of(r, "status"));
+    let sequence = reservation
+        .and_then(|r| r.get("calendar_sequence"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let was_confirmed = sequence > 0;
+    let (method, event) = match template {
+        "confirmed_passenger" | "route_updated_passenger" if status == Some("confirmed") => {
+            (Method::Request, Event::Reservation)
+        }
+        "cancelled_passenger" | "removed_passenger" | "offer_cancelled_passenger"
+            if was_confirmed =>
+        {
+            (Method::Cancel, Event::Reservation)
+        }
+        "itinerary_driver" => (Method::Request, Event::Trip),
+        // A pending request withdrawn does not change the driver's trip.
+        "cancelled_driver" if was_confirmed => (Method::Request, Event::Trip),
+        "offer_cancelled_driver" => (Method::Cancel, Event::Trip),
+        _ => return None,
+    };
+    let origin = str_of(offer, "origin").unwrap_or_default();
+    let destination = str_of(offer, "destination").unwrap_or_default();
+    let departure = instant(offer, "departure_at")?;
+    let summary = format!("Covoiturage {origin} → {destination}");
+    let (uid, sequence, start, location, description) = match event {
+        Event::Reservation => {
+            let r = reservation?;
+            let id = r.get("id").and_then(Value::as_i64)?;
+            let pickup_label = str_of(r, "pickup");
+            let start = instant(r, "pickup_at").unwrap_or(departure);
+            let driver = str_of(offer, "driver_name").unwrap_or_default();
+            let driver_email = str_of(offer, "driver_email").unwrap_or_default();
+            let description = format!(
+                "Conducteur : {driver} <{driver_email}>\nTrajet : {origin} → {destination}\nPrise en charge : {}",
+                pickup_label.unwrap_or(origin)
+            );
+            (
+                format!("reservation-{id}@carette"),
+                sequence,
+                start,
+                pickup_label.unwrap_or(origin).to_owned(),
+                description,
+            )
+        }
+        Event::Trip => {
+            let id = offer.get("id").and_then(Value::as_i64)?;
+            let mut description = format!("Trajet : {origin} → {destination}\nPassagers :");
+            let passengers = context.get("passengers").and_then(Value::as_array);
+            let passengers = passengers.map(Vec::as_slice).unwrap_or_default();
+            if passengers.is_empty() {
+                description.push_str(" aucun pour le moment");
+            }
+            for p in passengers {
+                let name = str_of(p, "name").unwrap_or_default();
+                let pickup = str_of(p, "pickup").unwrap_or("lieu non précisé");
+                description.push_str(&format!("\n- {name} ({pickup})"));
+            }
+            (
+                format!("offer-{id}@carette"),
+                trip_sequence(stamp),
+                departure,
+                origin.to_owned(),
+                description,
+            )
+        }
+    };
+    let mut cal = Calendar::default();
+    cal.line("BEGIN:VCALENDAR");
+    cal.line("VERSION:2.0");
+    cal.line("PRODID:-//Carette//Carette//FR");
+    cal.line("CALSCALE:GREGORIAN");
+    cal.line(&format!("METHOD:{}", method.as_str()));
+    cal.line("BEGIN:VEVENT");
+    cal.line(&format!("UID:{uid}"));
+    cal.line(&format!("SEQUENCE:{sequence}"));
+    cal.line(&format!("DTSTAMP:{}", utc_stamp(stamp)));
+    cal.line(&format!("DTSTART:{}", utc_stamp(start)));
+    cal.line(&format!(
+        "DTEND:{}",
+        utc_stamp(start + Duration::minutes(EVENT_LENGTH_MINUTES))
+    ));
+    cal.line(&format!("SUMMARY:{}", escape_text(&summary)));
+    cal.line(&format!("LOCATION:{}", escape_text(&location)));
+    cal.line(&format!("DESCRIPTION:{}", escape_text(&description)));
+    let status = match method {
+        Method::Request => "CONFIRMED",
+        Method::Cancel => "CANCELLED",
+    };
+    cal.line(&format!("STATUS:{status}"));
+    cal.line(&format!(
+        "ORGANIZER;CN=\"Carette\":mailto:{}",
+        escape_uri(parties.organizer)
+    ));
+    let cn = parties
+        .attendee_name
+        .map(|n| format!(";CN=\"{}\"", param_value(n)))
+        .unwrap_or_default();
+    cal.line(&format!(
+        "ATTENDEE{cn};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:{}",
+        escape_uri(parties.attendee)
+    ));
+    cal.line("TRANSP:OPAQUE");
+    cal.line("END:VEVENT");
+    cal.line("END:VCALENDAR");
+    Some(Invite {
+        method,
+        uid,
+        sequence,
+        text: cal.0,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Reservation,
+    Trip,
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn instant(v: &Value, key: &str) -> Option<DateTime<Utc>> {
+    let s = str_of(v, key)?;
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Seconds since 2025-01-01: grows with each change of the trip, fits an i32 until 2093
+/// (calendar clients store SEQUENCE as a 32-bit integer).
+fn trip_sequence(stamp: DateTime<Utc>) -> i64 {
+    let epoch = Utc
+        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    (stamp - epoch).num_seconds().max(0)
+}
+
+fn utc_stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// TEXT escaping (RFC 5545 §3.3.11); other control characters are dropped.
+pub fn escape_text(s: &str) -> String {
+    let normalized = s.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(normalized.len());
+    for c in normalized.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A quoted parameter value may hold anything but DQUOTE and control characters.
+fn param_value(s: &str) -> String {
+    s.chars().filter(|c| *c != '"' && !c.is_control()).collect()
+}
+
+/// Addresses come validated by lettre, but a calendar line must stay one line whatever.
+fn escape_uri(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .collect()
+}
+
+/// Accumulates content lines, folded at 75 octets (never inside a UTF-8 character) and
+/// ended with CRLF, as RFC 5545 §3.1 requires.
+#[derive(Default)]
+struct Calendar(String);
+
+impl Calendar {
+    fn line(&mut self, line: &str) {
+        let mut budget = 75;
+        let mut used = 0;
+        for c in line.chars() {
+            let len = c.len_utf8();
+            if used + len > budget {
+                self.0.push_str("\r\n ");
+                // The leading space of a continuation line counts towards its 75 octets.
+                budget = 74;
+                used = 0;
+            }
+            self.0.push(c);
+            used += len;
+        }
+        self.0.push_str("\r\n");
+    }
+}
+
+#[cfg(test)]
+#[path = "ics_tests.rs"]
+mod tests;
