@@ -17,7 +17,11 @@ use super::{HttpState, rate_limit, shape};
 use crate::domain::model::{Offer, Place, Reservation};
 use crate::service::{OfferInput, ReservationInput, ServiceError};
 
-pub async fn create_offer(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+pub async fn create_offer(
+    state: &Arc<HttpState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Resp {
     let (parts, body) = req.into_parts();
     if let Err(resp) = guard_post(state, peer, &parts.headers) {
         return resp;

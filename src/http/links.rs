@@ -69,7 +69,11 @@ async fn token_of(
     read_form: bool,
 ) -> Result<Option<String>, Resp> {
     let (parts, body) = req.into_parts();
-    if let Some(t) = parts.uri.query().and_then(|q| request::form_value(q, "token")) {
+    if let Some(t) = parts
+        .uri
+        .query()
+        .and_then(|q| request::form_value(q, "token"))
+    {
         return Ok(Some(t));
     }
     if !read_form {
@@ -106,7 +110,10 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
-            Loaded::Failed(response::error_page(state, StatusCode::INTERNAL_SERVER_ERROR))
+            Loaded::Failed(response::error_page(
+                state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ))
         }
         Err(status) => Loaded::Failed(response::error_page(state, status)),
     }
@@ -219,7 +226,13 @@ async fn reservation_submit(
 }
 
 /// Accepting would overbook: say so, and offer to refuse instead.
-fn no_seats(state: &HttpState, o: &Offer, r: &Reservation, now: DateTime<Utc>, submit: bool) -> Resp {
+fn no_seats(
+    state: &HttpState,
+    o: &Offer,
+    r: &Reservation,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
     let refuse = pages::sign(state, LinkAction::Refuse, &Subject::Reservation(r.id), now);
     let context = json!({
         "offer": pages::offer(o, now),

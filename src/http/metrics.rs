@@ -50,18 +50,19 @@ impl HttpMetrics {
         h.sum += secs;
     }
 
-    fn snapshot(&self) -> (Vec<((&'static str, u16), u64)>, Vec<(&'static str, Histogram)>) {
+    fn snapshot(
+        &self,
+    ) -> (
+        Vec<((&'static str, u16), u64)>,
+        Vec<(&'static str, Histogram)>,
+    ) {
         let inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (
             inner.requests.iter().map(|(k, v)| (*k, *v)).collect(),
-            inner
-                .latency
-                .iter()
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
+            inner.latency.iter().map(|(k, v)| (*k, v.clone())).collect(),
         )
     }
 

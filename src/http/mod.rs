@@ -27,6 +27,7 @@ mod request;
 mod response;
 pub mod routes;
 mod server;
+mod shape;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -154,7 +154,12 @@ pub struct CardTokens<'a> {
 }
 
 /// One offer with its reservations grouped, and a signed token per possible action.
-pub fn offer_card(t: &CardTokens<'_>, o: &Offer, rs: &[Reservation], with_view_link: bool) -> Value {
+pub fn offer_card(
+    t: &CardTokens<'_>,
+    o: &Offer,
+    rs: &[Reservation],
+    with_view_link: bool,
+) -> Value {
     let live = o.status == OfferStatus::Active && o.departure_at > t.now;
     let (mut pending, mut confirmed, mut others) = (Vec::new(), Vec::new(), Vec::new());
     for r in rs {

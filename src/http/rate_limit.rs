@@ -108,8 +108,14 @@ mod tests {
         // Another client is not affected.
         assert!(rl.check(ip("10.0.0.2"), t0).is_ok());
         // One token per second comes back.
-        assert!(rl.check(ip("10.0.0.1"), t0 + Duration::from_secs(1)).is_ok());
-        assert!(rl.check(ip("10.0.0.1"), t0 + Duration::from_secs(1)).is_err());
+        assert!(
+            rl.check(ip("10.0.0.1"), t0 + Duration::from_secs(1))
+                .is_ok()
+        );
+        assert!(
+            rl.check(ip("10.0.0.1"), t0 + Duration::from_secs(1))
+                .is_err()
+        );
     }
 
     #[test]

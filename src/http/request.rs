@@ -123,8 +123,14 @@ mod tests {
 
     #[test]
     fn form_values_are_decoded() {
-        assert_eq!(form_value("token=abc.def", "token").as_deref(), Some("abc.def"));
-        assert_eq!(form_value("a=1&token=x%2Ey", "token").as_deref(), Some("x.y"));
+        assert_eq!(
+            form_value("token=abc.def", "token").as_deref(),
+            Some("abc.def")
+        );
+        assert_eq!(
+            form_value("a=1&token=x%2Ey", "token").as_deref(),
+            Some("x.y")
+        );
         assert_eq!(form_value("a=1&b", "token"), None);
         assert_eq!(form_value("token=%zz", "token"), None);
         assert_eq!(form_value("token=", "token").as_deref(), Some(""));
@@ -134,7 +140,10 @@ mod tests {
     #[test]
     fn forwarded_for_is_trusted_from_loopback_only() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 5.6.7.8"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 5.6.7.8"),
+        );
         let local: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let remote: SocketAddr = "9.9.9.9:9".parse().unwrap();
         assert_eq!(client_ip(local, &h), "5.6.7.8".parse::<IpAddr>().unwrap());
@@ -149,10 +158,16 @@ mod tests {
     fn bearer_tokens_must_match_exactly() {
         let mut h = HeaderMap::new();
         assert!(!bearer_matches(&h, "s3cret"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cret"),
+        );
         assert!(bearer_matches(&h, "s3cret"));
         assert!(!bearer_matches(&h, "s3cre"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic s3cret"),
+        );
         assert!(!bearer_matches(&h, "s3cret"));
     }
 

@@ -216,8 +216,14 @@ mod tests {
     #[test]
     fn the_json_api() {
         assert_eq!(parse(Method::POST, "/api/offers"), Ok(Route::CreateOffer));
-        assert_eq!(parse(Method::GET, "/api/offers/42"), Ok(Route::GetOffer(42)));
-        assert_eq!(parse(Method::HEAD, "/api/offers/42"), Ok(Route::GetOffer(42)));
+        assert_eq!(
+            parse(Method::GET, "/api/offers/42"),
+            Ok(Route::GetOffer(42))
+        );
+        assert_eq!(
+            parse(Method::HEAD, "/api/offers/42"),
+            Ok(Route::GetOffer(42))
+        );
         assert_eq!(
             parse(Method::POST, "/api/offers/7/reservations"),
             Ok(Route::RequestSeat(7))
@@ -266,7 +272,10 @@ mod tests {
         assert_eq!(parse(Method::GET, "/dashboard"), Ok(Route::Dashboard));
         assert_eq!(parse(Method::GET, "/healthz"), Ok(Route::Health));
         assert_eq!(parse(Method::GET, "/metrics"), Ok(Route::Metrics));
-        assert_eq!(parse(Method::POST, "/api/link/resend"), Ok(Route::ResendLink));
+        assert_eq!(
+            parse(Method::POST, "/api/link/resend"),
+            Ok(Route::ResendLink)
+        );
     }
 
     #[test]

@@ -40,11 +40,7 @@ pub async fn serve(
     }
     loop {
         tokio::select! {
-            changed = shutdown.wait_for(|stop| *stop) => {
-                // Err: the sender is gone, nobody can ask us to stop any more: stop now.
-                let _ = changed;
-                break;
-            }
+            () = stopped(&mut shutdown) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -82,6 +78,12 @@ pub async fn serve(
     tracing::info!("HTTP server stopped");
 }
 
+/// Resolves once shutdown is asked, or when the sender is gone (nobody could ask any more).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard wait_for returns is not Send: drop it here, not across an await.
+    let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
+}
+
 async fn connection(
     io: TokioIo<tokio::net::TcpStream>,
     peer: SocketAddr,
@@ -97,7 +99,7 @@ async fn connection(
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
-        _ = shutdown.wait_for(|stop| *stop) => {
+        () = stopped(&mut shutdown) => {
             // Finish the request in flight (if any), then close instead of keeping alive.
             conn.as_mut().graceful_shutdown();
             conn.as_mut().await

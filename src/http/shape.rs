@@ -93,7 +93,11 @@ pub fn parse<T: DeserializeOwned>(value: Value, fields: &[Field]) -> Result<T, S
     })
 }
 
-fn check_object(map: &Map<String, Value>, fields: &[Field], prefix: &str) -> Result<(), ShapeError> {
+fn check_object(
+    map: &Map<String, Value>,
+    fields: &[Field],
+    prefix: &str,
+) -> Result<(), ShapeError> {
     for f in fields {
         let path = format!("{prefix}{}", f.name);
         match map.get(f.name) {
@@ -187,7 +191,10 @@ mod tests {
         assert_eq!(field_of::<OfferInput>(v, OFFER).as_deref(), Some("origin"));
         let mut v = offer();
         v["origin"]["lat"] = json!("north");
-        assert_eq!(field_of::<OfferInput>(v, OFFER).as_deref(), Some("origin.lat"));
+        assert_eq!(
+            field_of::<OfferInput>(v, OFFER).as_deref(),
+            Some("origin.lat")
+        );
         let mut v = offer();
         v["destination"]["country"] = json!("FR");
         assert_eq!(

@@ -5,6 +5,7 @@
 pub mod browse;
 pub mod context;
 pub mod jobs;
+pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod reservations;

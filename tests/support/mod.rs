@@ -12,6 +12,7 @@ use carette::service::{OfferInput, PlaceInput, ReservationInput, Service, Settin
 use carette::store::Store;
 use chrono::{DateTime, TimeZone, Utc};
 
+#[allow(unused_imports)]
 pub use smtp_server::{Received, SmtpServer, Stage};
 
 /// Never in any output: tests grep for it.

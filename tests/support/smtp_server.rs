@@ -248,7 +248,8 @@ impl<'a> Session<'a> {
             let cmd = line.trim_end_matches(['\r', '\n']).to_owned();
             let upper = cmd.to_ascii_uppercase();
             let reply = if upper.starts_with("EHLO") {
-                "250-carette-test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10000000".to_owned()
+                "250-carette-test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10000000"
+                    .to_owned()
             } else if upper.starts_with("HELO") {
                 "250 carette-test".to_owned()
             } else if upper.starts_with("AUTH") {
@@ -256,7 +257,8 @@ impl<'a> Session<'a> {
             } else if upper.starts_with("MAIL FROM:") {
                 self.from = Some(address(&cmd[10..]));
                 self.to.clear();
-                self.rule(Stage::MailFrom).unwrap_or_else(|| "250 2.1.0 OK".to_owned())
+                self.rule(Stage::MailFrom)
+                    .unwrap_or_else(|| "250 2.1.0 OK".to_owned())
             } else if upper.starts_with("RCPT TO:") {
                 match self.rule(Stage::RcptTo) {
                     Some(reply) => reply,
@@ -318,7 +320,8 @@ impl<'a> Session<'a> {
             input.read_line(&mut l)?;
             Ok(l.trim_end().to_owned())
         };
-        let decode = |s: &str| String::from_utf8_lossy(&STANDARD.decode(s).unwrap_or_default()).into_owned();
+        let decode =
+            |s: &str| String::from_utf8_lossy(&STANDARD.decode(s).unwrap_or_default()).into_owned();
         let (user, password) = match mechanism.as_str() {
             "PLAIN" => {
                 let blob = match initial {
@@ -373,7 +376,11 @@ fn read_data(input: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
         if line == b".\r\n" || line == b".\n" {
             return Ok(data);
         }
-        let body = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        let body = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         data.extend_from_slice(body);
     }
 }
