@@ -10,6 +10,7 @@ pub mod http;
 pub mod init;
 pub mod mail;
 pub mod paths;
+pub mod routing;
 pub mod scheduler;
 pub mod service;
 pub mod signal;

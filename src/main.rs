@@ -34,10 +34,42 @@ enum Command {
     },
     /// Write a config file with a fresh random secret (refuses to overwrite)
     Init,
+    /// Send the SMTP test email now; exit 0 only if the server accepted it
+    TestEmail {
+        /// Recipient of the test email
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+    },
+    /// Inspect or retry the email outbox
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Run scheduled jobs once (for cron or by hand)
     Jobs {
         #[arg(value_enum)]
         which: cli::JobsArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List emails, newest first
+    List {
+        /// Only the failed ones
+        #[arg(long)]
+        failed: bool,
+        /// How many to show
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Re-queue a failed email (or all of them) for an immediate attempt
+    Retry {
+        /// The email id (see `outbox list`)
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        id: Option<i64>,
+        #[arg(long)]
+        all_failed: bool,
     },
 }
 
@@ -50,6 +82,11 @@ fn main() -> ExitCode {
         Command::Stats { json } => cli::stats(config, json),
         Command::Init => cli::init(config),
         Command::Jobs { which } => cli::jobs(config, which),
+        Command::TestEmail { to } => cli::test_email(config, &to),
+        Command::Outbox { command } => match command {
+            OutboxCommand::List { failed, limit } => cli::outbox_list(config, failed, limit),
+            OutboxCommand::Retry { id, all_failed } => cli::outbox_retry(config, id, all_failed),
+        },
     };
     match result {
         Ok(code) => code,

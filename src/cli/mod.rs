@@ -1,6 +1,8 @@
 //! The operator commands behind `carette <command>`.
 
+mod outbox;
 mod stats;
+mod test_email;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,7 +13,9 @@ use chrono::Utc;
 use crate::app::{AppError, Env};
 use crate::service::jobs::Job;
 
+pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;
+pub use test_email::test_email;
 
 /// Logs go to stderr (stdout is for command output such as `stats --json`); RUST_LOG overrides.
 pub fn init_logging() {
@@ -84,5 +88,7 @@ pub fn jobs(config: Option<&Path>, which: JobsArg) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("job {} failed", job.as_str()))?;
         println!("{}: {}", job.as_str(), report.describe(*job));
     }
+    // Without a daemon (cron setups), nobody else would send what the jobs queued.
+    deliver_queued(&env, &service)?;
     Ok(ExitCode::SUCCESS)
 }

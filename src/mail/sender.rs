@@ -21,83 +21,22 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+mod options;
+
+pub use options::{DeliveryReport, SenderOptions};
+
 use super::mailer::SendError;
-use super::outgoing::Outgoing;
+use super::outgoing::{Outgoing, OutgoingError};
 use crate::service::Service;
 use crate::store::StoreError;
 use crate::store::outbox::{self, OutboxEmail};
-
-#[derive(Debug, Clone)]
-pub struct SenderOptions {
-    /// Concurrent sends (each holds one pooled connection); `smtp.pool_size`.
-    pub workers: usize,
-    /// Rows claimed per transaction.
-    pub batch_size: usize,
-    /// How long a claim is ours; an expired claim is due again (sender crash).
-    pub lease: Duration,
-    /// Longest sleep between two looks at the outbox (other processes queue too).
-    pub poll: std::time::Duration,
-    /// A transient failure this long after queueing marks the email failed.
-    pub give_up_after: Duration,
-    pub first_retry: Duration,
-    pub max_retry: Duration,
-    /// Pause after a refused login, doubled each time up to `max_auth_pause`.
-    pub first_auth_pause: Duration,
-    pub max_auth_pause: Duration,
-}
-
-impl SenderOptions {
-    pub fn with_workers(workers: usize) -> SenderOptions {
-        let workers = workers.max(1);
-        SenderOptions {
-            workers,
-            batch_size: workers * 8,
-            lease: Duration::minutes(5),
-            poll: std::time::Duration::from_secs(5),
-            give_up_after: Duration::days(3),
-            first_retry: Duration::seconds(30),
-            max_retry: Duration::hours(1),
-            first_auth_pause: Duration::minutes(1),
-            max_auth_pause: Duration::minutes(30),
-        }
-    }
-
-    /// `min(first_retry × 2^(attempts-1), max_retry)`; `attempts` counts this one.
-    pub fn retry_delay(&self, attempts: i64) -> Duration {
-        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-        let delay = self.first_retry * 2_i32.pow(doublings);
-        delay.min(self.max_retry)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
     #[error("outbox: {0}")]
     Store(#[from] StoreError),
-}
-
-/// What one `deliver_due` call did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub claimed: usize,
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-    /// Back to the queue without counting an attempt (login refused, shutdown, server down).
-    pub released: usize,
-    /// Set when the SMTP login was refused: nothing is sent before this time.
-    pub paused_until: Option<DateTime<Utc>>,
-}
-
-impl std::ops::AddAssign for DeliveryReport {
-    fn add_assign(&mut self, o: DeliveryReport) {
-        self.claimed += o.claimed;
-        self.sent += o.sent;
-        self.retried += o.retried;
-        self.failed += o.failed;
-        self.released += o.released;
-        self.paused_until = o.paused_until.or(self.paused_until);
-    }
+    #[error(transparent)]
+    Setup(#[from] OutgoingError),
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +83,22 @@ impl OutboxSender {
             pause: Mutex::new(Pause::default()),
             shutdown: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The production wiring from the configuration: one worker per pooled connection.
+    pub fn from_config(
+        config: &crate::config::Config,
+        data_dir: &std::path::Path,
+        secret: &[u8],
+        service: Service,
+    ) -> Result<OutboxSender, SenderError> {
+        let outgoing = Outgoing::from_config(config, data_dir, secret)?;
+        let workers = usize::try_from(config.smtp.pool_size).unwrap_or(1);
+        Ok(OutboxSender::new(
+            service,
+            outgoing,
+            SenderOptions::with_workers(workers),
+        ))
     }
 
     pub fn options(&self) -> &SenderOptions {

@@ -210,7 +210,12 @@ fn explain(e: &SmtpError, attempt: &TestAttempt, password: Option<&str>) -> Test
 fn connect_reason(e: &SmtpError, text: &str, port: u16) -> String {
     let io_kind = io_error_kind(e);
     let lower = text.to_ascii_lowercase();
-    if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+    // A socket read timeout surfaces as WouldBlock on Unix, TimedOut elsewhere.
+    let timed_out = matches!(
+        io_kind,
+        Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+    );
+    if e.is_timeout() || timed_out {
         format!(
             "timed out ({text})\nA firewall may block outgoing port {port}, or smtp.host is wrong."
         )

@@ -1,6 +1,8 @@
 //! Shared fixtures for integration tests: a real SQLite file in a temp dir and a Service on it.
 #![allow(dead_code)]
 
+pub mod osrm_stub;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
