@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: HTTP API and link pages, scheduled jobs, email outbox
+    Serve,
     /// Apply database migrations and exit
     Migrate,
     /// Print the monitoring figures (reservations by status, acceptance rate, emails sent today)
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     cli::init_logging();
     let config = cli.config.as_deref();
     let result = match cli.command {
+        Command::Serve => cli::serve(config),
         Command::Migrate => cli::migrate(config),
         Command::Stats { json } => cli::stats(config, json),
         Command::Init => cli::init(config),

@@ -24,7 +24,6 @@ fn test_email(config: &Path, to: &str) -> (i32, String) {
     );
     let all = format!("{out}{err}");
     assert!(!all.contains(PASSWORD), "password leaked: {all}");
-    eprintln!("----\n{all}");
     (code, all)
 }
 

@@ -247,20 +247,19 @@ fn content_type_size_path_and_method_errors() {
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
     assert!(out.contains("\"error\""));
     assert!(started.elapsed() < Duration::from_secs(3));
-    // Streamed without a length: cut off at the limit.
-    let big = format!("{{\"driver_name\": \"{}\"}}", "x".repeat(8 << 20));
-    let r = s.request(
-        "POST",
-        "/api/offers",
-        &[
-            ("Content-Type", "application/json"),
-            ("Transfer-Encoding", "chunked"),
-        ],
-        &big,
-    );
-    assert_eq!(r.status, 413);
-    let r = s.post_json("/api/offers", &big);
-    assert_eq!(r.status, 413);
+    // Streamed, with or without a length: cut off at the limit, answered while the
+    // client is still sending.
+    for (framing, chunked) in [
+        ("Transfer-Encoding: chunked", true),
+        ("Content-Length: 8388608", false),
+    ] {
+        let head = format!(
+            "POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+        );
+        let out = s.raw_stream(&head, 8 << 20, chunked);
+        assert!(out.starts_with("HTTP/1.1 413"), "{framing}: {out}");
+        assert!(out.contains("larger than 64 KiB"), "{out}");
+    }
 
     let r = s.get("/api/nothing");
     assert_eq!(r.status, 404);

@@ -24,7 +24,10 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .try_init();
 }
 
@@ -39,6 +42,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+pub fn serve(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let env = Env::load(config)?;
+    crate::daemon::serve(&env)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {

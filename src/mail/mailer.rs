@@ -14,9 +14,9 @@ use lettre::transport::smtp::{Error as SmtpError, PoolConfig, SmtpTransport};
 use crate::config::{Config, SmtpConfig, TlsMode};
 
 /// What to check after the server refused the login, in the original system's words.
-pub const AUTH_ADVICE: &str = "check smtp.user (SMTP_USER) is the full email address and \
-smtp.password (SMTP_PASSWORD); with Gmail, turn on 2-step verification and use an app \
-password (https://myaccount.google.com/apppasswords), not the account password";
+pub const AUTH_ADVICE: &str = "Check that smtp.user (SMTP_USER) is the full email address \
+and smtp.password (SMTP_PASSWORD) is right; with Gmail, turn on 2-step verification and use \
+an app password (https://myaccount.google.com/apppasswords), not the account password";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -153,7 +153,7 @@ pub fn classify(e: &SmtpError, password: Option<&str>) -> SendError {
     match code.as_deref() {
         // 535: credentials refused; 534: Gmail's "log in via your web browser";
         // 530: the server wants authentication we did not do.
-        Some("535" | "534" | "530") => return SendError::Auth(format!("{text}; {AUTH_ADVICE}")),
+        Some("535" | "534" | "530") => return SendError::Auth(format!("{text}. {AUTH_ADVICE}")),
         _ => {}
     }
     if e.is_permanent() {
@@ -163,7 +163,7 @@ pub fn classify(e: &SmtpError, password: Option<&str>) -> SendError {
     } else if e.is_client() && text.to_ascii_lowercase().contains("authentication") {
         // e.g. no AUTH mechanism offered: a configuration problem, like a refused login.
         SendError::Auth(format!(
-            "{text} (the server offers no login method lettre can use; is smtp.tls right?); {AUTH_ADVICE}"
+            "{text} (the server offers no login method usable here: is smtp.tls right?). {AUTH_ADVICE}"
         ))
     } else if e.is_response() || e.is_transport_shutdown() {
         SendError::Transient(text)

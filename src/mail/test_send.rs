@@ -78,7 +78,7 @@ pub enum TestSendError {
         port: u16,
         reason: String,
     },
-    #[error("the server refused the login: {reply}\nTo check: {AUTH_ADVICE}.")]
+    #[error("the server refused the login: {reply}\n{AUTH_ADVICE}.")]
     Auth { reply: String },
     #[error("the server refused the message: {reply}\n{hint}")]
     Refused { reply: String, hint: &'static str },
@@ -217,7 +217,7 @@ fn connect_reason(e: &SmtpError, text: &str, port: u16) -> String {
     );
     if e.is_timeout() || timed_out {
         format!(
-            "timed out ({text})\nA firewall may block outgoing port {port}, or smtp.host is wrong."
+            "timed out ({text})\nA firewall may block outgoing port {port}, smtp.host may be wrong, or smtp.tls does not match the port (465 expects \"tls\", 587 \"starttls\")."
         )
     } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
         format!(

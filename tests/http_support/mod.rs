@@ -216,6 +216,49 @@ impl TestServer {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// Sends `head`, then streams `body_len` bytes of body from another thread (as
+    /// chunks when `chunked`) while reading the answer: a server that answers early and
+    /// closes must still be heard.
+    pub fn raw_stream(&self, head: &str, body_len: usize, chunked: bool) -> String {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < body_len {
+                let n = chunk.len().min(body_len - sent);
+                let ok = if chunked {
+                    w.write_all(format!("{n:x}\r\n").as_bytes())
+                        .and_then(|_| w.write_all(&chunk[..n]))
+                        .and_then(|_| w.write_all(b"\r\n"))
+                } else {
+                    w.write_all(&chunk[..n])
+                };
+                if ok.is_err() {
+                    return sent;
+                }
+                sent += n;
+            }
+            if chunked {
+                let _ = w.write_all(b"0\r\n\r\n");
+            }
+            sent
+        });
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let _ = writer.join();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     pub fn sign(&self, action: LinkAction, subject: Subject, expires: DateTime<Utc>) -> String {
         self.signer.sign(action, &subject, expires)
     }

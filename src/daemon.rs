@@ -1,0 +1,201 @@
+//! `carette serve`: wires the store, the outbox sender, the scheduler, the route worker and
+//! the HTTP server, with one shutdown path (SIGINT/SIGTERM): stop accepting, drain requests,
+//! stop the scheduler, let the sender finish its current message, close the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::app::Env;
+use crate::config::{Config, TlsMode};
+use crate::domain::token::TokenSigner;
+use crate::http::{HttpConfig, HttpState};
+use crate::mail::outgoing::Outgoing;
+use crate::mail::render::Renderer;
+use crate::mail::sender::{OutboxSender, SenderOptions};
+use crate::routing::RouteWorker;
+use crate::signal::Signal;
+
+/// How emails leave, for the startup line and the TUI.
+pub fn email_mode(c: &Config) -> String {
+    if c.dev_mode() {
+        return "DEV MODE (emails logged and written as .eml, not sent)".to_owned();
+    }
+    let tls = match c.smtp.tls {
+        TlsMode::Starttls => "STARTTLS",
+        TlsMode::Tls => "implicit TLS",
+        TlsMode::None => "plain, no TLS",
+    };
+    let auth = if c.smtp.auth {
+        ""
+    } else {
+        ", unauthenticated relay"
+    };
+    format!(
+        "SMTP {}:{} ({tls}{auth})",
+        c.smtp.host.as_deref().unwrap_or("?"),
+        c.smtp.port
+    )
+}
+
+/// Runs the daemon until SIGINT/SIGTERM. Blocks.
+pub fn serve(env: &Env) -> anyhow::Result<()> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(env.config.server.listen))
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.listen)",
+                env.config.server.listen
+            )
+        })?;
+    let (tx, rx) = watch::channel(false);
+    runtime.spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: draining requests");
+        let _ = tx.send(true);
+    });
+    let daemon = Daemon::start(env, listener, rx, &runtime)?;
+    daemon.wait(&runtime);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A started daemon: the HTTP server task and the worker threads.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    wake: Vec<Arc<Signal>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Daemon {
+    /// Starts everything on an already bound listener; `shutdown` flipping to true stops it.
+    pub fn start(
+        env: &Env,
+        listener: tokio::net::TcpListener,
+        shutdown: watch::Receiver<bool>,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Daemon> {
+        let config = &env.config;
+        let service = env.open_service()?;
+        let secret = env.secret()?;
+        let outgoing = Outgoing::from_config(config, &env.data_dir, secret.as_bytes())
+            .context("cannot prepare email delivery")?;
+        let renderer = Arc::new(
+            Renderer::new(config.jobs.timezone, config.email.templates_dir.as_deref())
+                .context("cannot load templates")?,
+        );
+        let addr = listener.local_addr().context("listener has no address")?;
+        let stats = service.stats(Utc::now())?;
+        tracing::info!(
+            listen = %addr,
+            database = %env.db_path.display(),
+            email = %email_mode(config),
+            queued_emails = stats.outbox_queued + stats.outbox_sending,
+            "carette {} started",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let scheduler_wake = Arc::new(Signal::default());
+        let mut threads = Vec::new();
+        let sender = OutboxSender::new(
+            service.clone(),
+            outgoing,
+            SenderOptions::with_workers(usize::try_from(config.smtp.pool_size).unwrap_or(4)),
+        );
+        threads.push(
+            sender
+                .spawn(stop.clone())
+                .context("cannot start the outbox sender")?,
+        );
+        threads.push(
+            crate::scheduler::spawn(
+                service.clone(),
+                Vec::new(),
+                stop.clone(),
+                scheduler_wake.clone(),
+            )
+            .context("cannot start the scheduler")?,
+        );
+        match RouteWorker::from_config(service.clone(), &config.routing) {
+            Some(worker) => threads.push(
+                worker
+                    .spawn(stop.clone())
+                    .context("cannot start the route worker")?,
+            ),
+            None => tracing::info!("route recalculation off (routing.osrm_url not set)"),
+        }
+
+        let state = HttpState::new(
+            service.clone(),
+            TokenSigner::new(secret.as_bytes()),
+            renderer,
+            HttpConfig::from_config(config),
+        );
+        let server = runtime.spawn(crate::http::serve(listener, Arc::new(state), shutdown));
+        Ok(Daemon {
+            addr,
+            server,
+            stop,
+            wake: vec![
+                service.outbox_signal().clone(),
+                service.route_signal().clone(),
+                scheduler_wake,
+            ],
+            threads,
+        })
+    }
+
+    /// Waits for the HTTP server to finish draining, then stops the workers in order.
+    pub fn wait(self, runtime: &tokio::runtime::Runtime) {
+        if let Err(e) = runtime.block_on(self.server) {
+            tracing::error!(error = %e, "HTTP server task failed");
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        for w in &self.wake {
+            w.notify();
+        }
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a worker thread panicked during shutdown");
+            }
+        }
+        tracing::info!("carette stopped");
+    }
+}
