@@ -177,11 +177,23 @@ impl Default for RoutingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
     /// Folder whose `<name>.subject|.txt|.html` files replace the built-in templates.
     pub templates_dir: Option<PathBuf>,
+    /// How long the sender holds a claimed email; after a crash, emails it claimed but
+    /// did not finish are sent again once this has passed.
+    pub outbox_lease_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            templates_dir: None,
+            outbox_lease_secs: 300,
+        }
+    }
 }
 
 /// Shown instead of a secret in `Debug` output.

@@ -15,9 +15,8 @@ use crate::app::Env;
 use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
 use crate::http::{HttpConfig, HttpState};
-use crate::mail::outgoing::Outgoing;
 use crate::mail::render::Renderer;
-use crate::mail::sender::{OutboxSender, SenderOptions};
+use crate::mail::sender::OutboxSender;
 use crate::routing::RouteWorker;
 use crate::signal::Signal;
 
@@ -114,8 +113,9 @@ impl Daemon {
         let config = &env.config;
         let service = env.open_service()?;
         let secret = env.secret()?;
-        let outgoing = Outgoing::from_config(config, &env.data_dir, secret.as_bytes())
-            .context("cannot prepare email delivery")?;
+        let sender =
+            OutboxSender::from_config(config, &env.data_dir, secret.as_bytes(), service.clone())
+                .context("cannot prepare email delivery")?;
         let renderer = Arc::new(
             Renderer::new(config.jobs.timezone, config.email.templates_dir.as_deref())
                 .context("cannot load templates")?,
@@ -134,11 +134,6 @@ impl Daemon {
         let stop = Arc::new(AtomicBool::new(false));
         let scheduler_wake = Arc::new(Signal::default());
         let mut threads = Vec::new();
-        let sender = OutboxSender::new(
-            service.clone(),
-            outgoing,
-            SenderOptions::with_workers(usize::try_from(config.smtp.pool_size).unwrap_or(4)),
-        );
         threads.push(
             sender
                 .spawn(stop.clone())

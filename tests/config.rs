@@ -113,6 +113,7 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "routing.timeout_secs",
         "routing.stop_minutes",
         "email.templates_dir",
+        "email.outbox_lease_secs",
     ]
     .into_iter()
     .map(String::from)

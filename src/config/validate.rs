@@ -140,6 +140,12 @@ fn smtp(config: &Config) -> Result<(), Failure> {
     }
     in_range("smtp.timeout_secs", smtp.timeout_secs, 1, 600)?;
     in_range("smtp.pool_size", smtp.pool_size.into(), 1, 64)?;
+    in_range(
+        "email.outbox_lease_secs",
+        config.email.outbox_lease_secs,
+        5,
+        3600,
+    )?;
     let has_password = smtp.password.as_deref().is_some_and(|p| !p.is_empty());
     if smtp.auth && has_password && smtp.user.is_none() {
         return fail(

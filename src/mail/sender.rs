@@ -24,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 mod options;
 
 pub use options::{DeliveryReport, SenderOptions};
+use options::{Outcome, release};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
@@ -37,14 +38,6 @@ pub enum SenderError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Setup(#[from] OutgoingError),
-}
-
-#[derive(Debug, Clone)]
-enum Outcome {
-    Sent,
-    Retry { at: DateTime<Utc>, error: String },
-    Failed(String),
-    Release { at: DateTime<Utc>, error: String },
 }
 
 /// Why the workers stop taking rows from the current batch.
@@ -94,11 +87,10 @@ impl OutboxSender {
     ) -> Result<OutboxSender, SenderError> {
         let outgoing = Outgoing::from_config(config, data_dir, secret)?;
         let workers = usize::try_from(config.smtp.pool_size).unwrap_or(1);
-        Ok(OutboxSender::new(
-            service,
-            outgoing,
-            SenderOptions::with_workers(workers),
-        ))
+        let mut options = SenderOptions::with_workers(workers);
+        options.lease =
+            chrono::Duration::seconds(i64::try_from(config.email.outbox_lease_secs).unwrap_or(300));
+        Ok(OutboxSender::new(service, outgoing, options))
     }
 
     pub fn options(&self) -> &SenderOptions {
@@ -302,30 +294,18 @@ impl OutboxSender {
                     Some(Stop::Auth { until, reason }),
                 )
             }
-            Err(SendError::Transient(reason)) => (self.retry_or_give_up(row, now, reason), None),
+            Err(SendError::Transient(reason)) => {
+                (self.options.retry_or_give_up(row, now, reason), None)
+            }
             Err(SendError::Unreachable(reason)) => {
                 let reason = format!("SMTP server unreachable: {reason}");
-                let outcome = self.retry_or_give_up(row, now, reason.clone());
+                let outcome = self.options.retry_or_give_up(row, now, reason.clone());
                 let at = match &outcome {
                     Outcome::Retry { at, .. } => *at,
                     _ => now + self.options.first_retry,
                 };
                 (outcome, Some(Stop::Unreachable { at, error: reason }))
             }
-        }
-    }
-
-    fn retry_or_give_up(&self, row: &OutboxEmail, now: DateTime<Utc>, error: String) -> Outcome {
-        if now - row.created_at >= self.options.give_up_after {
-            let days = self.options.give_up_after.num_days();
-            return Outcome::Failed(format!(
-                "gave up after {} attempts over {days} days; last error: {error}",
-                row.attempts
-            ));
-        }
-        Outcome::Retry {
-            at: now + self.options.retry_delay(row.attempts),
-            error,
         }
     }
 
@@ -337,7 +317,7 @@ impl OutboxSender {
             }
             Stop::Unreachable { at, error } => {
                 if now - row.created_at >= self.options.give_up_after {
-                    self.retry_or_give_up(row, now, error.clone())
+                    self.options.retry_or_give_up(row, now, error.clone())
                 } else {
                     release(*at, error)
                 }
@@ -412,12 +392,5 @@ impl OutboxSender {
     fn next_auth_pause_from(&self, last: Option<Duration>) -> Duration {
         last.map_or(self.options.first_auth_pause, |d| d * 2)
             .min(self.options.max_auth_pause)
-    }
-}
-
-fn release(at: DateTime<Utc>, error: &str) -> Outcome {
-    Outcome::Release {
-        at,
-        error: error.to_owned(),
     }
 }

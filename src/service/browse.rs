@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::{Service, ServiceError};
 use crate::domain::model::{AuditEntry, Offer, Reservation};
-use crate::store::browse::{self, Anchor, Count, Query, Row};
+use crate::store::browse::{self, Anchor, Query, Row};
 use crate::store::outbox::{self, OutboxEmail};
 use crate::store::{StoreError, offers, reservations, stats};
 
@@ -47,10 +47,6 @@ impl Service {
         limit: usize,
     ) -> Result<Vec<Row>, ServiceError> {
         Ok(self.store.read(|c| browse::page(c, query, anchor, limit))?)
-    }
-
-    pub fn count_reservations(&self, query: &Query, cap: u64) -> Result<Count, ServiceError> {
-        Ok(self.store.read(|c| browse::count(c, query, cap))?)
     }
 
     /// Everything about one reservation, read in one transaction so the parts agree.

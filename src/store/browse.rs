@@ -2,7 +2,8 @@
 //!
 //! Paging is keyset-based (the last row's sort key, not an OFFSET), so the last page of a
 //! million rows costs the same as the first: every query walks an index in sort order and
-//! stops after one page. Only the filtered count may scan, and it is capped.
+//! stops after one page. Only a text filter can make a walk long (few matches, many rows);
+//! nothing here counts, the monitoring figures already hold the per-status totals.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -208,9 +209,17 @@ pub fn page(
             (true, _) => "<",
             (false, _) => ">",
         };
-        let marks = vec!["?"; key_values(q.sort.key, k).len()].join(", ");
-        where_sql.push_str(&format!(" AND ({cols}) {op} ({marks})"));
-        args.extend(key_values(q.sort.key, k));
+        // The bare first-column bound is redundant with the row value but lets SQLite
+        // start the index walk at the anchor instead of filtering from the start.
+        let first = cols.split(", ").next().unwrap_or(cols);
+        let bound = if walk_desc { "<=" } else { ">=" };
+        let values = key_values(q.sort.key, k);
+        let marks = vec!["?"; values.len()].join(", ");
+        where_sql.push_str(&format!(
+            " AND {first} {bound} ? AND ({cols}) {op} ({marks})"
+        ));
+        args.push(Value::Text(k.primary.clone()));
+        args.extend(values);
     }
     let dir = if walk_desc { "DESC" } else { "ASC" };
     let order = cols
@@ -219,10 +228,16 @@ pub fn page(
         .collect::<Vec<_>>()
         .join(", ");
     args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
-         {where_sql} ORDER BY {order} LIMIT ?"
-    );
+    // By departure, the offers' departure index drives the walk and each offer's
+    // reservations come from the (offer_id, status) index: CROSS JOIN pins that loop order
+    // (SQLite never reorders it), which otherwise sorts every row of the status first.
+    let from = match q.sort.key {
+        SortKey::Created => "carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id",
+        SortKey::Departure => {
+            "carpool_offers o CROSS JOIN carpool_reservations r ON r.offer_id = o.id"
+        }
+    };
+    let sql = format!("SELECT {COLUMNS} FROM {from} {where_sql} ORDER BY {order} LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     let mut out: Vec<Row> = rows.collect::<Result<_, _>>()?;
@@ -230,50 +245,6 @@ pub fn page(
         out.reverse();
     }
     Ok(out)
-}
-
-/// How many rows match, counting at most `cap` (a filtered count may have to scan the
-/// table; past the cap the operator only needs to know "many").
-pub fn count(conn: &Connection, q: &Query, cap: u64) -> Result<Count, StoreError> {
-    let (where_sql, mut args) = conditions(q);
-    let n: i64 = if q.filter.trim().is_empty() {
-        // The status index answers this without touching the rows or the offers.
-        let sql = match q.status {
-            Some(_) => "SELECT COUNT(*) FROM carpool_reservations r WHERE r.status = ?",
-            None => "SELECT COUNT(*) FROM carpool_reservations r",
-        };
-        conn.prepare_cached(sql)?
-            .query_row(params_from_iter(args), |r| r.get(0))?
-    } else {
-        args.push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
-        let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM carpool_reservations r
-                 JOIN carpool_offers o ON o.id = r.offer_id {where_sql} LIMIT ?)"
-        );
-        conn.prepare_cached(&sql)?
-            .query_row(params_from_iter(args), |r| r.get(0))?
-    };
-    let n = u64::try_from(n).unwrap_or(0);
-    Ok(if q.filter.trim().is_empty() || n < cap {
-        Count::Exact(n)
-    } else {
-        Count::AtLeast(cap)
-    })
-}
-
-/// A row count, exact or capped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
-    Exact(u64),
-    AtLeast(u64),
-}
-
-impl Count {
-    pub fn value(self) -> u64 {
-        match self {
-            Count::Exact(n) | Count::AtLeast(n) => n,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::StoreError;
 use super::offers::{opt_ts, ts};
 use crate::domain::time::to_db;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRun {
     pub job: String,
     pub slot: DateTime<Utc>,

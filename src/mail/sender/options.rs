@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::store::outbox::OutboxEmail;
+
 #[derive(Debug, Clone)]
 pub struct SenderOptions {
     /// Concurrent sends (each holds one pooled connection); `smtp.pool_size`.
@@ -66,5 +68,51 @@ impl std::ops::AddAssign for DeliveryReport {
         self.failed += o.failed;
         self.released += o.released;
         self.paused_until = o.paused_until.or(self.paused_until);
+    }
+}
+
+/// What happens to one claimed row.
+#[derive(Debug, Clone)]
+pub(super) enum Outcome {
+    Sent,
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Failed(String),
+    /// Back to the queue at `at` without counting the attempt.
+    Release {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+pub(super) fn release(at: DateTime<Utc>, error: &str) -> Outcome {
+    Outcome::Release {
+        at,
+        error: error.to_owned(),
+    }
+}
+
+impl SenderOptions {
+    /// A transient failure: retry after the backoff, or give up once the email is
+    /// `give_up_after` old.
+    pub(super) fn retry_or_give_up(
+        &self,
+        row: &OutboxEmail,
+        now: DateTime<Utc>,
+        error: String,
+    ) -> Outcome {
+        if now - row.created_at >= self.give_up_after {
+            let days = self.give_up_after.num_days();
+            return Outcome::Failed(format!(
+                "gave up after {} attempts over {days} days; last error: {error}",
+                row.attempts
+            ));
+        }
+        Outcome::Retry {
+            at: now + self.retry_delay(row.attempts),
+            error,
+        }
     }
 }
