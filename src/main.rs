@@ -26,6 +26,8 @@ struct Cli {
 enum Command {
     /// Run the daemon: HTTP API and link pages, scheduled jobs, email outbox
     Serve,
+    /// Operator terminal UI: live reservations, figures, outbox, SMTP test
+    Tui,
     /// Apply database migrations and exit
     Migrate,
     /// Print the monitoring figures (reservations by status, acceptance rate, emails sent today)
@@ -75,12 +77,19 @@ enum OutboxCommand {
     },
 }
 
+fn tui(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let env = carette::app::Env::load(config)?;
+    carette::tui::run(&env)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging();
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Serve => cli::serve(config),
+        Command::Tui => tui(config),
         Command::Migrate => cli::migrate(config),
         Command::Stats { json } => cli::stats(config, json),
         Command::Init => cli::init(config),

@@ -195,3 +195,40 @@ fn the_dashboard_lists_upcoming_offers_and_its_buttons_act() {
     assert_eq!(s.outbox().last().unwrap().0, "itinerary_driver");
     assert_eq!(s.get("/dashboard").status, 400);
 }
+
+#[test]
+fn the_remaining_pages_render() {
+    let s = start();
+    let offer = s.create_offer(1);
+    let first = ask(&s, offer, "Marie Curie", "marie@example.org");
+    let second = ask(&s, offer, "Paul Langevin", "paul@example.org");
+    s.service.accept(first, t0()).unwrap();
+
+    // Accepting would overbook: said on GET, with a button to refuse instead.
+    let accept = s.token(LinkAction::Accept, Subject::Reservation(second));
+    let before = s.dump();
+    let page = s.get(&format!("/api/reservation/accept?token={accept}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Plus assez de places"));
+    assert!(
+        page.body
+            .contains("il n'y a plus aucune place libre sur ce trajet")
+    );
+    assert_eq!(s.dump(), before);
+    let (action, token) = forms(&page.body).pop().unwrap();
+    assert_eq!(action, "/api/reservation/refuse");
+    let r = s.post_form(&action, &format!("token={token}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(s.status_of(second), "refused");
+
+    // French error pages outside the JSON API.
+    let r = s.post_form("/dashboard", "");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(r.body.contains("Action impossible"));
+    let head = "POST /api/reservation/cancel HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\n";
+    let out = s.raw_stream(head, 1 << 20, false);
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(out.contains("Envoi trop volumineux"));
+    assert_eq!(s.status_of(first), "confirmed");
+}

@@ -98,6 +98,7 @@ pub async fn request_seat(
 }
 
 /// Rate limit, then bearer token, then content type: all before any byte of the body.
+// The error is the finished response, built at most once per request: boxing it buys nothing.
 #[allow(clippy::result_large_err)]
 fn guard_post(state: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Resp> {
     let ip = request::client_ip(peer, headers);

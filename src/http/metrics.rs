@@ -50,20 +50,16 @@ impl HttpMetrics {
         h.sum += secs;
     }
 
-    fn snapshot(
-        &self,
-    ) -> (
-        Vec<((&'static str, u16), u64)>,
-        Vec<(&'static str, Histogram)>,
-    ) {
+    /// A copy taken under the lock, so rendering never holds it.
+    fn snapshot(&self) -> Inner {
         let inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (
-            inner.requests.iter().map(|(k, v)| (*k, *v)).collect(),
-            inner.latency.iter().map(|(k, v)| (*k, v.clone())).collect(),
-        )
+        Inner {
+            requests: inner.requests.clone(),
+            latency: inner.latency.clone(),
+        }
     }
 
     /// The whole /metrics document.
@@ -93,7 +89,7 @@ impl HttpMetrics {
     }
 
     fn http(&self, out: &mut String) {
-        let (requests, latency) = self.snapshot();
+        let Inner { requests, latency } = self.snapshot();
         header(
             out,
             "carette_http_requests_total",

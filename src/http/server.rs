@@ -19,6 +19,9 @@ use super::response::{self, Resp};
 use super::routes::{self, Route, RouteError};
 use super::{HttpState, api, dashboard, links, ops};
 
+/// Open connections served at once.
+const MAX_CONNECTIONS: usize = 1024;
+
 /// Serves until `shutdown` becomes true (or its sender is dropped): then stops accepting,
 /// lets in-flight requests finish (idle keep-alive connections close at once), and gives
 /// up on whatever still runs after `drain_timeout`.
@@ -42,7 +45,9 @@ pub async fn serve(
         tokio::select! {
             () = stopped(&mut shutdown) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
+            // At the cap, stop accepting until a connection ends: the kernel's backlog
+            // queues the rest, and memory stays bounded on a small host.
+            accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     connections.spawn(connection(

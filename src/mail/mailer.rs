@@ -150,11 +150,10 @@ fn reply_text(response: &lettre::transport::smtp::response::Response) -> String 
 pub fn classify(e: &SmtpError, password: Option<&str>) -> SendError {
     let text = scrub(&error_text(e), password);
     let code = e.status().map(|c| c.to_string());
-    match code.as_deref() {
-        // 535: credentials refused; 534: Gmail's "log in via your web browser";
-        // 530: the server wants authentication we did not do.
-        Some("535" | "534" | "530") => return SendError::Auth(format!("{text}. {AUTH_ADVICE}")),
-        _ => {}
+    // 535: credentials refused; 534: Gmail's "log in via your web browser";
+    // 530: the server wants authentication we did not do.
+    if let Some("535" | "534" | "530") = code.as_deref() {
+        return SendError::Auth(format!("{text}. {AUTH_ADVICE}"));
     }
     if e.is_permanent() {
         SendError::Permanent(text)

@@ -10,11 +10,13 @@ pub mod reservations;
 pub mod routes;
 pub mod stats;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
 pub use migrations::{MIGRATIONS, latest_version};
 
@@ -48,6 +50,8 @@ pub enum StoreError {
     },
     #[error("database connection lock poisoned by an earlier panic")]
     Poisoned,
+    #[error("the database could not commit the write (disk full or I/O error?); nothing was saved")]
+    CommitFailed,
 }
 
 /// How long a connection waits for another process's write lock before giving up.
@@ -67,10 +71,69 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
 
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Signalled after each commit: writers waiting for their batch to be durable wake up.
+    committed: Condvar,
+    /// Writers waiting for the writer lock: while some are, a finished write leaves the
+    /// transaction open for them, so one fsync covers the whole group (group commit).
+    queued: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
     read_only: bool,
 }
+
+/// The writer connection and the state of the transaction shared by a commit group.
+struct Writer {
+    conn: Connection,
+    /// A transaction is open (BEGIN IMMEDIATE) with `pending` successful writes in it.
+    open: bool,
+    pending: usize,
+    opened_at: Instant,
+    /// Number of commits so far; a write made during generation g is durable at g + 1.
+    generation: u64,
+    /// Recent generations whose COMMIT failed (their writes were rolled back).
+    failed: VecDeque<u64>,
+}
+
+impl Writer {
+    fn new(conn: Connection) -> Writer {
+        Writer {
+            conn,
+            open: false,
+            pending: 0,
+            opened_at: Instant::now(),
+            generation: 0,
+            failed: VecDeque::new(),
+        }
+    }
+
+    /// Commits the open group; on failure rolls it back and remembers the generation.
+    fn commit(&mut self) {
+        if !self.open {
+            return;
+        }
+        let ok = match self.conn.execute_batch("COMMIT") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, writes = self.pending, "commit failed; the group is rolled back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                false
+            }
+        };
+        self.open = false;
+        self.pending = 0;
+        self.generation += 1;
+        if !ok {
+            self.failed.push_back(self.generation);
+            if self.failed.len() > 64 {
+                self.failed.pop_front();
+            }
+        }
+    }
+}
+
+/// A group is committed at the latest after this many writes or this long.
+const GROUP_MAX_WRITES: usize = 64;
+const GROUP_MAX_AGE: Duration = Duration::from_millis(4);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,7 +155,9 @@ impl Store {
         migrations::migrate(&mut conn, path)?;
         Ok(Store {
             path: path.to_owned(),
-            writer: Mutex::new(conn),
+            writer: Mutex::new(Writer::new(conn)),
+            committed: Condvar::new(),
+            queued: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             read_only: false,
         })
@@ -104,7 +169,9 @@ impl Store {
         migrations::check_current(&conn, path)?;
         Ok(Store {
             path: path.to_owned(),
-            writer: Mutex::new(conn),
+            writer: Mutex::new(Writer::new(conn)),
+            committed: Condvar::new(),
+            queued: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             read_only: true,
         })
@@ -129,19 +196,81 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` in ONE immediate write transaction; commits only if `f` returns Ok.
-    /// Immediate: take the write lock up front so two processes never deadlock on upgrade.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` atomically (all of its writes or none) and returns once they are durable.
+    ///
+    /// Group commit: `f` runs in a savepoint of the writer's transaction. If other writers
+    /// are queued, the transaction stays open for them and this call waits; the last one
+    /// of the group commits, so many requests share one fsync. An `Err` from `f` rolls
+    /// back its savepoint only. The transaction is `BEGIN IMMEDIATE`: another process
+    /// (the TUI, a cron `jobs` run) waits for the lock instead of deadlocking on upgrade.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let locked = self.writer.lock();
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let mut w = locked.map_err(|_| StoreError::Poisoned)?;
+        if !w.open {
+            w.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(StoreError::from)?;
+            w.open = true;
+            w.opened_at = Instant::now();
+        }
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT write") {
+            self.finish_group(&mut w);
+            return Err(StoreError::from(e).into());
+        }
+        // A panic in `f` must not strand the writers waiting on this group.
+        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn))) {
+            Ok(out) => out,
+            Err(panic) => {
+                let _ = w.conn.execute_batch("ROLLBACK TO write; RELEASE write");
+                self.finish_group(&mut w);
+                drop(w);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        let closed = match &out {
+            Ok(_) => w.conn.execute_batch("RELEASE write"),
+            Err(_) => w.conn.execute_batch("ROLLBACK TO write; RELEASE write"),
+        };
+        if let Err(e) = closed {
+            // The savepoint could not be closed: the whole group is unsafe to keep.
+            let _ = w.conn.execute_batch("ROLLBACK");
+            w.open = false;
+            w.pending = 0;
+            w.generation += 1;
+            let g = w.generation;
+            w.failed.push_back(g);
+            self.committed.notify_all();
+            return Err(StoreError::from(e).into());
+        }
+        if out.is_ok() {
+            w.pending += 1;
+        }
+        let my_generation = w.generation;
+        let others_coming = self.queued.load(Ordering::SeqCst) > 0;
+        if !others_coming || w.pending >= GROUP_MAX_WRITES || w.opened_at.elapsed() >= GROUP_MAX_AGE
+        {
+            self.finish_group(&mut w);
+        } else if out.is_ok() {
+            // Someone queued behind us will commit the group (or hand it on).
+            while w.generation == my_generation {
+                w = self.committed.wait(w).map_err(|_| StoreError::Poisoned)?;
+            }
+        }
+        let value = out?;
+        if w.failed.contains(&(my_generation + 1)) {
+            return Err(StoreError::CommitFailed.into());
+        }
+        Ok(value)
+    }
+
+    fn finish_group(&self, w: &mut Writer) {
+        w.commit();
+        self.committed.notify_all();
     }
 
     /// Runs `f` on a reader connection (a consistent snapshot when `f` uses one statement,
@@ -151,8 +280,8 @@ impl Store {
         E: From<StoreError>,
     {
         if self.read_only {
-            let conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-            return f(&conn);
+            let w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+            return f(&w.conn);
         }
         let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
         let conn = match pooled {

@@ -117,7 +117,12 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
         ),
         field(
             "Seats",
-            format!("{} offered, {} left · offer {}", o.seats, o.seats_left, o.status.as_str()),
+            format!(
+                "{} offered, {} left · offer {}",
+                o.seats,
+                o.seats_left,
+                o.status.as_str()
+            ),
             theme,
         ),
         Line::default(),
@@ -175,7 +180,10 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
             )),
         ]));
         if let Some(err) = &e.last_error {
-            out.push(Line::styled(format!("           last error: {err}"), theme.error()));
+            out.push(Line::styled(
+                format!("           last error: {err}"),
+                theme.error(),
+            ));
         }
     }
     out
@@ -195,7 +203,10 @@ pub fn draw(
     ));
     let (text, style) = match (&s.data, &s.error) {
         (_, Some(e)) => (
-            vec![Line::from(format!("Cannot read reservation #{}: {e}", s.id))],
+            vec![Line::from(format!(
+                "Cannot read reservation #{}: {e}",
+                s.id
+            ))],
             theme.error(),
         ),
         (Some(d), None) => (lines(d, now, tz, theme), ratatui::style::Style::default()),

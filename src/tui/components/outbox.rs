@@ -34,7 +34,9 @@ pub fn tab_label(status: Option<EmailStatus>) -> &'static str {
 
 pub fn status_total(stats: &Stats, status: Option<EmailStatus>) -> u64 {
     let n = match status {
-        None => stats.outbox_queued + stats.outbox_sending + stats.outbox_sent + stats.outbox_failed,
+        None => {
+            stats.outbox_queued + stats.outbox_sending + stats.outbox_sent + stats.outbox_failed
+        }
         Some(EmailStatus::Queued) => stats.outbox_queued,
         Some(EmailStatus::Sending) => stats.outbox_sending,
         Some(EmailStatus::Sent) => stats.outbox_sent,
@@ -56,11 +58,19 @@ pub struct Nav {
     pub select: Select,
 }
 
+/// The email a retry prompt is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryTarget {
+    pub id: i64,
+    pub template: String,
+    pub recipient: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     None,
     Load(Request, Nav),
-    ConfirmRetry(Box<OutboxEmail>),
+    ConfirmRetry(RetryTarget),
     ConfirmRetryAll(u64),
     Notice(String),
 }
@@ -170,7 +180,11 @@ impl OutboxState {
             KeyCode::Char('r') => {
                 return match self.selected_email() {
                     Some(e) if e.status == EmailStatus::Failed => {
-                        Outcome::ConfirmRetry(Box::new(e.clone()))
+                        Outcome::ConfirmRetry(RetryTarget {
+                            id: e.id,
+                            template: e.template.clone(),
+                            recipient: e.recipient.clone(),
+                        })
                     }
                     Some(e) => Outcome::Notice(format!(
                         "Email #{} is {}: only failed emails can be retried",
@@ -275,7 +289,8 @@ pub fn draw(
             thousands((s.offset + s.selected + 1) as u64),
             thousands(s.offset as u64 + 1),
             thousands((s.offset + len) as u64),
-            t.map(|t| format!(" of {}", thousands(t))).unwrap_or_default()
+            t.map(|t| format!(" of {}", thousands(t)))
+                .unwrap_or_default()
         ),
     };
     let mut block = Block::bordered()
@@ -300,7 +315,10 @@ pub fn draw(
         } else {
             "Loading…".to_owned()
         };
-        f.render_widget(Paragraph::new(text).style(theme.dim()).block(block), table_area);
+        f.render_widget(
+            Paragraph::new(text).style(theme.dim()).block(block),
+            table_area,
+        );
         return;
     }
     let wide = table_area.width >= 110;

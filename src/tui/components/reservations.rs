@@ -16,7 +16,7 @@ use super::{Move, age_since, cycle, local_short, tab_step, thousands};
 use crate::domain::Status;
 use crate::store::browse::{Anchor, Query, Row, Sort, SortKey};
 use crate::store::stats::Stats;
-use crate::tui::data::{ReservationsPage, Request};
+use crate::tui::data::{Request, ReservationsPage};
 use crate::tui::ui::{Theme, tabs_line};
 
 /// Status tabs, most useful first; the last one lists every status.
@@ -98,7 +98,10 @@ pub enum Select {
     /// Counted from the end: 1 is the last row.
     FromEnd(usize),
     /// The same reservation if it is still there, else the same line.
-    Keep { id: Option<i64>, index: usize },
+    Keep {
+        id: Option<i64>,
+        index: usize,
+    },
 }
 
 /// The absolute position of a page's first row, when it can be known.
@@ -203,12 +206,7 @@ impl ReservationsState {
     }
 
     /// Takes a page in; may ask for another one (the page it was positioned on emptied).
-    pub fn apply(
-        &mut self,
-        seq: u64,
-        result: Result<ReservationsPage, String>,
-        total: Option<u64>,
-    ) -> Option<Outcome> {
+    pub fn apply(&mut self, seq: u64, result: Result<ReservationsPage, String>) -> Option<Outcome> {
         let nav = match self.pending.take() {
             Some((s, nav)) if s == seq => nav,
             other => {
@@ -250,7 +248,6 @@ impl ReservationsState {
         } else {
             Some(0)
         };
-        let _ = total;
         let index = match nav.select {
             Select::Index(i) => i,
             Select::FromEnd(k) => len.saturating_sub(k.max(1)),
@@ -407,7 +404,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawConte
             (tab_label(*t).to_owned(), n.unwrap_or_default())
         })
         .collect();
-    f.render_widget(tabs_line(&labels, s.tab, tabs_area.width, cx.theme), tabs_area);
+    f.render_widget(
+        tabs_line(&labels, s.tab, tabs_area.width, cx.theme),
+        tabs_area,
+    );
 
     let total = cx.stats.map(|st| status_total(st, s.status()));
     let mut title = format!(" {} · {} ", tab_label(s.status()), sort_label(s.sort));
@@ -435,7 +435,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawConte
         } else {
             format!("No reservation matches \"{}\".", s.filter.trim())
         };
-        f.render_widget(Paragraph::new(text).style(cx.theme.dim()).block(block), table_area);
+        f.render_widget(
+            Paragraph::new(text).style(cx.theme.dim()).block(block),
+            table_area,
+        );
         return;
     }
     let wide = table_area.width >= 110;

@@ -1,0 +1,551 @@
+//! The TUI's state and its pure transitions: a key, a loaded page or a tick goes in, the
+//! state changes and an `Action` says what I/O the event loop should do next. Nothing here
+//! touches the terminal, the database or the clock, so every transition is a plain test.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::components::detail::{self, DetailState};
+use super::components::help::Context;
+use super::components::outbox::{self, OutboxState};
+use super::components::reservations::{self, ReservationsState};
+use super::components::test_send::{self, SendOutcome, TestSendState};
+use super::data::{Activity, Kind, Loaded, Request, Ticket};
+use super::loader::Message;
+use crate::config::{Config, TlsMode};
+use crate::store::stats::Stats;
+
+/// Another process's change shows up within this (plus the loader's 250 ms poll).
+const MIN_REFRESH_GAP: Duration = Duration::seconds(1);
+/// Ages, "emails sent today" and due-ness move with the clock even when nothing is written.
+const PERIODIC_REFRESH: Duration = Duration::seconds(30);
+const NOTICE_FOR: Duration = Duration::seconds(8);
+const MAX_INPUT: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Reservations,
+    Outbox,
+    TestSend,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [
+        View::Overview,
+        View::Reservations,
+        View::Outbox,
+        View::TestSend,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Overview => "Overview",
+            View::Reservations => "Reservations",
+            View::Outbox => "Outbox",
+            View::TestSend => "SMTP test",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// A one-line question at the bottom of the screen; it takes every key until answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    Filter(String),
+    Address(String),
+    ConfirmRetry(outbox::RetryTarget),
+    ConfirmRetryAll(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    None,
+    Quit,
+    Load(Vec<Ticket>),
+    Retry(i64),
+    RetryAllFailed,
+    SendTest(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// How emails leave, in an operator's words (overview and SMTP test view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSummary {
+    pub dev_mode: bool,
+    pub headline: String,
+    pub details: Vec<String>,
+}
+
+impl MailSummary {
+    pub fn from_config(c: &Config, data_dir: &Path) -> MailSummary {
+        let s = &c.smtp;
+        let from = s.from.as_deref().unwrap_or("(smtp.from not set)");
+        if c.dev_mode() {
+            return MailSummary {
+                dev_mode: true,
+                headline: "DEV MODE: emails are logged and saved, not sent".into(),
+                details: vec![
+                    "No SMTP password is configured (smtp.password / SMTP_PASSWORD).".into(),
+                    format!(
+                        "Emails are written as .eml files under {}",
+                        data_dir.display()
+                    ),
+                    format!("From: {from}"),
+                ],
+            };
+        }
+        let tls = match s.tls {
+            TlsMode::Starttls => "STARTTLS",
+            TlsMode::Tls => "implicit TLS",
+            TlsMode::None => "no TLS",
+        };
+        let host = s.host.as_deref().unwrap_or("(smtp.host not set)");
+        let login = if s.auth {
+            format!(
+                "login as {}",
+                s.user.as_deref().unwrap_or("(smtp.user not set)")
+            )
+        } else {
+            "unauthenticated relay".into()
+        };
+        MailSummary {
+            dev_mode: false,
+            headline: format!("SMTP {host}:{} · {tls}", s.port),
+            details: vec![
+                format!("Authentication: {login}"),
+                format!("From: {from}"),
+                format!(
+                    "Timeout {} s, {} pooled connection(s)",
+                    s.timeout_secs, s.pool_size
+                ),
+            ],
+        }
+    }
+}
+
+/// What the screen needs from the configuration, fixed for the session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tz: Tz,
+    pub expire_after_hours: u32,
+    /// False under NO_COLOR: only bold/reverse, never a colour.
+    pub color: bool,
+    pub db_path: String,
+    pub mail: MailSummary,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub now: DateTime<Utc>,
+    pub settings: Settings,
+    pub view: View,
+    pub help: bool,
+    pub prompt: Option<Prompt>,
+    /// Terminal width and height (PgUp/PgDn move by one screen).
+    pub size: (u16, u16),
+    pub stats: Option<Stats>,
+    pub activity: Option<Activity>,
+    pub reservations: ReservationsState,
+    pub detail: Option<DetailState>,
+    pub outbox: OutboxState,
+    pub test: TestSendState,
+    pub notice: Option<Notice>,
+    /// Set while the database cannot be read at all.
+    pub unavailable: Option<String>,
+    pub quit: bool,
+    seq: u64,
+    /// The newest ticket of each kind: older answers are dropped.
+    wanted: HashMap<Kind, u64>,
+    dirty: bool,
+    last_refresh: Option<DateTime<Utc>>,
+}
+
+impl App {
+    pub fn new(settings: Settings, now: DateTime<Utc>) -> App {
+        App {
+            now,
+            settings,
+            view: View::Overview,
+            help: false,
+            prompt: None,
+            size: (80, 24),
+            stats: None,
+            activity: None,
+            reservations: ReservationsState::default(),
+            detail: None,
+            outbox: OutboxState::default(),
+            test: TestSendState::default(),
+            notice: None,
+            unavailable: None,
+            quit: false,
+            seq: 0,
+            wanted: HashMap::new(),
+            dirty: false,
+            last_refresh: None,
+        }
+    }
+
+    /// The keyboard context, for the footer and the help.
+    pub fn context(&self) -> Context {
+        match (self.view, &self.detail) {
+            (View::Reservations, Some(_)) => Context::Detail,
+            (v, _) => Context::View(v),
+        }
+    }
+
+    fn ticket(&mut self, request: Request) -> Ticket {
+        self.seq += 1;
+        self.wanted.insert(request.kind(), self.seq);
+        Ticket {
+            seq: self.seq,
+            request,
+        }
+    }
+
+    fn res_ticket(&mut self, outcome: reservations::Outcome, out: &mut Vec<Ticket>) {
+        match outcome {
+            reservations::Outcome::Load(request, nav) => {
+                let t = self.ticket(request);
+                self.reservations.expect(t.seq, nav);
+                out.push(t);
+            }
+            reservations::Outcome::OpenDetail(id) => {
+                self.detail = Some(DetailState::new(id));
+                out.push(self.ticket(Request::Detail(id)));
+            }
+            reservations::Outcome::EditFilter => {
+                self.prompt = Some(Prompt::Filter(self.reservations.filter.clone()));
+            }
+            reservations::Outcome::None => {}
+        }
+    }
+
+    fn outbox_ticket(&mut self, outcome: outbox::Outcome, out: &mut Vec<Ticket>) {
+        match outcome {
+            outbox::Outcome::Load(request, nav) => {
+                let t = self.ticket(request);
+                self.outbox.expect(t.seq, nav);
+                out.push(t);
+            }
+            outbox::Outcome::ConfirmRetry(e) => self.prompt = Some(Prompt::ConfirmRetry(e)),
+            outbox::Outcome::ConfirmRetryAll(n) => self.prompt = Some(Prompt::ConfirmRetryAll(n)),
+            outbox::Outcome::Notice(text) => self.say(text, false),
+            outbox::Outcome::None => {}
+        }
+    }
+
+    fn load(tickets: Vec<Ticket>) -> Action {
+        if tickets.is_empty() {
+            Action::None
+        } else {
+            Action::Load(tickets)
+        }
+    }
+
+    pub fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+            at: self.now,
+        });
+    }
+
+    /// The first loads, before any key.
+    pub fn start(&mut self) -> Action {
+        self.refresh()
+    }
+
+    /// The figures plus what the current view shows, keeping every cursor where it is.
+    pub fn refresh(&mut self) -> Action {
+        self.last_refresh = Some(self.now);
+        self.dirty = false;
+        let mut out = vec![self.ticket(Request::Stats)];
+        self.view_loads(&mut out);
+        App::load(out)
+    }
+
+    fn view_loads(&mut self, out: &mut Vec<Ticket>) {
+        match self.view {
+            View::Overview => out.push(self.ticket(Request::Activity)),
+            View::Reservations => {
+                if let Some(id) = self.detail.as_ref().map(|d| d.id) {
+                    out.push(self.ticket(Request::Detail(id)));
+                }
+                let o = if self.reservations.loaded {
+                    self.reservations.reload()
+                } else {
+                    self.reservations.reset()
+                };
+                self.res_ticket(o, out);
+            }
+            View::Outbox => {
+                let o = self.outbox.reload();
+                self.outbox_ticket(o, out);
+            }
+            View::TestSend => {}
+        }
+    }
+
+    pub fn switch_to(&mut self, view: View) -> Action {
+        if view == self.view {
+            return Action::None;
+        }
+        self.view = view;
+        let mut out = Vec::new();
+        self.view_loads(&mut out);
+        App::load(out)
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
+    }
+
+    /// Rows a PgDn moves: about one screen of the current table.
+    fn step(&self) -> usize {
+        let chrome = match self.view {
+            View::Outbox => 11,
+            _ => 6,
+        };
+        usize::from(self.size.1.saturating_sub(chrome)).max(1)
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> Action {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            self.quit = true;
+            return Action::Quit;
+        }
+        if self.help {
+            self.help = false;
+            return Action::None;
+        }
+        if let Some(prompt) = self.prompt.take() {
+            return self.prompt_key(prompt, &key);
+        }
+        match key.code {
+            KeyCode::Char('q') => {
+                self.quit = true;
+                return Action::Quit;
+            }
+            KeyCode::Char('?') => {
+                self.help = true;
+                return Action::None;
+            }
+            KeyCode::Tab => return self.switch_to(View::ALL[(self.view.index() + 1) % 4]),
+            KeyCode::BackTab => return self.switch_to(View::ALL[(self.view.index() + 3) % 4]),
+            KeyCode::Char(c @ '1'..='4') => {
+                let i = usize::from(c as u8 - b'1');
+                return self.switch_to(View::ALL[i]);
+            }
+            KeyCode::F(5) => return self.refresh(),
+            _ => {}
+        }
+        if let (View::Reservations, Some(d)) = (self.view, self.detail.as_mut()) {
+            if d.handle_key(&key, usize::from(self.size.1.saturating_sub(4)))
+                == detail::Outcome::Close
+            {
+                self.detail = None;
+            }
+            return Action::None;
+        }
+        if key.code == KeyCode::Esc {
+            self.quit = true;
+            return Action::Quit;
+        }
+        let step = self.step();
+        let mut out = Vec::new();
+        match self.view {
+            View::Overview => {}
+            View::Reservations => {
+                let total = self
+                    .stats
+                    .as_ref()
+                    .map(|s| reservations::status_total(s, self.reservations.status()));
+                let o = self.reservations.handle_key(&key, step, total);
+                self.res_ticket(o, &mut out);
+            }
+            View::Outbox => {
+                let o = self.outbox.handle_key(&key, step, self.stats.as_ref());
+                self.outbox_ticket(o, &mut out);
+            }
+            View::TestSend => match self.test.handle_key(&key) {
+                test_send::Outcome::AskAddress(prefill) => {
+                    self.prompt = Some(Prompt::Address(prefill));
+                }
+                test_send::Outcome::Notice(text) => self.say(text, false),
+                test_send::Outcome::None => {}
+            },
+        }
+        App::load(out)
+    }
+
+    fn prompt_key(&mut self, prompt: Prompt, key: &KeyEvent) -> Action {
+        let yes = matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter);
+        match prompt {
+            Prompt::Filter(_) | Prompt::Address(_) if key.code == KeyCode::Esc => Action::None,
+            Prompt::Filter(text) if key.code == KeyCode::Enter => {
+                self.reservations.filter = text.trim().to_owned();
+                let o = self.reservations.switched();
+                let mut out = Vec::new();
+                self.res_ticket(o, &mut out);
+                App::load(out)
+            }
+            Prompt::Address(text) if key.code == KeyCode::Enter => {
+                let to = text.trim().to_owned();
+                if test_send::valid_address(&to) {
+                    self.test.start(to.clone(), self.now);
+                    Action::SendTest(to)
+                } else {
+                    self.say(format!("\"{to}\" is not an email address"), true);
+                    self.prompt = Some(Prompt::Address(text));
+                    Action::None
+                }
+            }
+            Prompt::Filter(text) => {
+                self.prompt = Some(Prompt::Filter(edit(text, key)));
+                Action::None
+            }
+            Prompt::Address(text) => {
+                self.prompt = Some(Prompt::Address(edit(text, key)));
+                Action::None
+            }
+            Prompt::ConfirmRetry(e) if yes => Action::Retry(e.id),
+            Prompt::ConfirmRetryAll(_) if yes => Action::RetryAllFailed,
+            Prompt::ConfirmRetry(_) | Prompt::ConfirmRetryAll(_) => {
+                self.say("Nothing retried", false);
+                Action::None
+            }
+        }
+    }
+
+    /// An answer from the loader, a change notice, or the database going away.
+    pub fn on_message(&mut self, message: Message) -> Action {
+        match message {
+            Message::DataChanged => {
+                self.dirty = true;
+                self.maybe_refresh()
+            }
+            Message::Unavailable(e) => {
+                self.unavailable = Some(e);
+                Action::None
+            }
+            Message::Loaded { ticket, result } => {
+                let kind = ticket.request.kind();
+                if self.wanted.get(&kind) != Some(&ticket.seq) {
+                    return Action::None;
+                }
+                self.unavailable = None;
+                self.take_loaded(ticket, result)
+            }
+        }
+    }
+
+    fn take_loaded(&mut self, ticket: Ticket, result: Result<Loaded, String>) -> Action {
+        let mut out = Vec::new();
+        match (ticket.request, result) {
+            (_, Ok(Loaded::Stats(s))) => self.stats = Some(s),
+            (_, Ok(Loaded::Activity(a))) => self.activity = Some(a),
+            (Request::Reservations { .. }, r) => {
+                let page = r.and_then(|l| match l {
+                    Loaded::Reservations(p) => Ok(p),
+                    _ => Err("unexpected answer".to_owned()),
+                });
+                if let Some(o) = self.reservations.apply(ticket.seq, page) {
+                    self.res_ticket(o, &mut out);
+                }
+            }
+            (Request::Outbox { .. }, r) => {
+                let page = r.and_then(|l| match l {
+                    Loaded::Outbox(p) => Ok(p),
+                    _ => Err("unexpected answer".to_owned()),
+                });
+                if let Some(o) = self.outbox.apply(ticket.seq, page) {
+                    self.outbox_ticket(o, &mut out);
+                }
+            }
+            (Request::Detail(id), r) => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+                    d.apply(r.and_then(|l| match l {
+                        Loaded::Detail(d) => Ok(d),
+                        _ => Err("unexpected answer".to_owned()),
+                    }));
+                }
+            }
+            (Request::Stats | Request::Activity, Err(e)) => {
+                self.say(format!("Cannot read the figures: {e}"), true);
+            }
+            (Request::Stats | Request::Activity, Ok(_)) => {}
+        }
+        App::load(out)
+    }
+
+    fn maybe_refresh(&mut self) -> Action {
+        let due = |gap| self.last_refresh.is_none_or(|t| self.now - t >= gap);
+        if (self.dirty && due(MIN_REFRESH_GAP)) || due(PERIODIC_REFRESH) {
+            self.refresh()
+        } else {
+            Action::None
+        }
+    }
+
+    /// Time passes: reload what changed (at most once a second) and what ages.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Action {
+        self.now = now;
+        if self
+            .notice
+            .as_ref()
+            .is_some_and(|n| now - n.at >= NOTICE_FOR)
+        {
+            self.notice = None;
+        }
+        self.maybe_refresh()
+    }
+
+    pub fn on_retry_result(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(text) => self.say(text, false),
+            Err(e) => self.say(e, true),
+        }
+    }
+
+    pub fn on_test_result(&mut self, outcome: SendOutcome) {
+        let text = if outcome.ok {
+            "Test email accepted by the SMTP server".to_owned()
+        } else {
+            format!("Test email failed: {}", outcome.summary)
+        };
+        let error = !outcome.ok;
+        self.test.finish(outcome, self.now);
+        self.say(text, error);
+    }
+}
+
+/// Line editing for prompts: type, Backspace, Ctrl-U clears.
+fn edit(mut text: String, key: &KeyEvent) -> String {
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
+        KeyCode::Char(c)
+            if !key.modifiers.contains(KeyModifiers::CONTROL) && text.len() < MAX_INPUT =>
+        {
+            text.push(c);
+        }
+        _ => {}
+    }
+    text
+}
