@@ -40,7 +40,7 @@ fn start(dir: &Path, port: u16) -> Child {
         ),
     )
     .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_carette"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carette"))
         .arg("--config")
         .arg(&cfg)
         .arg("serve")
@@ -60,6 +60,8 @@ fn start(dir: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("daemon did not start");
 }
 

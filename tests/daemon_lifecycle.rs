@@ -74,7 +74,7 @@ fn agent() -> ureq::Agent {
 
 impl Daemon {
     fn start(config: &Path, port: u16) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_carette"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carette"))
             .arg("--config")
             .arg(config)
             .arg("serve")
@@ -94,12 +94,20 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("daemon did not come up");
     }
 
     fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        post(&self.base, path, body)
+    }
+}
+
+fn post(base: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    {
         let r = agent()
-            .post(&format!("{}{path}", self.base))
+            .post(&format!("{base}{path}"))
             .header("Content-Type", "application/json")
             .send(body.to_string());
         match r {
@@ -208,13 +216,13 @@ fn kill_9_under_load_loses_nothing() {
         .map(|c| {
             let (acked, stop, offers, base) = (acked.clone(), stop.clone(), offers.clone(), base.clone());
             std::thread::spawn(move || {
-                let d = Daemon { child: Command::new("true").spawn().unwrap(), base };
                 for i in 0..(offers.len() * 8 / 6) {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let offer = offers[(c * 1000 + i) % offers.len()];
-                    let (status, v) = d.post(
+                    let (status, v) = post(
+                        &base,
                         &format!("/api/offers/{offer}/reservations"),
                         &serde_json::json!({"passenger_name": "P", "passenger_email": format!("c{c}.{i}@example.org"), "seats": 1}),
                     );

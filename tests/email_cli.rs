@@ -284,3 +284,41 @@ fn outbox_list_and_retry_through_the_binary() {
         .unwrap();
     assert_eq!(sent.len(), 2);
 }
+
+#[test]
+fn jobs_with_a_refused_login_leave_emails_queued_and_say_what_to_check() {
+    let server = SmtpServer::start();
+    server.on(
+        Stage::Auth,
+        535,
+        "5.7.8 Username and Password not accepted",
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), server.port(), "");
+    let db = db_in(dir);
+    let now = Utc::now();
+    let offer = db
+        .service
+        .create_offer(&offer(now + Duration::days(2), 2), now)
+        .unwrap();
+    db.service
+        .request_seat(offer.id, &request("Marie", "marie@example.org"), now)
+        .unwrap();
+    let (code, out, err) = run_carette(&["--config", config.to_str().unwrap(), "jobs", "all"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(!all.contains(PASSWORD), "password leaked: {all}");
+    assert!(
+        err.contains("SMTP login refused") && err.contains("app password"),
+        "{err}"
+    );
+    assert!(out.contains("2 left queued"), "{out}");
+    let queued = db
+        .service
+        .outbox_list(Some(EmailStatus::Queued), 10, 0)
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(queued.iter().all(|r| r.attempts == 0));
+    assert_eq!(server.count(), 0);
+}

@@ -47,6 +47,8 @@ CREATE TABLE carpool_reservations (
 CREATE INDEX idx_reservations_status_created ON carpool_reservations (status, created_at);
 CREATE INDEX idx_reservations_offer ON carpool_reservations (offer_id, status);
 CREATE INDEX idx_reservations_passenger ON carpool_reservations (passenger_email);
+-- The duplicate-request check of a seat request.
+CREATE INDEX idx_reservations_offer_passenger ON carpool_reservations (offer_id, passenger_email COLLATE NOCASE);
 
 -- Audit trail: every transition, who made it, from which status to which.
 CREATE TABLE reservation_events (

@@ -5,7 +5,7 @@
 //! `spawn_blocking`, never on the async workers. Tokens never reach a log line: requests
 //! are logged by route name, never by raw URI.
 //!
-//! Status codes (see the README table too):
+//! Status codes:
 //! - JSON API: 201 created; 400 malformed JSON or a body that is not a JSON object;
 //!   401 missing/wrong bearer token; 404 unknown offer; 409 no seats left, offer
 //!   cancelled or departed; 413 body over 64 KiB; 415 not `application/json`; 422 a field

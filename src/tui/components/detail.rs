@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{Move, age_since, local};
+use super::{Move, age, age_since, local, local_short};
 use crate::service::browse::ReservationDetail;
 use crate::store::outbox::EmailStatus;
 use crate::tui::ui::Theme;
@@ -79,37 +79,32 @@ fn field<'a>(label: &'a str, value: String, theme: Theme) -> Line<'a> {
 fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec<Line<'static>> {
     let r = &d.reservation;
     let o = &d.offer;
+    let departs = if o.departure_at <= now {
+        format!("departed {}", local(o.departure_at, tz))
+    } else {
+        format!(
+            "departs {} (in {})",
+            local(o.departure_at, tz),
+            age((o.departure_at - now).num_seconds())
+        )
+    };
     let mut out = vec![
         Line::from(vec![
-            Span::styled(format!("Reservation #{} ", r.id), theme.title()),
             Span::styled(r.status.as_str().to_owned(), theme.status(r.status)),
             Span::raw(format!(
-                " · requested {} ({} ago) · updated {}",
-                local(r.created_at, tz),
+                " · {} seat(s) · requested {} ({} ago) · changed {}",
+                r.seats,
+                local_short(r.created_at, tz),
                 age_since(now, r.created_at),
-                local(r.updated_at, tz)
+                local_short(r.updated_at, tz)
             )),
         ]),
         Line::default(),
-        Line::styled(format!("Offer #{}", o.id), theme.header()),
-        field(
-            "Trip",
-            format!("{} → {}", o.origin.label, o.destination.label),
-            theme,
-        ),
-        field(
-            "Departure",
-            format!(
-                "{}{}",
-                local(o.departure_at, tz),
-                if o.departure_at <= now {
-                    " (departed)"
-                } else {
-                    ""
-                }
-            ),
-            theme,
-        ),
+        Line::from(vec![
+            Span::styled(format!("Offer #{}  ", o.id), theme.header()),
+            Span::raw(format!("{} → {}", o.origin.label, o.destination.label)),
+        ]),
+        field("Departure", departs, theme),
         field(
             "Driver",
             format!("{} <{}>", o.driver_name, o.driver_email),
@@ -125,14 +120,10 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
             ),
             theme,
         ),
-        Line::default(),
-        Line::styled("Passenger", theme.header()),
-        field(
-            "Name",
-            format!("{} <{}>", r.passenger_name, r.passenger_email),
-            theme,
-        ),
-        field("Seats", r.seats.to_string(), theme),
+        Line::from(vec![
+            Span::styled("Passenger  ", theme.header()),
+            Span::raw(format!("{} <{}>", r.passenger_name, r.passenger_email)),
+        ]),
     ];
     if let Some(p) = &r.pickup {
         let at = r
@@ -142,7 +133,7 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
         out.push(field("Pickup", format!("{}{at}", p.label), theme));
     }
     if let Some(m) = &r.message {
-        out.push(field("Message", m.clone(), theme));
+        out.push(field("Message", m.replace(['\n', '\r'], " "), theme));
     }
     out.push(Line::default());
     out.push(Line::styled(
@@ -152,7 +143,7 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
     for h in &d.history {
         out.push(Line::from(format!(
             "  {}  {:<9} {} → {}",
-            local(h.at, tz),
+            local_short(h.at, tz),
             h.actor,
             h.from_status.as_deref().unwrap_or("(new)"),
             h.to_status
@@ -168,20 +159,20 @@ fn lines(d: &ReservationDetail, now: DateTime<Utc>, tz: Tz, theme: Theme) -> Vec
     }
     for e in &d.emails {
         let when = match (e.status, e.sent_at) {
-            (EmailStatus::Sent, Some(t)) => format!("sent {}", local(t, tz)),
-            _ => format!("queued {}", local(e.created_at, tz)),
+            (EmailStatus::Sent, Some(t)) => local_short(t, tz),
+            _ => format!("queued {}", local_short(e.created_at, tz)),
         };
         out.push(Line::from(vec![
             Span::raw(format!("  #{:<6} ", e.id)),
-            Span::styled(format!("{:<8}", e.status.as_str()), theme.email(e.status)),
+            Span::styled(format!("{:<7}", e.status.as_str()), theme.email(e.status)),
             Span::raw(format!(
-                " {:<24} → {}  · {when} · {} attempt(s)",
+                " {when} · {} → {} · {} attempt(s)",
                 e.template, e.recipient, e.attempts
             )),
         ]));
         if let Some(err) = &e.last_error {
             out.push(Line::styled(
-                format!("           last error: {err}"),
+                format!("          last error: {err}"),
                 theme.error(),
             ));
         }
@@ -197,7 +188,7 @@ pub fn draw(
     tz: Tz,
     theme: Theme,
 ) {
-    let block = Block::bordered().title(Span::styled(
+    let mut block = Block::bordered().title(Span::styled(
         format!(" Reservation #{} ", s.id),
         theme.title(),
     ));
@@ -219,6 +210,17 @@ pub fn draw(
         .unwrap_or(u16::MAX)
         .saturating_sub(inner_height);
     s.scroll = s.scroll.min(max);
+    if max > 0 {
+        let shown = (s.scroll + inner_height).min(max + inner_height);
+        block = block.title_bottom(
+            Line::from(format!(
+                " lines {}–{shown} of {} · j/k scroll ",
+                s.scroll + 1,
+                max + inner_height
+            ))
+            .right_aligned(),
+        );
+    }
     let p = Paragraph::new(text)
         .style(style)
         .block(block)

@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline};
 
-use super::{age, age_since, count, local};
+use super::{age, age_since, count, local_short};
 use crate::service::browse::DayActivity;
 use crate::store::stats::Stats;
 use crate::tui::app::MailSummary;
@@ -102,7 +102,7 @@ pub fn draw(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
                 let text = match run {
                     Some(r) => format!(
                         "{} ({} ago) · {}",
-                        local(r.started_at, cx.tz),
+                        local_short(r.started_at, cx.tz),
                         age_since(cx.now, r.started_at),
                         r.summary.as_deref().unwrap_or("ok")
                     ),
@@ -176,13 +176,19 @@ fn draw_activity(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
     for (side, title, caption) in [
         (
             left,
-            format!(" Requests per day ({CHART_DAYS} d) "),
-            format!("{} in all · max {max} · today {today}", count_u(total)),
+            format!(" Requests per day, {span} "),
+            format!(
+                "{} requests · max {max}/day · today {today}",
+                count_u(total)
+            ),
         ),
         (
             right,
             " Acceptance rate per day ".to_owned(),
-            format!("{} over {CHART_DAYS} d · {span}", rate(month_rate)),
+            format!(
+                "{} in {CHART_DAYS} days (blank: undecided)",
+                rate(month_rate)
+            ),
         ),
     ] {
         let block = Block::bordered().title(Span::styled(title, t.title()));
@@ -200,7 +206,7 @@ fn draw_activity(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
             Sparkline::default()
                 .data(stretch(&rates, chart.width))
                 .max(100)
-                .absent_value_symbol("·")
+                .absent_value_symbol(" ")
         };
         f.render_widget(spark.style(t.chart()), chart);
     }
