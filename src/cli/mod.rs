@@ -62,9 +62,12 @@ pub fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn init(config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let path = match config {
-        Some(p) => p.to_path_buf(),
-        None => crate::paths::AppPaths::discover()
+    // The same lookup as every other command, so `init` writes where they will read.
+    let from_env = std::env::var_os(crate::config::CONFIG_ENV_VAR).filter(|v| !v.is_empty());
+    let path = match (config, from_env) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => std::path::PathBuf::from(p),
+        (None, None) => crate::paths::AppPaths::discover()
             .map_err(AppError::from)?
             .config_file(),
     };

@@ -131,6 +131,13 @@ impl Reader {
         self.service.store().data_version()
     }
 
+    /// Stops whatever query runs on this reader's connection (from another thread).
+    pub fn interrupt_handle(&self) -> Result<rusqlite::InterruptHandle, StoreError> {
+        self.service
+            .store()
+            .read(|c| Ok::<_, StoreError>(c.get_interrupt_handle()))
+    }
+
     pub fn load(&self, request: &Request, now: DateTime<Utc>) -> Result<Loaded, ServiceError> {
         Ok(match request {
             Request::Stats => Loaded::Stats(self.stats(now)?),

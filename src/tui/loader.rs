@@ -4,13 +4,17 @@
 //! The loader also watches `PRAGMA data_version` on the read connection and reports when
 //! another connection committed, so the screen reloads only when something changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use rusqlite::InterruptHandle;
 
-use super::data::{Kind, Loaded, Reader, Ticket};
+use super::data::{Kind, Loaded, Reader, Request, Ticket};
+use crate::service::ServiceError;
+use crate::store::StoreError;
 
 /// How often the background thread looks at `data_version` while idle.
 const POLL: Duration = Duration::from_millis(250);
@@ -69,7 +73,7 @@ impl Watch {
     }
 }
 
-fn run(reader: &Reader, ticket: Ticket, now: DateTime<Utc>) -> Message {
+fn run_inline(reader: &Reader, ticket: Ticket, now: DateTime<Utc>) -> Message {
     let result = reader.load(&ticket.request, now).map_err(|e| e.to_string());
     Message::Loaded { ticket, result }
 }
@@ -95,7 +99,7 @@ impl InlineLoader {
 impl Loader for InlineLoader {
     fn submit(&mut self, tickets: Vec<Ticket>, now: DateTime<Utc>) {
         for t in tickets {
-            self.out.push(run(&self.reader, t, now));
+            self.out.push(run_inline(&self.reader, t, now));
         }
     }
 
@@ -111,23 +115,46 @@ impl Loader for InlineLoader {
 pub struct ThreadLoader {
     jobs: Sender<(Vec<Ticket>, DateTime<Utc>)>,
     results: Receiver<Message>,
+    /// The request being read right now, so a different one of its kind can cut it short.
+    running: Arc<Mutex<Option<Request>>>,
+    interrupt: Option<InterruptHandle>,
 }
 
 impl ThreadLoader {
     pub fn spawn(reader: Reader) -> std::io::Result<ThreadLoader> {
         let (jobs, job_rx) = mpsc::channel();
         let (result_tx, results) = mpsc::channel();
+        let running = Arc::new(Mutex::new(None));
+        let interrupt = reader.interrupt_handle().ok();
+        let worker_running = Arc::clone(&running);
         std::thread::Builder::new()
             .name("tui-loader".into())
-            .spawn(move || worker(&reader, &job_rx, &result_tx))?;
-        Ok(ThreadLoader { jobs, results })
+            .spawn(move || worker(&reader, &job_rx, &result_tx, &worker_running))?;
+        Ok(ThreadLoader {
+            jobs,
+            results,
+            running,
+            interrupt,
+        })
     }
 }
 
 impl Loader for ThreadLoader {
     fn submit(&mut self, tickets: Vec<Ticket>, now: DateTime<Utc>) {
+        let superseding: Vec<Request> = tickets.iter().map(|t| t.request.clone()).collect();
         // A dead worker shows up as answers that never come; the UI stays usable.
         let _ = self.jobs.send((tickets, now));
+        // A new search or page replaces a slow one still running (a scan for a filter over
+        // a million rows); the same request again (a refresh) lets it finish.
+        if let (Some(handle), Ok(running)) = (&self.interrupt, self.running.lock())
+            && let Some(current) = running.as_ref()
+            && superseding
+                .iter()
+                .any(|r| r.kind() == current.kind() && r != current)
+        {
+            // Under the lock: the worker is still inside that load, not in another query.
+            handle.interrupt();
+        }
     }
 
     fn poll(&mut self) -> Vec<Message> {
@@ -155,15 +182,51 @@ fn enqueue(queue: &mut Queue, tickets: Vec<Ticket>, now: DateTime<Utc>) {
     }
 }
 
+/// The previous run of a kind: repeating the same request waits `DUTY` times as long as it
+/// took, so a slow refresh (a filtered scan) under a busy daemon uses at most a fifth of a
+/// core instead of all of it. A different request (the operator moved) runs at once.
+struct LastRun {
+    request: Request,
+    finished: Instant,
+    took: Duration,
+}
+
+const DUTY: u32 = 4;
+
+fn ready_at(last: &HashMap<Kind, LastRun>, ticket: &Ticket) -> Option<Instant> {
+    last.get(&ticket.request.kind())
+        .filter(|l| l.request == ticket.request)
+        .map(|l| l.finished + l.took * DUTY)
+}
+
+fn interrupted(result: &Result<Loaded, ServiceError>) -> bool {
+    matches!(
+        result,
+        Err(ServiceError::Store(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted
+    )
+}
+
 fn worker(
     reader: &Reader,
     jobs: &Receiver<(Vec<Ticket>, DateTime<Utc>)>,
     results: &Sender<Message>,
+    running: &Mutex<Option<Request>>,
 ) {
     let mut watch = Watch::new(reader);
     let mut queue = Queue::new();
+    let mut last: HashMap<Kind, LastRun> = HashMap::new();
     loop {
-        match jobs.recv_timeout(POLL) {
+        let wait = queue
+            .values()
+            .map(|(t, _)| {
+                ready_at(&last, t).map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                })
+            })
+            .min()
+            .map_or(POLL, |w| w.min(POLL));
+        match jobs.recv_timeout(wait) {
             Ok((tickets, now)) => enqueue(&mut queue, tickets, now),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
@@ -173,10 +236,49 @@ fn worker(
             for (tickets, now) in jobs.try_iter() {
                 enqueue(&mut queue, tickets, now);
             }
-            let Some((_, (ticket, now))) = queue.pop_first() else {
+            let now_instant = Instant::now();
+            let Some(key) = queue
+                .iter()
+                .find(|(_, (t, _))| ready_at(&last, t).is_none_or(|at| at <= now_instant))
+                .map(|(k, _)| *k)
+            else {
                 break;
             };
-            if results.send(run(reader, ticket, now)).is_err() {
+            let Some((ticket, now)) = queue.remove(&key) else {
+                break;
+            };
+            if let Ok(mut r) = running.lock() {
+                *r = Some(ticket.request.clone());
+            }
+            let start = Instant::now();
+            let result = reader.load(&ticket.request, now);
+            if let Ok(mut r) = running.lock() {
+                *r = None;
+            }
+            if interrupted(&result) {
+                for (tickets, now) in jobs.try_iter() {
+                    enqueue(&mut queue, tickets, now);
+                }
+                // Cut short for a newer request: drop it. Hit by an interrupt meant for its
+                // predecessor: run it again.
+                if !queue.contains_key(&key) {
+                    queue.insert(key, (ticket, now));
+                }
+                continue;
+            }
+            last.insert(
+                key.1,
+                LastRun {
+                    request: ticket.request.clone(),
+                    finished: Instant::now(),
+                    took: start.elapsed(),
+                },
+            );
+            let message = Message::Loaded {
+                ticket,
+                result: result.map_err(|e| e.to_string()),
+            };
+            if results.send(message).is_err() {
                 return;
             }
         }
