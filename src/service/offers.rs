@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::context::{EmailBatch, offer_email};
+use super::context::{EmailBatch, To, offer_email};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
@@ -194,4 +194,3 @@ impl Service {
     }
 }
 
-pub(crate) use super::context::To;
