@@ -27,41 +27,46 @@ fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// Deterministic spread: a multiplicative hash of the row number, so the data looks random
-/// but every run builds the same file.
+/// Two years of activity, as a live database grows: ids follow creation time, each
+/// reservation is for an offer created shortly before it, departures come days after.
+/// Statuses are spread by a multiplicative hash of the row number (deterministic), and
+/// pessimistically: old pending rows are scattered over the whole history instead of being
+/// only the last day's, so a pending listing and a pending search touch every part of it.
 const BUILD: &str = "
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :offers)
 INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at,
     seats, status, created_at, updated_at)
 SELECT i, 'Driver ' || i, 'driver' || (i % 5000) || '@example.org',
     'City ' || (i * 7 % 97), 'Town ' || (i * 13 % 89),
-    datetime('2026-03-15 12:00:00', (((i * 2654435761) % (720 * 24)) - 360 * 24) || ' hours'),
+    datetime('2024-03-15 12:00:00', '+' || (i * 631 + 86400 * (1 + (i * 2654435761) % 14)) || ' seconds'),
     4, CASE WHEN i % 50 = 0 THEN 'cancelled' ELSE 'active' END,
-    '2024-01-01 00:00:00', '2024-01-01 00:00:00'
+    datetime('2024-03-15 12:00:00', '+' || (i * 631) || ' seconds'),
+    datetime('2024-03-15 12:00:00', '+' || (i * 631) || ' seconds')
 FROM n;
 
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :reservations)
 INSERT INTO carpool_reservations (id, offer_id, passenger_name, passenger_email, seats, status,
     pickup, created_at, updated_at)
-SELECT i, 1 + (i * 40503) % :offers, 'Passenger ' || i, 'p' || i || '@example.org', 1 + i % 3,
+SELECT i, 1 + (i - 1) * :offers / :reservations, 'Passenger ' || i, 'p' || i || '@example.org',
+    1 + i % 3,
     CASE (i * 31) % 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'removed' WHEN 2 THEN 'refused'
          WHEN 3 THEN 'refused' WHEN 4 THEN 'expired' WHEN 5 THEN 'expired' WHEN 6 THEN 'expired'
          WHEN 7 THEN 'cancelled' WHEN 8 THEN 'cancelled' WHEN 9 THEN 'cancelled'
          ELSE 'confirmed' END,
     CASE WHEN i % 4 = 0 THEN NULL ELSE 'Stop ' || (i % 211) END,
-    datetime('2026-03-15 12:00:00', '-' || ((i * 2246822519) % (730 * 24 * 60)) || ' minutes'),
-    datetime('2026-03-15 12:00:00', '-' || ((i * 2246822519) % (730 * 24 * 60)) || ' minutes')
+    datetime('2024-03-15 12:00:00', '+' || (i * 63 + 700) || ' seconds'),
+    datetime('2024-03-15 12:00:00', '+' || (i * 63 + 700) || ' seconds')
 FROM n;
 
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :emails)
 INSERT INTO outbox (template, recipient, context, reservation_id, offer_id, status, attempts,
     next_attempt_at, last_error, message_id, created_at, sent_at)
-SELECT 'request_driver', 'p' || i || '@example.org', '{}', 1 + (i * 10) % :reservations, NULL,
+SELECT 'request_driver', 'p' || i || '@example.org', '{}', :reservations - :emails + i, NULL,
     CASE WHEN i % 100 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'queued' ELSE 'sent' END,
-    1 + i % 5, datetime('2026-03-15 12:00:00', '-' || (i % 2000) || ' minutes'),
+    1 + i % 5, datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63) || ' seconds'),
     CASE WHEN i % 100 = 0 THEN '550 5.1.1 mailbox unavailable' END,
-    'bench.' || i, datetime('2026-03-15 12:00:00', '-' || (i % 200000) || ' minutes'),
-    CASE WHEN i % 100 > 1 THEN datetime('2026-03-15 12:00:00', '-' || (i % 200000) || ' minutes') END
+    'bench.' || i, datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63) || ' seconds'),
+    CASE WHEN i % 100 > 1 THEN datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63 - 30) || ' seconds') END
 FROM n;
 
 INSERT INTO reservation_events (reservation_id, actor, from_status, to_status, at)

@@ -319,3 +319,44 @@ fn every_view_survives_every_size() {
         }
     }
 }
+
+/// The production loader: answers come from its thread, a commit elsewhere is noticed,
+/// and asking the same thing twice still gets both answers.
+#[test]
+fn thread_loader_answers_and_notices_changes() {
+    use carette::tui::data::{Request, Ticket};
+    use carette::tui::loader::ThreadLoader;
+
+    let s = seeded();
+    let mut loader = ThreadLoader::spawn(reader(&s)).unwrap();
+    let wait_for = |loader: &mut ThreadLoader, want: usize| {
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        while got.len() < want && std::time::Instant::now() < deadline {
+            got.extend(loader.poll());
+            std::thread::sleep(StdDuration::from_millis(10));
+        }
+        got
+    };
+    let ticket = |seq| Ticket {
+        seq,
+        request: Request::Stats,
+    };
+    loader.submit(vec![ticket(1)], now());
+    let got = wait_for(&mut loader, 1);
+    assert!(
+        matches!(got.as_slice(), [Message::Loaded { ticket, result: Ok(_) }] if ticket.seq == 1),
+        "{got:?}"
+    );
+    loader.submit(vec![ticket(2)], now());
+    let got = wait_for(&mut loader, 1);
+    assert!(
+        matches!(got.as_slice(), [Message::Loaded { ticket, .. }] if ticket.seq == 2),
+        "{got:?}"
+    );
+    s.service
+        .run_job(carette::service::jobs::Job::Expire, now())
+        .unwrap();
+    let got = wait_for(&mut loader, 1);
+    assert!(matches!(got.as_slice(), [Message::DataChanged]), "{got:?}");
+}

@@ -90,3 +90,37 @@ fn too_small_is_a_message() {
     let terminal = drive(&s, 60, 20, chars("23"));
     insta::assert_snapshot!("too_small_60x20", terminal.backend());
 }
+
+/// NO_COLOR: no cell carries a colour, yet the selection still stands out (reverse video).
+#[test]
+fn no_color_keeps_only_bold_and_reverse() {
+    use ratatui::style::{Color, Modifier};
+    let s = seeded();
+    for color in [false, true] {
+        for view in ["1", "2", "2h", "3", "3h", "4"] {
+            let mut app = tui_support::app();
+            app.settings.color = color;
+            let t = tui_support::drive_with(
+                &s,
+                &mut app,
+                tui_support::accepting_sender(),
+                120,
+                40,
+                chars(view),
+            );
+            let cells = &t.backend().buffer().content;
+            let coloured = cells
+                .iter()
+                .any(|c| c.fg != Color::Reset || c.bg != Color::Reset);
+            assert_eq!(coloured, color, "view {view}, color {color}");
+            if view != "4" && view != "1" {
+                assert!(
+                    cells
+                        .iter()
+                        .any(|c| c.modifier.contains(Modifier::REVERSED)),
+                    "view {view}: the selected row must stand out"
+                );
+            }
+        }
+    }
+}

@@ -3,11 +3,14 @@
 //! touches the terminal, the database or the clock, so every transition is a plain test.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+mod prompt;
+mod settings;
+
+pub use settings::{MailSummary, Settings};
 
 use super::components::detail::{self, DetailState};
 use super::components::help::Context;
@@ -16,7 +19,6 @@ use super::components::reservations::{self, ReservationsState};
 use super::components::test_send::{self, SendOutcome, TestSendState};
 use super::data::{Activity, Kind, Loaded, Request, Ticket};
 use super::loader::Message;
-use crate::config::{Config, TlsMode};
 use crate::store::stats::Stats;
 
 /// Another process's change shows up within this (plus the loader's 250 ms poll).
@@ -80,72 +82,6 @@ pub struct Notice {
     pub text: String,
     pub error: bool,
     pub at: DateTime<Utc>,
-}
-
-/// How emails leave, in an operator's words (overview and SMTP test view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailSummary {
-    pub dev_mode: bool,
-    pub headline: String,
-    pub details: Vec<String>,
-}
-
-impl MailSummary {
-    pub fn from_config(c: &Config, data_dir: &Path) -> MailSummary {
-        let s = &c.smtp;
-        let from = s.from.as_deref().unwrap_or("(smtp.from not set)");
-        if c.dev_mode() {
-            return MailSummary {
-                dev_mode: true,
-                headline: "DEV MODE: emails are logged and saved, not sent".into(),
-                details: vec![
-                    "No SMTP password is configured (smtp.password / SMTP_PASSWORD).".into(),
-                    format!(
-                        "Emails are written as .eml files under {}",
-                        data_dir.display()
-                    ),
-                    format!("From: {from}"),
-                ],
-            };
-        }
-        let tls = match s.tls {
-            TlsMode::Starttls => "STARTTLS",
-            TlsMode::Tls => "implicit TLS",
-            TlsMode::None => "no TLS",
-        };
-        let host = s.host.as_deref().unwrap_or("(smtp.host not set)");
-        let login = if s.auth {
-            format!(
-                "login as {}",
-                s.user.as_deref().unwrap_or("(smtp.user not set)")
-            )
-        } else {
-            "unauthenticated relay".into()
-        };
-        MailSummary {
-            dev_mode: false,
-            headline: format!("SMTP {host}:{} · {tls}", s.port),
-            details: vec![
-                format!("Authentication: {login}"),
-                format!("From: {from}"),
-                format!(
-                    "Timeout {} s, {} pooled connection(s)",
-                    s.timeout_secs, s.pool_size
-                ),
-            ],
-        }
-    }
-}
-
-/// What the screen needs from the configuration, fixed for the session.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub tz: Tz,
-    pub expire_after_hours: u32,
-    /// False under NO_COLOR: only bold/reverse, never a colour.
-    pub color: bool,
-    pub db_path: String,
-    pub mail: MailSummary,
 }
 
 #[derive(Debug)]
@@ -216,7 +152,7 @@ impl App {
         }
     }
 
-    fn res_ticket(&mut self, outcome: reservations::Outcome, out: &mut Vec<Ticket>) {
+    pub(super) fn res_ticket(&mut self, outcome: reservations::Outcome, out: &mut Vec<Ticket>) {
         match outcome {
             reservations::Outcome::Load(request, nav) => {
                 let t = self.ticket(request);
@@ -392,45 +328,6 @@ impl App {
         App::load(out)
     }
 
-    fn prompt_key(&mut self, prompt: Prompt, key: &KeyEvent) -> Action {
-        let yes = matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter);
-        match prompt {
-            Prompt::Filter(_) | Prompt::Address(_) if key.code == KeyCode::Esc => Action::None,
-            Prompt::Filter(text) if key.code == KeyCode::Enter => {
-                self.reservations.filter = text.trim().to_owned();
-                let o = self.reservations.switched();
-                let mut out = Vec::new();
-                self.res_ticket(o, &mut out);
-                App::load(out)
-            }
-            Prompt::Address(text) if key.code == KeyCode::Enter => {
-                let to = text.trim().to_owned();
-                if test_send::valid_address(&to) {
-                    self.test.start(to.clone(), self.now);
-                    Action::SendTest(to)
-                } else {
-                    self.say(format!("\"{to}\" is not an email address"), true);
-                    self.prompt = Some(Prompt::Address(text));
-                    Action::None
-                }
-            }
-            Prompt::Filter(text) => {
-                self.prompt = Some(Prompt::Filter(edit(text, key)));
-                Action::None
-            }
-            Prompt::Address(text) => {
-                self.prompt = Some(Prompt::Address(edit(text, key)));
-                Action::None
-            }
-            Prompt::ConfirmRetry(e) if yes => Action::Retry(e.id),
-            Prompt::ConfirmRetryAll(_) if yes => Action::RetryAllFailed,
-            Prompt::ConfirmRetry(_) | Prompt::ConfirmRetryAll(_) => {
-                self.say("Nothing retried", false);
-                Action::None
-            }
-        }
-    }
-
     /// An answer from the loader, a change notice, or the database going away.
     pub fn on_message(&mut self, message: Message) -> Action {
         match message {
@@ -447,7 +344,9 @@ impl App {
                 if self.wanted.get(&kind) != Some(&ticket.seq) {
                     return Action::None;
                 }
-                self.unavailable = None;
+                if result.is_ok() {
+                    self.unavailable = None;
+                }
                 self.take_loaded(ticket, result)
             }
         }
@@ -531,21 +430,4 @@ impl App {
         self.test.finish(outcome, self.now);
         self.say(text, error);
     }
-}
-
-/// Line editing for prompts: type, Backspace, Ctrl-U clears.
-fn edit(mut text: String, key: &KeyEvent) -> String {
-    match key.code {
-        KeyCode::Backspace => {
-            text.pop();
-        }
-        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
-        KeyCode::Char(c)
-            if !key.modifiers.contains(KeyModifiers::CONTROL) && text.len() < MAX_INPUT =>
-        {
-            text.push(c);
-        }
-        _ => {}
-    }
-    text
 }

@@ -261,9 +261,7 @@ fn worker(
                 }
                 // Cut short for a newer request: drop it. Hit by an interrupt meant for its
                 // predecessor: run it again.
-                if !queue.contains_key(&key) {
-                    queue.insert(key, (ticket, now));
-                }
+                queue.entry(key).or_insert((ticket, now));
                 continue;
             }
             last.insert(

@@ -80,6 +80,18 @@ pub fn local_short(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%b %d %H:%M").to_string()
 }
 
+/// 12 columns either way: "Mar 20 20:46" this year, "2024-03-20" (no time) otherwise, so
+/// an old or far row never passes for a recent one.
+pub fn local_near(t: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> String {
+    use chrono::Datelike;
+    let (t, now) = (t.with_timezone(&tz), now.with_timezone(&tz));
+    if t.year() == now.year() {
+        t.format("%b %d %H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d").to_string()
+    }
+}
+
 /// 1234567 → "1,234,567".
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

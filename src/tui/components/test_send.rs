@@ -155,9 +155,9 @@ pub fn draw(
                     format!(" {word} "),
                     style.add_modifier(ratatui::style::Modifier::BOLD),
                 ),
-                Span::raw(format!(" {} → {to} · {}", outcome.summary, local(*at, tz))),
+                Span::raw(format!(" to {to} · {}", local(*at, tz))),
             ]));
-            lines.push(Line::default());
+            lines.push(Line::styled(format!(" {}", outcome.summary), style));
             lines.extend(outcome.details.iter().map(|d| Line::from(format!(" {d}"))));
             lines.push(Line::default());
             lines.push(Line::styled(" Press Enter to send another.", t.dim()));
