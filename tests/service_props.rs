@@ -78,6 +78,13 @@ proptest! {
                 }
             }
             prop_assert!(confirmed <= capacity, "overbooked: {confirmed} > {capacity}");
+            // The trigger-kept counts behind the monitoring figures match the rows.
+            let s = f.service.stats(now).unwrap();
+            let conn = rusqlite::Connection::open(&f.path).unwrap();
+            for (status, n) in [("pending", s.pending), ("confirmed", s.confirmed), ("refused", s.refused), ("expired", s.expired), ("cancelled", s.cancelled), ("removed", s.removed)] {
+                let actual: i64 = conn.query_row("SELECT COUNT(*) FROM carpool_reservations WHERE status = ?1", [status], |r| r.get(0)).unwrap();
+                prop_assert_eq!(n, actual, "{}", status);
+            }
             prop_assert_eq!(o.seats_left, capacity - confirmed);
         }
     }

@@ -48,8 +48,7 @@ pub fn compute(
 ) -> Result<Stats, StoreError> {
     let mut by_status = std::collections::HashMap::new();
     {
-        let mut stmt = conn
-            .prepare_cached("SELECT status, COUNT(*) FROM carpool_reservations GROUP BY status")?;
+        let mut stmt = conn.prepare_cached("SELECT status, n FROM reservation_status_counts")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (s, n) = row?;
