@@ -213,6 +213,10 @@ fn no_route_is_recorded_as_failed_without_email() {
     assert!(error.unwrap().contains("NoRoute"));
     assert_eq!(t.pickup(a), None);
     assert!(t.route_updates().is_empty());
+    // Operators see it in the monitoring figures (stats, TUI overview).
+    let stats = t.f.service.stats(now()).unwrap();
+    assert_eq!((stats.routes_pending, stats.routes_failed), (0, 1));
+    assert!(stats.route_last_failure.unwrap().contains("NoRoute"));
     // Permanent: not retried.
     assert_eq!(
         t.worker

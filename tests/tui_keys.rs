@@ -85,6 +85,9 @@ fn stats(pending: i64, failed: i64) -> Stats {
         outbox_sent: 0,
         oldest_queued_age_seconds: None,
         pending_overdue: 0,
+        routes_pending: 0,
+        routes_failed: 0,
+        route_last_failure: None,
     }
 }
 

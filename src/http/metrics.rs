@@ -220,6 +220,19 @@ fn business(out: &mut String, s: &Stats) {
         "carette_outbox_oldest_queued_age_seconds {}",
         s.oldest_queued_age_seconds.unwrap_or(0)
     );
+    header(
+        out,
+        "carette_route_recalculations",
+        "gauge",
+        "Offers whose pickup times await an OSRM recalculation (pending) or were given up on (failed).",
+        true,
+    );
+    for (status, n) in [("pending", s.routes_pending), ("failed", s.routes_failed)] {
+        let _ = writeln!(
+            out,
+            "carette_route_recalculations{{status=\"{status}\"}} {n}"
+        );
+    }
 }
 
 #[cfg(test)]

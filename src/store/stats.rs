@@ -1,7 +1,7 @@
 //! The monitoring figures of SPEC, computed once here so `stats`, the TUI and /metrics agree.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
@@ -28,6 +28,11 @@ pub struct Stats {
     pub oldest_queued_age_seconds: Option<i64>,
     /// Pending requests older than 24 h (the seed's monitoring query): should be 0 when jobs run.
     pub pending_overdue: i64,
+    /// Offers whose pickup times wait for a route recalculation (OSRM), and those given up on.
+    pub routes_pending: i64,
+    pub routes_failed: i64,
+    /// The most recent route failure: "offer 12: OSRM cannot route these places: NoRoute".
+    pub route_last_failure: Option<String>,
 }
 
 pub fn acceptance_rate(confirmed: i64, refused: i64) -> Option<f64> {
@@ -83,6 +88,19 @@ pub fn compute(
         params![to_db(cutoff)],
         |r| r.get(0),
     )?;
+    let (routes_pending, routes_failed): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'failed'), 0) FROM route_state",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let route_last_failure: Option<String> = conn
+        .query_row(
+            "SELECT 'offer ' || offer_id || ': ' || COALESCE(last_error, 'unknown error') FROM route_state
+             WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     let (confirmed, refused) = (get("confirmed"), get("refused"));
     Ok(Stats {
         pending: get("pending"),
@@ -102,6 +120,9 @@ pub fn compute(
             .and_then(from_db)
             .map(|t| (now - t).num_seconds().max(0)),
         pending_overdue,
+        routes_pending,
+        routes_failed,
+        route_last_failure,
     })
 }
 

@@ -116,6 +116,27 @@ pub fn draw(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
             .collect(),
         None => vec![Line::styled(" Loading…", t.dim())],
     };
+    if s.routes_pending + s.routes_failed > 0 {
+        // Route recalculation problems (OSRM down or unable to route) need an operator's eye.
+        let text = match &s.route_last_failure {
+            Some(last) => format!(
+                "{} pending · {} failed · last: {last}",
+                s.routes_pending, s.routes_failed
+            ),
+            None => format!("{} pending · {} failed", s.routes_pending, s.routes_failed),
+        };
+        jobs.push(Line::from(vec![
+            Span::styled(format!(" {:<10}", "routes"), t.dim()),
+            Span::styled(
+                text,
+                if s.routes_failed > 0 {
+                    t.error()
+                } else {
+                    t.warn()
+                },
+            ),
+        ]));
+    }
     jobs.push(Line::from(vec![
         Span::styled(format!(" {:<10}", "email"), t.dim()),
         Span::styled(
