@@ -355,7 +355,7 @@ impl App {
     fn take_loaded(&mut self, ticket: Ticket, result: Result<Loaded, String>) -> Action {
         let mut out = Vec::new();
         match (ticket.request, result) {
-            (_, Ok(Loaded::Stats(s))) => self.stats = Some(s),
+            (_, Ok(Loaded::Stats(s))) => self.stats = Some(*s),
             (_, Ok(Loaded::Activity(a))) => self.activity = Some(a),
             (Request::Reservations { .. }, r) => {
                 let page = r.and_then(|l| match l {

@@ -92,7 +92,7 @@ pub struct Ticket {
 
 #[derive(Debug, Clone)]
 pub enum Loaded {
-    Stats(Stats),
+    Stats(Box<Stats>),
     Activity(Activity),
     Reservations(ReservationsPage),
     Detail(Box<ReservationDetail>),
@@ -140,7 +140,7 @@ impl Reader {
 
     pub fn load(&self, request: &Request, now: DateTime<Utc>) -> Result<Loaded, ServiceError> {
         Ok(match request {
-            Request::Stats => Loaded::Stats(self.stats(now)?),
+            Request::Stats => Loaded::Stats(Box::new(self.stats(now)?)),
             Request::Activity => Loaded::Activity(self.activity(now)?),
             Request::Reservations { query, anchor } => {
                 Loaded::Reservations(self.reservations(query, anchor, PAGE_SIZE)?)
