@@ -131,6 +131,12 @@ impl Daemon {
             env!("CARGO_PKG_VERSION")
         );
 
+        if config.dev_mode() {
+            tracing::warn!(
+                dir = %env.data_dir.join("emails").display(),
+                "DEV MODE: no SMTP password configured, emails are not sent but written here (see `carette test-email`)"
+            );
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let scheduler_wake = Arc::new(Signal::default());
         let mut threads = Vec::new();

@@ -1,7 +1,7 @@
 //! Template contexts of the rider pages. The wording lives in `templates/page/`; here are
 //! only the facts, with one `is_<x>` flag per case since upon has no `==`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
@@ -11,10 +11,7 @@ use super::routes::link_path;
 use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+use crate::service::context::rfc3339;
 
 /// "1 place", "3 places".
 pub fn seats_fr(n: i64) -> String {
@@ -34,20 +31,17 @@ fn seats_left_fr(n: i64) -> String {
 }
 
 pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
-    json!({
-        "id": o.id,
-        "driver_name": o.driver_name,
-        "driver_email": o.driver_email,
-        "origin": o.origin.label,
-        "destination": o.destination.label,
-        "departure_at": rfc3339(o.departure_at),
-        "seats": o.seats,
-        "seats_fr": seats_fr(o.seats),
-        "seats_left": o.seats_left,
-        "seats_left_fr": seats_left_fr(o.seats_left),
-        "is_cancelled": o.status == OfferStatus::Cancelled,
-        "is_departed": o.departure_at <= now,
-    })
+    let mut v = crate::service::context::offer_json(o);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("seats_fr".into(), json!(seats_fr(o.seats)));
+        m.insert("seats_left_fr".into(), json!(seats_left_fr(o.seats_left)));
+        m.insert(
+            "is_cancelled".into(),
+            json!(o.status == OfferStatus::Cancelled),
+        );
+        m.insert("is_departed".into(), json!(o.departure_at <= now));
+    }
+    v
 }
 
 pub fn reservation(r: &Reservation) -> Value {

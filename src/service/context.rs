@@ -14,11 +14,12 @@ pub(crate) enum To {
     Passenger,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn offer_json(o: &Offer) -> Value {
+/// The offer as emails and pages see it.
+pub fn offer_json(o: &Offer) -> Value {
     json!({
         "id": o.id,
         "driver_name": o.driver_name,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::context::{EmailBatch, To, offer_email};
+use super::reservations::emails_for;
 use super::{Service, ServiceError};
 use crate::domain::time::{hourly_slot, local_day_bounds, reminder_slot, reminder_target_date};
 use crate::domain::{Action, Actor, next_status};
@@ -132,20 +133,9 @@ impl Service {
                     else {
                         continue;
                     };
-                    batch.push(offer_email(
-                        "expired_passenger",
-                        &offer,
-                        Some(&r),
-                        &[],
-                        To::Passenger,
-                    ));
-                    batch.push(offer_email(
-                        "expired_driver",
-                        &offer,
-                        Some(&r),
-                        &[],
-                        To::Driver,
-                    ));
+                    for &(template, to, _) in emails_for(Action::Expire) {
+                        batch.push(offer_email(template, &offer, Some(&r), &[], to));
+                    }
                     moved += 1;
                 }
                 let n = batch.commit(tx, now)?;

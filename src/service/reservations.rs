@@ -63,6 +63,31 @@ fn load(tx: &rusqlite::Connection, id: i64) -> Result<(Reservation, Offer), Serv
     Ok((r, o))
 }
 
+/// SPEC's emails of each transition: (template, recipient, whether it carries the current
+/// passenger list). Offer-wide cancellation has its own (see `cancel_offer`).
+pub(crate) fn emails_for(action: Action) -> &'static [(&'static str, To, bool)] {
+    match action {
+        Action::Accept => &[
+            ("confirmed_passenger", To::Passenger, true),
+            ("itinerary_driver", To::Driver, true),
+        ],
+        Action::Refuse => &[("refused_passenger", To::Passenger, false)],
+        Action::Cancel => &[
+            ("cancelled_passenger", To::Passenger, false),
+            ("cancelled_driver", To::Driver, true),
+        ],
+        Action::Remove => &[
+            ("removed_passenger", To::Passenger, false),
+            ("itinerary_driver", To::Driver, true),
+        ],
+        Action::Expire => &[
+            ("expired_passenger", To::Passenger, false),
+            ("expired_driver", To::Driver, false),
+        ],
+        Action::CancelOffer => &[],
+    }
+}
+
 impl Service {
     /// A passenger asks for seats: emails 1 (driver, with accept/refuse) and 2 (passenger).
     pub fn request_seat(
@@ -172,63 +197,9 @@ impl Service {
             let (r, offer) = load(tx, id)?;
             let passengers = reservations::confirmed_for_offer(tx, offer.id)?;
             let mut batch = EmailBatch::default();
-            match action {
-                Action::Accept => {
-                    batch.push(offer_email(
-                        "confirmed_passenger",
-                        &offer,
-                        Some(&r),
-                        &passengers,
-                        To::Passenger,
-                    ));
-                    batch.push(offer_email(
-                        "itinerary_driver",
-                        &offer,
-                        Some(&r),
-                        &passengers,
-                        To::Driver,
-                    ));
-                }
-                Action::Refuse => batch.push(offer_email(
-                    "refused_passenger",
-                    &offer,
-                    Some(&r),
-                    &[],
-                    To::Passenger,
-                )),
-                Action::Cancel => {
-                    batch.push(offer_email(
-                        "cancelled_passenger",
-                        &offer,
-                        Some(&r),
-                        &[],
-                        To::Passenger,
-                    ));
-                    batch.push(offer_email(
-                        "cancelled_driver",
-                        &offer,
-                        Some(&r),
-                        &passengers,
-                        To::Driver,
-                    ));
-                }
-                Action::Remove => {
-                    batch.push(offer_email(
-                        "removed_passenger",
-                        &offer,
-                        Some(&r),
-                        &[],
-                        To::Passenger,
-                    ));
-                    batch.push(offer_email(
-                        "itinerary_driver",
-                        &offer,
-                        Some(&r),
-                        &passengers,
-                        To::Driver,
-                    ));
-                }
-                Action::Expire | Action::CancelOffer => {}
+            for &(template, to, with_list) in emails_for(action) {
+                let list: &[Reservation] = if with_list { &passengers } else { &[] };
+                batch.push(offer_email(template, &offer, Some(&r), list, to));
             }
             // The car's passenger list changed: pickup times may move.
             let route = routing && (from == Status::Confirmed || to == Status::Confirmed);
