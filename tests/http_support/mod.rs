@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -353,46 +353,7 @@ pub fn reservation_body(name: &str, email: &str, seats: i64) -> String {
     .to_string()
 }
 
-/// Every row of every table, as text: "nothing changed" means equal before and after.
-pub fn dump(path: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut out = Vec::new();
-    for t in tables {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
-        let n = stmt.column_count();
-        let rows: Vec<String> = stmt
-            .query_map([], |r| {
-                let mut s = format!("{t}:");
-                for i in 0..n {
-                    let v: rusqlite::types::Value = r.get(i)?;
-                    s.push_str(&format!("{v:?}|"));
-                }
-                Ok(s)
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        out.extend(rows);
-    }
-    out
-}
-
-/// (template, recipient) of every outbox row, in order.
-pub fn outbox(path: &Path) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.prepare("SELECT template, recipient FROM outbox ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
+#[path = "../common/db.rs"]
+mod db;
+#[allow(unused_imports)]
+pub use db::{dump, outbox};
