@@ -41,3 +41,64 @@ mod tests {
         );
     }
 }
+
+/// Pure property tests: the domain rules alone (transitions + seat checks), applied the way
+/// the service applies them, never overbook and never leave SPEC's lifecycle.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::{Action, Status, next_status};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Request(i64),
+        Act(usize, Action),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let action = prop_oneof![
+            Just(Action::Accept),
+            Just(Action::Refuse),
+            Just(Action::Cancel),
+            Just(Action::Remove),
+            Just(Action::Expire),
+            Just(Action::CancelOffer),
+        ];
+        prop_oneof![
+            (0i64..5).prop_map(Op::Request),
+            (0usize..10, action).prop_map(|(i, a)| Op::Act(i, a)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn rules_never_overbook_or_leave_the_lifecycle(capacity in 1i64..6, ops in proptest::collection::vec(op(), 0..60)) {
+            let mut res: Vec<(i64, Status)> = Vec::new();
+            for op in ops {
+                let confirmed: i64 = res.iter().filter(|r| r.1.holds_seats()).map(|r| r.0).sum();
+                let left = seats_left(capacity, confirmed);
+                match op {
+                    Op::Request(seats) => {
+                        if check_seats(seats, left).is_ok() {
+                            res.push((seats, Status::Pending));
+                        }
+                    }
+                    Op::Act(i, action) => {
+                        let Some(r) = res.get_mut(i) else { continue };
+                        let Ok(to) = next_status(r.1, action) else { continue };
+                        if action == Action::Accept && check_seats(r.0, left).is_err() {
+                            continue;
+                        }
+                        prop_assert!(!r.1.is_final(), "a final status moved");
+                        r.1 = to;
+                    }
+                }
+                let confirmed: i64 = res.iter().filter(|r| r.1.holds_seats()).map(|r| r.0).sum();
+                prop_assert!(confirmed <= capacity);
+                prop_assert_eq!(seats_left(capacity, confirmed), capacity - confirmed);
+            }
+        }
+    }
+}
