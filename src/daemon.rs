@@ -15,7 +15,6 @@ use crate::app::Env;
 use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
 use crate::http::{HttpConfig, HttpState};
-use crate::mail::render::Renderer;
 use crate::mail::sender::OutboxSender;
 use crate::routing::RouteWorker;
 use crate::signal::Signal;
@@ -116,10 +115,7 @@ impl Daemon {
         let sender =
             OutboxSender::from_config(config, &env.data_dir, secret.as_bytes(), service.clone())
                 .context("cannot prepare email delivery")?;
-        let renderer = Arc::new(
-            Renderer::new(config.jobs.timezone, config.email.templates_dir.as_deref())
-                .context("cannot load templates")?,
-        );
+        let renderer = sender.renderer();
         let addr = listener.local_addr().context("listener has no address")?;
         let stats = service.stats(Utc::now())?;
         tracing::info!(

@@ -48,6 +48,25 @@ impl LinkAction {
         }
     }
 
+    /// The page this link opens (SPEC's HTTP table), without the token query. The offer
+    /// page names its offer in the path; every other subject travels in the token only.
+    pub fn path(self, subject: &Subject) -> String {
+        match self {
+            LinkAction::Accept | LinkAction::Refuse | LinkAction::Cancel | LinkAction::Remove => {
+                format!("/api/reservation/{}", self.as_str())
+            }
+            LinkAction::OfferCancel => "/api/offer/cancel".to_owned(),
+            LinkAction::OfferView => {
+                let id = match subject {
+                    Subject::Offer(id) | Subject::Reservation(id) => *id,
+                    Subject::Driver(_) => 0,
+                };
+                format!("/api/offer/{id}/reservations")
+            }
+            LinkAction::Dashboard => "/dashboard".to_owned(),
+        }
+    }
+
     fn parse(s: &str) -> Option<LinkAction> {
         LinkAction::ALL.into_iter().find(|a| a.as_str() == s)
     }

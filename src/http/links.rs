@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use super::pages;
 use super::request::{self, BodyError};
 use super::response::{self, Resp};
-use super::routes::link_path;
 use super::server::blocking;
 use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
@@ -154,7 +153,7 @@ async fn reservation_link(
     }
     let context = json!({
         "action": pages::action(link),
-        "form": pages::form(link, token),
+        "form": pages::form(link, &Subject::Reservation(r.id), token),
         "offer": pages::offer(&o, now),
         "reservation": pages::reservation(&r),
         "affected": Value::Null,
@@ -237,7 +236,7 @@ fn no_seats(
     let context = json!({
         "offer": pages::offer(o, now),
         "reservation": pages::reservation(r),
-        "refuse_form": pages::form(LinkAction::Refuse, refuse),
+        "refuse_form": pages::form(LinkAction::Refuse, &Subject::Reservation(r.id), refuse),
     });
     response::page(state, pages::status_for(submit), "no_seats", &context)
 }
@@ -268,7 +267,7 @@ async fn offer_cancel(
         let affected = rs.iter().filter(|r| !r.status.is_final()).count();
         let context = json!({
             "action": pages::action(action),
-            "form": pages::form(action, token),
+            "form": pages::form(action, &Subject::Offer(o.id), token),
             "offer": pages::offer(&o, now),
             "reservation": Value::Null,
             "affected": affected_json(affected),
@@ -341,10 +340,5 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
 
 /// Where a still-valid token leads.
 fn url_of(claims: &Claims, token: &str) -> String {
-    match (claims.action, &claims.subject) {
-        (LinkAction::OfferView, Subject::Offer(id)) => {
-            format!("/api/offer/{id}/reservations?token={token}")
-        }
-        (a, _) => format!("{}?token={token}", link_path(a)),
-    }
+    format!("{}?token={token}", claims.action.path(&claims.subject))
 }

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use super::routes::link_path;
 use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
@@ -74,8 +73,8 @@ pub fn action(a: LinkAction) -> Value {
 }
 
 /// A form that posts `token` to the action's endpoint.
-pub fn form(a: LinkAction, token: String) -> Value {
-    json!({ "url": link_path(a), "token": token })
+pub fn form(a: LinkAction, subject: &Subject, token: String) -> Value {
+    json!({ "url": a.path(subject), "token": token })
 }
 
 /// Signs a fresh token for one button of a page the rider already holds a token for.
@@ -178,7 +177,7 @@ pub fn offer_card(
     let cancel_token = live.then(|| sign(t.state, LinkAction::OfferCancel, &subject, t.now));
     let view_url = with_view_link.then(|| {
         let token = sign(t.state, LinkAction::OfferView, &subject, t.now);
-        format!("/api/offer/{}/reservations?token={token}", o.id)
+        format!("{}?token={token}", LinkAction::OfferView.path(&subject))
     });
     json!({
         "offer": offer(o, t.now),

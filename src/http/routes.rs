@@ -184,19 +184,6 @@ fn link_route_name(action: LinkAction, submit: bool) -> &'static str {
     }
 }
 
-/// The path of a magic-link action (the form of each confirm page posts back to it).
-pub fn link_path(action: LinkAction) -> &'static str {
-    match action {
-        LinkAction::Accept => "/api/reservation/accept",
-        LinkAction::Refuse => "/api/reservation/refuse",
-        LinkAction::Cancel => "/api/reservation/cancel",
-        LinkAction::Remove => "/api/reservation/remove",
-        LinkAction::OfferCancel => "/api/offer/cancel",
-        LinkAction::OfferView => "/api/offer/{id}/reservations",
-        LinkAction::Dashboard => "/dashboard",
-    }
-}
-
 /// Whether an unknown path belongs to the JSON API, so its 404 is JSON rather than a page.
 pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/")
@@ -255,7 +242,10 @@ mod tests {
                     submit: true
                 })
             );
-            assert_eq!(link_path(action), path);
+            assert_eq!(
+                action.path(&crate::domain::token::Subject::Reservation(1)),
+                path
+            );
             assert_eq!(
                 parse(Method::DELETE, path),
                 Err(RouteError::MethodNotAllowed { allow: GET_POST })

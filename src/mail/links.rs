@@ -27,22 +27,8 @@ impl LinkBuilder {
     /// subject, `Dashboard` a driver, the others a reservation.
     pub fn url(&self, action: LinkAction, subject: &Subject, now: DateTime<Utc>) -> String {
         let token = self.signer.sign(action, subject, now + self.ttl);
-        let path = match action {
-            LinkAction::Accept | LinkAction::Refuse | LinkAction::Cancel | LinkAction::Remove => {
-                format!("/api/reservation/{}", action.as_str())
-            }
-            LinkAction::OfferCancel => "/api/offer/cancel".to_owned(),
-            LinkAction::OfferView => {
-                let id = match subject {
-                    Subject::Offer(id) | Subject::Reservation(id) => *id,
-                    Subject::Driver(_) => 0,
-                };
-                format!("/api/offer/{id}/reservations")
-            }
-            LinkAction::Dashboard => "/dashboard".to_owned(),
-        };
         // Tokens are URL-safe base64 and '.', so they need no percent-encoding.
-        format!("{}{path}?token={token}", self.base_url)
+        format!("{}{}?token={token}", self.base_url, action.path(subject))
     }
 
     /// The `links` object of one outbox row (see `mail::render`): drivers get their

@@ -2,6 +2,7 @@
 //! rendered templates, the calendar invite, the MIME message and the transport.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lettre::Message;
@@ -38,7 +39,8 @@ pub enum PrepareError {
 #[derive(Debug)]
 pub struct Outgoing {
     pub mailer: Mailer,
-    pub renderer: Renderer,
+    /// Shared with the HTTP pages: templates are loaded (and overrides checked) once.
+    pub renderer: Arc<Renderer>,
     pub links: LinkBuilder,
     pub composer: Composer,
 }
@@ -53,7 +55,10 @@ impl Outgoing {
     ) -> Result<Outgoing, OutgoingError> {
         Ok(Outgoing {
             mailer: Mailer::from_config(config, data_dir)?,
-            renderer: Renderer::new(config.jobs.timezone, config.email.templates_dir.as_deref())?,
+            renderer: Arc::new(Renderer::new(
+                config.jobs.timezone,
+                config.email.templates_dir.as_deref(),
+            )?),
             links: LinkBuilder::new(
                 &config.server.base_url,
                 secret,

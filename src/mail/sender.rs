@@ -93,6 +93,11 @@ impl OutboxSender {
         Ok(OutboxSender::new(service, outgoing, options))
     }
 
+    /// The templates this sender renders with, for the HTTP pages to share.
+    pub fn renderer(&self) -> Arc<crate::mail::render::Renderer> {
+        self.outgoing.renderer.clone()
+    }
+
     pub fn options(&self) -> &SenderOptions {
         &self.options
     }

@@ -90,13 +90,9 @@ impl Settings {
 }
 
 impl Default for Settings {
+    /// The documented configuration defaults, from their one source.
     fn default() -> Self {
-        Settings {
-            expire_after: Duration::hours(24),
-            tz: chrono_tz::Europe::Paris,
-            reminder_time: NaiveTime::from_hms_opt(10, 0, 0).unwrap_or(NaiveTime::MIN),
-            routing_enabled: false,
-        }
+        Settings::from_config(&crate::config::Config::default())
     }
 }
 

@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::StoreError;
-use super::offers::{corrupt, ts};
+use super::row::{corrupt, ts};
 use crate::domain::Status;
 
 /// The column a listing is ordered by.

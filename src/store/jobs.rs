@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-use super::offers::{opt_ts, ts};
+use super::row::{opt_ts, ts};
 use crate::domain::time::to_db;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

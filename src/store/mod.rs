@@ -8,6 +8,7 @@ pub mod offers;
 pub mod outbox;
 pub mod reservations;
 pub mod routes;
+mod row;
 pub mod stats;
 
 use std::collections::VecDeque;

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
+use super::row::{corrupt, ts};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::seats::seats_left;
-use crate::domain::time::{from_db, to_db};
+use crate::domain::time::to_db;
 
 /// A validated offer, ready to insert.
 #[derive(Debug, Clone)]
@@ -17,33 +18,6 @@ pub struct NewOffer {
     pub destination: Place,
     pub departure_at: DateTime<Utc>,
     pub seats: i64,
-}
-
-pub(crate) fn ts(row: &Row<'_>, idx: &str, table: &'static str) -> rusqlite::Result<DateTime<Utc>> {
-    let s: String = row.get(idx)?;
-    from_db(&s).ok_or_else(|| corrupt(table, format!("bad timestamp {s:?} in {idx}")))
-}
-
-pub(crate) fn opt_ts(
-    row: &Row<'_>,
-    idx: &str,
-    table: &'static str,
-) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let s: Option<String> = row.get(idx)?;
-    match s {
-        None => Ok(None),
-        Some(s) => from_db(&s)
-            .map(Some)
-            .ok_or_else(|| corrupt(table, format!("bad timestamp {s:?} in {idx}"))),
-    }
-}
-
-pub(crate) fn corrupt(table: &'static str, message: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        Box::new(StoreError::Corrupt { table, message }),
-    )
 }
 
 const SELECT: &str = "SELECT o.*, (SELECT COALESCE(SUM(r.seats), 0) FROM carpool_reservations r

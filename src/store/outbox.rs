@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::StoreError;
-use super::offers::{opt_ts, ts};
+use super::row::{corrupt, opt_ts, ts};
 use crate::domain::time::to_db;
 
 #[derive(Debug, Clone)]
@@ -80,12 +80,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEmail> {
         recipient: row.get("recipient")?,
         reply_to: row.get("reply_to")?,
         context: serde_json::from_str(&context)
-            .map_err(|e| super::offers::corrupt("outbox", format!("context is not JSON: {e}")))?,
+            .map_err(|e| corrupt("outbox", format!("context is not JSON: {e}")))?,
         reservation_id: row.get("reservation_id")?,
         offer_id: row.get("offer_id")?,
-        status: EmailStatus::parse(&status).ok_or_else(|| {
-            super::offers::corrupt("outbox", format!("unknown status {status:?}"))
-        })?,
+        status: EmailStatus::parse(&status)
+            .ok_or_else(|| corrupt("outbox", format!("unknown status {status:?}")))?,
         attempts: row.get("attempts")?,
         next_attempt_at: ts(row, "next_attempt_at", "outbox")?,
         last_error: row.get("last_error")?,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use super::offers::{corrupt, opt_ts, ts};
+use super::row::{corrupt, opt_ts, ts};
 use crate::domain::model::{AuditEntry, Place, Reservation};
 use crate::domain::time::to_db;
 use crate::domain::{Actor, Status};
