@@ -1,0 +1,9 @@
+//! HTTP tests over loopback: the JSON API, magic links, the HTML pages and the server's limits.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod links;
+mod pages;
+mod server;
