@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 mod prompt;
-mod settings;
 
-pub use settings::{MailSummary, Settings};
+pub use super::settings::{MailSummary, Settings};
+pub use super::view::View;
 
 use super::components::detail::{self, DetailState};
 use super::components::help::Context;
@@ -27,36 +27,6 @@ const MIN_REFRESH_GAP: Duration = Duration::seconds(1);
 const PERIODIC_REFRESH: Duration = Duration::seconds(30);
 const NOTICE_FOR: Duration = Duration::seconds(8);
 const MAX_INPUT: usize = 200;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Overview,
-    Reservations,
-    Outbox,
-    TestSend,
-}
-
-impl View {
-    pub const ALL: [View; 4] = [
-        View::Overview,
-        View::Reservations,
-        View::Outbox,
-        View::TestSend,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Overview => "Overview",
-            View::Reservations => "Reservations",
-            View::Outbox => "Outbox",
-            View::TestSend => "SMTP test",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-}
 
 /// A one-line question at the bottom of the screen; it takes every key until answered.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use super::{Move, age_since, cycle, local, tab_step, thousands};
 use crate::store::outbox::{EmailStatus, OutboxEmail};
 use crate::store::stats::Stats;
 use crate::tui::data::{OutboxPage, PAGE_SIZE, Request};
-use crate::tui::ui::{Theme, tabs_line};
+use crate::tui::theme::{Theme, tabs_line};
 
 pub const TABS: [Option<EmailStatus>; 5] = [
     None,

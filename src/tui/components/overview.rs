@@ -11,9 +11,9 @@ use ratatui::widgets::{Block, Paragraph, Sparkline};
 use super::{age, age_since, count, local_short};
 use crate::service::browse::DayActivity;
 use crate::store::stats::Stats;
-use crate::tui::app::MailSummary;
 use crate::tui::data::{Activity, CHART_DAYS};
-use crate::tui::ui::Theme;
+use crate::tui::settings::MailSummary;
+use crate::tui::theme::Theme;
 
 pub struct DrawContext<'a> {
     pub stats: Option<&'a Stats>,

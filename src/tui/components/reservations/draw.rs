@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table};
 use super::{ReservationsState, TABS, sort_label, status_total, tab_label};
 use crate::store::stats::Stats;
 use crate::tui::components::{age_since, local_near, thousands};
-use crate::tui::ui::{Theme, tabs_line};
+use crate::tui::theme::{Theme, tabs_line};
 
 pub struct DrawContext<'a> {
     pub stats: Option<&'a Stats>,
