@@ -15,6 +15,7 @@ pub use super::view::View;
 use super::components::detail::{self, DetailState};
 use super::components::help::Context;
 use super::components::outbox::{self, OutboxState};
+use super::components::pager::Load;
 use super::components::reservations::{self, ReservationsState};
 use super::components::test_send::{self, SendOutcome, TestSendState};
 use super::data::{Activity, Kind, Loaded, Request, Ticket};
@@ -124,29 +125,33 @@ impl App {
 
     pub(super) fn res_ticket(&mut self, outcome: reservations::Outcome, out: &mut Vec<Ticket>) {
         match outcome {
-            reservations::Outcome::Load(request, nav) => {
-                let t = self.ticket(request);
-                self.reservations.expect(t.seq, nav);
-                out.push(t);
-            }
+            reservations::Outcome::Load(load) => self.res_load(load, out),
             reservations::Outcome::OpenDetail(id) => {
                 self.detail = Some(DetailState::new(id));
                 out.push(self.ticket(Request::Detail(id)));
             }
             reservations::Outcome::EditFilter => {
-                self.prompt = Some(Prompt::Filter(self.reservations.filter.clone()));
+                self.prompt = Some(Prompt::Filter(self.reservations.list.filter.clone()));
             }
             reservations::Outcome::None => {}
         }
     }
 
+    fn res_load(&mut self, load: Load<reservations::Where>, out: &mut Vec<Ticket>) {
+        let t = self.ticket(load.request);
+        self.reservations.expect(t.seq, load.nav);
+        out.push(t);
+    }
+
+    fn outbox_load(&mut self, load: Load<usize>, out: &mut Vec<Ticket>) {
+        let t = self.ticket(load.request);
+        self.outbox.expect(t.seq, load.nav);
+        out.push(t);
+    }
+
     fn outbox_ticket(&mut self, outcome: outbox::Outcome, out: &mut Vec<Ticket>) {
         match outcome {
-            outbox::Outcome::Load(request, nav) => {
-                let t = self.ticket(request);
-                self.outbox.expect(t.seq, nav);
-                out.push(t);
-            }
+            outbox::Outcome::Load(load) => self.outbox_load(load, out),
             outbox::Outcome::ConfirmRetry(e) => self.prompt = Some(Prompt::ConfirmRetry(e)),
             outbox::Outcome::ConfirmRetryAll(n) => self.prompt = Some(Prompt::ConfirmRetryAll(n)),
             outbox::Outcome::Notice(text) => self.say(text, false),
@@ -191,16 +196,16 @@ impl App {
                 if let Some(id) = self.detail.as_ref().map(|d| d.id) {
                     out.push(self.ticket(Request::Detail(id)));
                 }
-                let o = if self.reservations.loaded {
+                let load = if self.reservations.loaded {
                     self.reservations.reload()
                 } else {
                     self.reservations.reset()
                 };
-                self.res_ticket(o, out);
+                self.res_load(load, out);
             }
             View::Outbox => {
-                let o = self.outbox.reload();
-                self.outbox_ticket(o, out);
+                let load = self.outbox.reload();
+                self.outbox_load(load, out);
             }
             View::TestSend => {}
         }
@@ -276,11 +281,9 @@ impl App {
         match self.view {
             View::Overview => {}
             View::Reservations => {
-                let total = self
-                    .stats
-                    .as_ref()
-                    .map(|s| reservations::status_total(s, self.reservations.status()));
-                let o = self.reservations.handle_key(&key, step, total);
+                let o = self
+                    .reservations
+                    .handle_key(&key, step, self.stats.as_ref());
                 self.res_ticket(o, &mut out);
             }
             View::Outbox => {
@@ -332,8 +335,8 @@ impl App {
                     Loaded::Reservations(p) => Ok(p),
                     _ => Err("unexpected answer".to_owned()),
                 });
-                if let Some(o) = self.reservations.apply(ticket.seq, page) {
-                    self.res_ticket(o, &mut out);
+                if let Some(load) = self.reservations.apply(ticket.seq, page) {
+                    self.res_load(load, &mut out);
                 }
             }
             (Request::Outbox { .. }, r) => {
@@ -341,8 +344,8 @@ impl App {
                     Loaded::Outbox(p) => Ok(p),
                     _ => Err("unexpected answer".to_owned()),
                 });
-                if let Some(o) = self.outbox.apply(ticket.seq, page) {
-                    self.outbox_ticket(o, &mut out);
+                if let Some(load) = self.outbox.apply(ticket.seq, page) {
+                    self.outbox_load(load, &mut out);
                 }
             }
             (Request::Detail(id), r) => {

@@ -7,10 +7,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table};
 
-use super::{ReservationsState, TABS, sort_label, status_total, tab_label};
+use super::{ReservationsState, sort_label, tab_label};
 use crate::store::stats::Stats;
-use crate::tui::components::{age_since, local_near, thousands};
-use crate::tui::theme::{Theme, tabs_line};
+use crate::tui::components::{age_since, local_near};
+use crate::tui::theme::Theme;
 
 pub struct DrawContext<'a> {
     pub stats: Option<&'a Stats>,
@@ -22,22 +22,13 @@ pub struct DrawContext<'a> {
 pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawContext<'_>) {
     let [tabs_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let labels: Vec<(String, String)> = TABS
-        .iter()
-        .map(|t| {
-            let n = cx.stats.map(|st| thousands(status_total(st, *t)));
-            (tab_label(*t).to_owned(), n.unwrap_or_default())
-        })
-        .collect();
-    f.render_widget(
-        tabs_line(&labels, s.tab, tabs_area.width, cx.theme),
-        tabs_area,
-    );
+    f.render_widget(s.tabs(cx.stats, tabs_area.width, cx.theme), tabs_area);
 
-    let total = cx.stats.map(|st| status_total(st, s.status()));
-    let mut title = format!(" {} · {} ", tab_label(s.status()), sort_label(s.sort));
-    if !s.filter.trim().is_empty() {
-        title.push_str(&format!("· filter \"{}\" ", s.filter.trim()));
+    let total = s.total(cx.stats);
+    let filter = s.list.filter.trim();
+    let mut title = format!(" {} · {} ", tab_label(s.status()), sort_label(s.list.sort));
+    if !filter.is_empty() {
+        title.push_str(&format!("· filter \"{filter}\" "));
     }
     let mut block = Block::bordered()
         .title(Span::styled(title, cx.theme.title()))
@@ -55,10 +46,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawConte
     if s.rows.is_empty() {
         let text = if !s.loaded {
             "Loading…".to_owned()
-        } else if s.filter.trim().is_empty() {
+        } else if filter.is_empty() {
             format!("No {} reservations.", tab_label(s.status()).to_lowercase())
         } else {
-            format!("No reservation matches \"{}\".", s.filter.trim())
+            format!("No reservation matches \"{filter}\".")
         };
         f.render_widget(
             Paragraph::new(text).style(cx.theme.dim()).block(block),
