@@ -5,6 +5,8 @@
 //! arrives sits (keyset anchors for reservations, plain offsets for the outbox); moving the
 //! selection, crossing a page edge and taking a page in are the same for both.
 
+mod draw;
+
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::text::Line;
 use ratatui::widgets::TableState;
@@ -13,6 +15,8 @@ use super::{Move, cycle, tab_step, thousands};
 use crate::store::stats::Stats;
 use crate::tui::data::{Page, Request};
 use crate::tui::theme::{Theme, tabs_line};
+
+pub use draw::Look;
 
 /// What a paged list adds to the pager.
 pub trait Listing: Sized {
@@ -136,6 +140,11 @@ pub fn status_total<L: Listing>(stats: &Stats, status: Option<L::Status>) -> u64
 impl<L: Listing> Pager<L> {
     pub fn status(&self) -> Option<L::Status> {
         L::TABS.get(self.tab).copied().flatten()
+    }
+
+    /// The name of the current tab.
+    pub fn tab_label(&self) -> &'static str {
+        L::tab_label(self.status())
     }
 
     pub fn selected_row(&self) -> Option<&L::Row> {

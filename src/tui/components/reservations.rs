@@ -17,17 +17,6 @@ use crate::tui::data::Request;
 
 pub use draw::{DrawContext, draw};
 
-/// Status tabs, most useful first; the last one lists every status.
-pub const TABS: [Option<Status>; 7] = [
-    Some(Status::Pending),
-    Some(Status::Confirmed),
-    Some(Status::Expired),
-    Some(Status::Refused),
-    Some(Status::Cancelled),
-    Some(Status::Removed),
-    None,
-];
-
 const SORTS: [Sort; 4] = [
     Sort {
         key: SortKey::Created,
@@ -53,18 +42,6 @@ pub fn sort_label(sort: Sort) -> &'static str {
         (SortKey::Created, false) => "oldest request first",
         (SortKey::Departure, false) => "earliest departure first",
         (SortKey::Departure, true) => "latest departure first",
-    }
-}
-
-pub fn tab_label(status: Option<Status>) -> &'static str {
-    match status {
-        Some(Status::Pending) => "Pending",
-        Some(Status::Confirmed) => "Confirmed",
-        Some(Status::Expired) => "Expired",
-        Some(Status::Refused) => "Refused",
-        Some(Status::Cancelled) => "Cancelled",
-        Some(Status::Removed) => "Removed",
-        None => "All",
     }
 }
 
@@ -105,10 +82,27 @@ impl Listing for ReservationList {
     type Status = Status;
     type At = Where;
 
-    const TABS: &'static [Option<Status>] = &TABS;
+    /// Most useful first; the last one lists every status.
+    const TABS: &'static [Option<Status>] = &[
+        Some(Status::Pending),
+        Some(Status::Confirmed),
+        Some(Status::Expired),
+        Some(Status::Refused),
+        Some(Status::Cancelled),
+        Some(Status::Removed),
+        None,
+    ];
 
     fn tab_label(status: Option<Status>) -> &'static str {
-        tab_label(status)
+        match status {
+            Some(Status::Pending) => "Pending",
+            Some(Status::Confirmed) => "Confirmed",
+            Some(Status::Expired) => "Expired",
+            Some(Status::Refused) => "Refused",
+            Some(Status::Cancelled) => "Cancelled",
+            Some(Status::Removed) => "Removed",
+            None => "All",
+        }
     }
 
     fn count(stats: &Stats, status: Status) -> i64 {
