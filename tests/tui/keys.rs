@@ -7,7 +7,7 @@ use carette::store::outbox::{EmailStatus, OutboxEmail};
 use carette::store::stats::Stats;
 use carette::tui::app::{Action, App, MailSummary, Prompt, Settings, View};
 use carette::tui::components::test_send::{SendOutcome, SendState};
-use carette::tui::data::{Loaded, OutboxPage, Request, ReservationsPage, Ticket};
+use carette::tui::data::{Kind, Loaded, OutboxPage, Request, ReservationsPage, Ticket};
 use carette::tui::loader::Message;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -91,16 +91,21 @@ fn stats(pending: i64, failed: i64) -> Stats {
     }
 }
 
-/// Feeds the answer to the newest reservations ticket in `a`.
-fn answer_reservations(app: &mut App, a: &Action, rows: Vec<Row>, more: bool) -> Action {
+/// Feeds `loaded` as the answer to the ticket of `kind` in `a`.
+fn answer(app: &mut App, a: &Action, kind: Kind, loaded: Loaded) -> Action {
     let t = tickets(a)
         .into_iter()
-        .find(|t| matches!(t.request, Request::Reservations { .. }))
-        .expect("a reservations load");
+        .find(|t| t.request.kind() == kind)
+        .expect("a load of that kind");
     app.on_message(Message::Loaded {
         ticket: t,
-        result: Ok(Loaded::Reservations(ReservationsPage { rows, more })),
+        result: Ok(loaded),
     })
+}
+
+fn answer_reservations(app: &mut App, a: &Action, rows: Vec<Row>, more: bool) -> Action {
+    let page = ReservationsPage { rows, more };
+    answer(app, a, Kind::Reservations, Loaded::Reservations(page))
 }
 
 #[test]
@@ -438,16 +443,13 @@ fn changes_reload_at_most_once_a_second_and_time_reloads_anyway() {
     );
 }
 
-/// Feeds the answer to the newest outbox ticket in `a`.
 fn answer_outbox(app: &mut App, a: &Action, rows: Vec<OutboxEmail>, more: bool) -> Action {
-    let t = tickets(a)
-        .into_iter()
-        .find(|t| matches!(t.request, Request::Outbox { .. }))
-        .expect("an outbox load");
-    app.on_message(Message::Loaded {
-        ticket: t,
-        result: Ok(Loaded::Outbox(OutboxPage { rows, more })),
-    })
+    answer(
+        app,
+        a,
+        Kind::Outbox,
+        Loaded::Outbox(OutboxPage { rows, more }),
+    )
 }
 
 /// The offset the outbox load in `a` reads from.
