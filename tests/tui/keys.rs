@@ -591,3 +591,31 @@ fn an_empty_neighbour_ends_the_listing_and_an_emptied_page_starts_over() {
     assert_eq!(a.handle_key(ch('k')), Action::None);
     assert_eq!(a.reservations.selected, 0);
 }
+
+#[test]
+fn an_unreadable_outbox_page_shows_the_error_without_the_email_panel() {
+    let mut a = app();
+    a.resize(120, 40);
+    let act = a.handle_key(ch('3'));
+    answer_outbox(&mut a, &act, emails(1..=3), false);
+    let screen = |a: &mut App| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| carette::tui::ui::draw(f, a)).unwrap();
+        t.backend().to_string()
+    };
+    assert!(screen(&mut a).contains("Selected email"));
+
+    let act = a.refresh();
+    let t = tickets(&act)
+        .into_iter()
+        .find(|t| t.request.kind() == Kind::Outbox)
+        .unwrap();
+    a.on_message(Message::Loaded {
+        ticket: t,
+        result: Err("disk I/O error".into()),
+    });
+    assert_eq!(a.outbox.rows.len(), 3, "the rows stay behind the error");
+    let shown = screen(&mut a);
+    assert!(shown.contains("Cannot read the outbox: disk I/O error"));
+    assert!(!shown.contains("Selected email"), "{shown}");
+}
