@@ -5,13 +5,20 @@
 //! waits ~40 ms for the peer's delayed ACK (~23 msg/s per connection). Throughput comes
 //! from concurrent connections, one per worker, all from the same pool.
 //!
-//! Outcomes: accepted → `sent`; 4xx or unreachable → retried with exponential backoff
-//! (30 s doubling to 1 h) until 3 days after the email was queued, then `failed`; 5xx →
-//! `failed` at once with the server's reason; login refused → every claimed row goes back
-//! to the queue uncounted and the sender pauses (the message is fine, the config is not).
-//! Outcomes are committed in groups (one transaction for whatever finished meanwhile).
-//! A crash between sending and recording re-sends after the lease (at-least-once, with
-//! the same Message-ID).
+//! Outcomes (see `SendError` for the triage): accepted → `sent`, stamped with the moment
+//! the server accepted it; a failure of one message (4xx or 5xx on MAIL/RCPT/DATA, too
+//! big, an envelope the server cannot take) touches that row only: 4xx → retried with
+//! exponential backoff (30 s doubling to 1 h) until 3 days after the email was queued,
+//! then `failed`; 5xx → `failed` at once with the server's reason. Only a failure of the
+//! connection pauses sending: unreachable (connect, TLS, timeout, 421) → the row is
+//! retried and the rest of the batch waits for the same time; login refused → every
+//! claimed row goes back to the queue uncounted and the sender pauses (the message is
+//! fine, the config is not). Outcomes are committed in groups (one transaction for
+//! whatever finished meanwhile), each only if this sender's claim still holds the row.
+//!
+//! The queue itself (claims, outcomes, who holds what) is `service::outbox`: a crash
+//! between sending and recording re-sends as soon as a new sender starts (at-least-once,
+//! with the same Message-ID).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,21 +31,25 @@ use chrono::{DateTime, Duration, Utc};
 mod options;
 
 pub use options::{DeliveryReport, SenderOptions};
-use options::{Outcome, release};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
-use crate::service::Service;
-use crate::store::StoreError;
-use crate::store::outbox::{self, OutboxEmail};
+use crate::service::outbox::{Lease, OutboxEmail, Outcome, SenderInstance, SenderRegistryError};
+use crate::service::{Service, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
     #[error("outbox: {0}")]
-    Store(#[from] StoreError),
+    Service(#[from] ServiceError),
+    #[error("outbox: {0}")]
+    Registry(#[from] SenderRegistryError),
     #[error(transparent)]
     Setup(#[from] OutgoingError),
 }
+
+/// How often a running sender looks for instances that died meanwhile (e.g. a `carette
+/// jobs` run killed while the daemon runs); a starting one looks at once.
+const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why the workers stop taking rows from the current batch.
 #[derive(Debug, Clone)]
@@ -65,6 +76,9 @@ pub struct OutboxSender {
     options: SenderOptions,
     pause: Mutex<Pause>,
     shutdown: Arc<AtomicBool>,
+    /// Registered at the first delivery (so building a sender touches nothing), with the
+    /// time of the last look for dead instances.
+    instance: Mutex<Option<(Arc<SenderInstance>, Instant)>>,
 }
 
 impl OutboxSender {
@@ -75,6 +89,7 @@ impl OutboxSender {
             options,
             pause: Mutex::new(Pause::default()),
             shutdown: Arc::new(AtomicBool::new(false)),
+            instance: Mutex::new(None),
         }
     }
 
@@ -110,15 +125,43 @@ impl OutboxSender {
                 ..DeliveryReport::default()
             });
         }
-        let (lease, limit) = (self.options.lease, self.options.batch_size.max(1));
-        let rows = self
-            .service
-            .store()
-            .write(|tx| outbox::claim_due(tx, now, lease, limit))?;
+        let me = self.instance(now)?;
+        let (lease_for, limit) = (self.options.lease, self.options.batch_size.max(1));
+        let (lease, rows) = self.service.outbox_claim(&me, now, lease_for, limit)?;
         if rows.is_empty() {
             return Ok(DeliveryReport::default());
         }
-        self.deliver_batch(rows, now)
+        self.deliver_batch(&lease, rows, now)
+    }
+
+    /// This process's sender instance: registered (reclaiming the claims of dead
+    /// instances) on first use, and looking for newly dead ones every `RECLAIM_EVERY`.
+    fn instance(&self, now: DateTime<Utc>) -> Result<Arc<SenderInstance>, SenderError> {
+        let mut slot = self
+            .instance
+            .lock()
+            .map_err(|_| std::io::Error::other("sender state poisoned"))
+            .map_err(|source| SenderRegistryError::Lock {
+                path: std::path::PathBuf::new(),
+                source,
+            })?;
+        match slot.as_mut() {
+            Some((me, last)) => {
+                if last.elapsed() >= RECLAIM_EVERY {
+                    *last = Instant::now();
+                    if let Err(e) = self.service.outbox_reclaim_gone(me) {
+                        tracing::warn!("outbox: cannot look for stopped senders: {e}");
+                    }
+                }
+                Ok(me.clone())
+            }
+            None => {
+                let me = Arc::new(self.service.outbox_register_sender(now)?);
+                tracing::debug!(sender = me.id(), "outbox sender registered");
+                *slot = Some((me.clone(), Instant::now()));
+                Ok(me)
+            }
+        }
     }
 
     /// Sends whatever is due until nothing is left, the login fails or `deadline` passes
@@ -194,6 +237,7 @@ impl OutboxSender {
 
     fn deliver_batch(
         &self,
+        lease: &Lease,
         rows: Vec<OutboxEmail>,
         now: DateTime<Utc>,
     ) -> Result<DeliveryReport, SenderError> {
@@ -219,16 +263,19 @@ impl OutboxSender {
             while let Ok(first) = rx.recv() {
                 let mut group = vec![first];
                 group.extend(rx.try_iter());
-                if let Err(e) = self.record(&group, now) {
-                    tracing::error!(
-                        "cannot record {} email outcome(s): {e}; they will be re-sent after the lease",
-                        group.len()
-                    );
-                    store_error = Some(e);
+                match self.record(lease, &group) {
+                    Ok(lost) => report.lost += lost,
+                    Err(e) => {
+                        tracing::error!(
+                            "cannot record {} email outcome(s): {e}; they will be re-sent after the lease",
+                            group.len()
+                        );
+                        store_error = Some(e);
+                    }
                 }
                 for (_, outcome) in &group {
                     match outcome {
-                        Outcome::Sent => report.sent += 1,
+                        Outcome::Sent { .. } => report.sent += 1,
                         Outcome::Retry { .. } => report.retried += 1,
                         Outcome::Failed(_) => report.failed += 1,
                         Outcome::Release { .. } => report.released += 1,
@@ -263,11 +310,11 @@ impl OutboxSender {
             let outcome = if let Some(stop) = stopped {
                 self.after_stop(&row, &stop, now)
             } else if self.shutdown.load(Ordering::SeqCst) {
-                release(now, "not sent yet when the sender stopped")
+                Outcome::release(now, "not sent yet when the sender stopped")
             } else if started.elapsed() > lease_left {
-                release(now, "claim ran out of time, re-queued")
+                Outcome::release(now, "claim ran out of time, re-queued")
             } else {
-                let (outcome, new_stop) = self.send_one(&row, now);
+                let (outcome, new_stop) = self.send_one(&row, now, started);
                 if let Some(new_stop) = new_stop
                     && let Ok(mut s) = stop.lock()
                 {
@@ -281,21 +328,35 @@ impl OutboxSender {
         }
     }
 
-    fn send_one(&self, row: &OutboxEmail, now: DateTime<Utc>) -> (Outcome, Option<Stop>) {
+    /// `now` is the batch's clock (injected in tests); the moment of acceptance is that
+    /// clock moved on by the real time since the batch started.
+    fn send_one(
+        &self,
+        row: &OutboxEmail,
+        now: DateTime<Utc>,
+        started: Instant,
+    ) -> (Outcome, Option<Stop>) {
         let message = match self.outgoing.prepare(row, now) {
             Ok(m) => m,
             Err(e) => return (Outcome::Failed(e.to_string()), None),
         };
         match self.outgoing.mailer.send(&message) {
             Ok(delivered) => {
+                let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
                 tracing::debug!(email = row.id, template = %row.template, reply = %delivered.reply, "email sent");
-                (Outcome::Sent, None)
+                (
+                    Outcome::Sent {
+                        at,
+                        channel: delivered.channel,
+                    },
+                    None,
+                )
             }
             Err(SendError::Permanent(reason)) => (Outcome::Failed(reason), None),
             Err(SendError::Auth(reason)) => {
                 let until = now + self.next_auth_pause();
                 (
-                    release(until, &format!("SMTP login refused: {reason}")),
+                    Outcome::release(until, &format!("SMTP login refused: {reason}")),
                     Some(Stop::Auth { until, reason }),
                 )
             }
@@ -318,35 +379,33 @@ impl OutboxSender {
     fn after_stop(&self, row: &OutboxEmail, stop: &Stop, now: DateTime<Utc>) -> Outcome {
         match stop {
             Stop::Auth { until, reason } => {
-                release(*until, &format!("SMTP login refused: {reason}"))
+                Outcome::release(*until, &format!("SMTP login refused: {reason}"))
             }
             Stop::Unreachable { at, error } => {
                 if now - row.created_at >= self.options.give_up_after {
                     self.options.retry_or_give_up(row, now, error.clone())
                 } else {
-                    release(*at, error)
+                    Outcome::release(*at, error)
                 }
             }
         }
     }
 
+    /// Writes one group of outcomes; returns how many were lost (claim taken over).
     fn record(
         &self,
+        lease: &Lease,
         group: &[(OutboxEmail, Outcome)],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.service.store().write(|tx| {
-            for (row, outcome) in group {
-                match outcome {
-                    Outcome::Sent => outbox::mark_sent(tx, row.id, now)?,
-                    Outcome::Retry { at, error } => outbox::mark_retry(tx, row.id, *at, error)?,
-                    Outcome::Failed(error) => outbox::mark_failed(tx, row.id, error)?,
-                    Outcome::Release { at, error } => outbox::release(tx, row.id, *at, error)?,
-                }
-            }
-            Ok::<_, StoreError>(())
-        })?;
+    ) -> Result<usize, SenderError> {
+        let lost = self.service.outbox_record(lease, group)?;
         for (row, outcome) in group {
+            if lost.contains(&row.id) {
+                tracing::warn!(
+                    email = row.id,
+                    "email outcome not recorded: another sender took this email over meanwhile"
+                );
+                continue;
+            }
             match outcome {
                 Outcome::Retry { at, error } => {
                     tracing::warn!(email = row.id, to = %row.recipient, attempt = row.attempts, retry_at = %at, "email not sent, will retry: {error}");
@@ -354,10 +413,10 @@ impl OutboxSender {
                 Outcome::Failed(error) => {
                     tracing::error!(email = row.id, to = %row.recipient, template = %row.template, "email failed for good: {error}");
                 }
-                Outcome::Sent | Outcome::Release { .. } => {}
+                Outcome::Sent { .. } | Outcome::Release { .. } => {}
             }
         }
-        Ok(())
+        Ok(lost.len())
     }
 
     /// Starts, extends or clears the pause; returns its end when paused.
@@ -397,5 +456,23 @@ impl OutboxSender {
     fn next_auth_pause_from(&self, last: Option<Duration>) -> Duration {
         last.map_or(self.options.first_auth_pause, |d| d * 2)
             .min(self.options.max_auth_pause)
+    }
+}
+
+impl Drop for OutboxSender {
+    /// A clean stop unregisters this instance (whatever it still held goes back to the
+    /// queue); a crash leaves that to the next sender to start.
+    fn drop(&mut self) {
+        let me = self
+            .instance
+            .get_mut()
+            .ok()
+            .and_then(|slot| slot.take())
+            .map(|(me, _)| me);
+        if let Some(me) = me
+            && let Err(e) = self.service.outbox_unregister_sender(&me)
+        {
+            tracing::warn!("outbox: cannot unregister this sender: {e}");
+        }
     }
 }
