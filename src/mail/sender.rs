@@ -251,7 +251,7 @@ impl OutboxSender {
             claimed,
             ..DeliveryReport::default()
         };
-        let mut store_error = None;
+        let mut record_error = None;
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
@@ -270,7 +270,7 @@ impl OutboxSender {
                             "cannot record {} email outcome(s): {e}; they will be re-sent after the lease",
                             group.len()
                         );
-                        store_error = Some(e);
+                        record_error = Some(e);
                     }
                 }
                 for (_, outcome) in &group {
@@ -285,8 +285,8 @@ impl OutboxSender {
         });
         let stop = stop.into_inner().ok().flatten();
         report.paused_until = self.update_pause(stop.as_ref(), report.sent > 0);
-        match store_error {
-            Some(e) => Err(e.into()),
+        match record_error {
+            Some(e) => Err(e),
             None => Ok(report),
         }
     }
