@@ -173,15 +173,23 @@ fn a_4xx_is_retried_after_30_s_then_delivered() {
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
-    assert_eq!((report.sent, report.retried), (3, 1), "{report:?}");
-    let retried: Vec<_> = rows(&db)
+    // The first email (to the driver) is retried; his newer one waits with it, in order.
+    assert_eq!(
+        (report.sent, report.retried, report.released),
+        (2, 1, 1),
+        "{report:?}"
+    );
+    let waiting: Vec<_> = rows(&db)
         .into_iter()
         .filter(|r| r.status == EmailStatus::Queued)
         .collect();
-    assert_eq!(retried.len(), 1);
-    let r = &retried[0];
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting.iter().all(|r| r.recipient == "jean@example.org"));
+    let r = &waiting[0];
     assert_eq!(r.next_attempt_at, now() + Duration::seconds(30));
     assert!(r.last_error.as_deref().unwrap().contains("451"), "{r:?}");
+    assert_eq!(waiting[1].next_attempt_at, r.next_attempt_at);
+    assert_eq!(waiting[1].attempts, 0, "held back, not attempted");
     assert_eq!(
         s.deliver_due(now() + Duration::seconds(10))
             .unwrap()
@@ -189,7 +197,7 @@ fn a_4xx_is_retried_after_30_s_then_delivered() {
         0
     );
     let report = s.deliver_due(now() + Duration::seconds(31)).unwrap();
-    assert_eq!(report.sent, 1);
+    assert_eq!(report.sent, 2);
     assert_eq!(server.count(), 4);
     let row = outbox_row(&db, r.id);
     assert_eq!((row.status, row.attempts), (EmailStatus::Sent, 2));
@@ -211,7 +219,8 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
-    assert_eq!(report.retried, 4, "{report:?}");
+    // Each rider's oldest email is retried; the newer ones wait behind them.
+    assert_eq!((report.retried, report.released), (2, 2), "{report:?}");
     assert_eq!(
         report.paused_until, None,
         "a 4xx of one message pauses nothing"
@@ -223,7 +232,9 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
         assert_eq!(row.status, EmailStatus::Failed);
         let error = row.last_error.unwrap();
         assert!(
-            error.contains("gave up after 2 attempts") && error.contains("452"),
+            error.contains("gave up after")
+                && error.contains("over 3 days")
+                && error.contains("452"),
             "{error}"
         );
     }
@@ -595,6 +606,69 @@ fn after_a_pause_the_oldest_email_goes_first() {
         .filter(|t| t.ends_with("_passenger"))
         .collect();
     assert_eq!(marie, ["request_passenger", "confirmed_passenger"]);
+}
+
+#[test]
+fn a_retried_email_is_not_overtaken_by_a_newer_one_to_the_same_rider() {
+    let server = SmtpServer::start();
+    // Greylisting: Marie's server asks to come back later, once.
+    server.answer_recipient(
+        "marie@example.org",
+        "451 4.7.1 Greylisted, try again later",
+        Some(1),
+    );
+    let db = db();
+    let offer = db
+        .service
+        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), now())
+        .unwrap();
+    let r = db
+        .service
+        .request_seat(offer.id, &request("Marie", "marie@example.org"), now())
+        .unwrap();
+    let s = sender(&db, server.port());
+    let report = s.deliver_due(now()).unwrap();
+    assert_eq!((report.sent, report.retried), (1, 1), "{report:?}");
+    assert_eq!(report.paused_until, None);
+    // The driver accepts 10 s later: "confirmed" to Marie is due at once, her older
+    // "request" only at +30 s. The driver's own email goes; Marie's waits for her first.
+    db.service
+        .accept(r.id, now() + Duration::seconds(10))
+        .unwrap();
+    let report = s.deliver_due(now() + Duration::seconds(11)).unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert!(
+        server
+            .received()
+            .iter()
+            .all(|m| m.to != ["marie@example.org"])
+    );
+    let t = now() + Duration::seconds(31);
+    let mut sent = 0;
+    while sent < 2 {
+        let report = s.deliver_due(t).unwrap();
+        assert!(report.claimed > 0, "{report:?}");
+        sent += report.sent;
+    }
+    let marie: Vec<String> = server
+        .received()
+        .iter()
+        .filter(|m| m.to == ["marie@example.org"])
+        .map(|m| {
+            let msg = MessageParser::default().parse(&m.data).unwrap();
+            msg.message_id().unwrap().to_owned()
+        })
+        .collect();
+    let template = |mid: &str| {
+        rows(&db)
+            .into_iter()
+            .find(|r| mid.starts_with(&r.message_id))
+            .unwrap()
+            .template
+    };
+    let order: Vec<String> = marie.iter().map(|m| template(m)).collect();
+    assert_eq!(order, ["request_passenger", "confirmed_passenger"]);
+    assert!(rows(&db).iter().all(|r| r.status == EmailStatus::Sent));
 }
 
 #[test]

@@ -21,3 +21,7 @@ UPDATE outbox SET channel = 'smtp' WHERE status = 'sent';
 
 -- The claim takes the oldest due emails first (created_at), whatever their retry history.
 CREATE INDEX idx_outbox_queue ON outbox (status, created_at);
+-- A rider's emails leave in order: the claim skips a row while an older one to the same
+-- address is unsent. Partial, so it holds only the (few) unsent rows.
+CREATE INDEX idx_outbox_unsent_recipient ON outbox (recipient, created_at)
+    WHERE status IN ('queued', 'sending');

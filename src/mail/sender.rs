@@ -20,7 +20,6 @@
 //! between sending and recording re-sends as soon as a new sender starts (at-least-once,
 //! with the same Message-ID).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -29,8 +28,10 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 mod options;
+mod queue;
 
 pub use options::{DeliveryReport, SenderOptions};
+use queue::{BatchQueue, Next};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
@@ -196,7 +197,9 @@ impl OutboxSender {
                 self.deliver_due(Utc::now())
             }));
             let more = match result {
-                Ok(Ok(report)) => report.claimed >= self.options.batch_size,
+                // A sent email may free the next one to the same rider (held back to keep
+                // their order): look again at once rather than after `poll`.
+                Ok(Ok(report)) => report.claimed >= self.options.batch_size || report.sent > 0,
                 Ok(Err(e)) => {
                     tracing::error!("outbox sender: {e}; retrying shortly");
                     false
@@ -244,7 +247,7 @@ impl OutboxSender {
         let started = Instant::now();
         let claimed = rows.len();
         let workers = self.options.workers.min(claimed).max(1);
-        let queue = Mutex::new(VecDeque::from(rows));
+        let queue = BatchQueue::new(rows);
         let stop: Mutex<Option<Stop>> = Mutex::new(None);
         let (tx, rx) = mpsc::channel::<(OutboxEmail, Outcome)>();
         let mut report = DeliveryReport {
@@ -293,7 +296,7 @@ impl OutboxSender {
 
     fn work(
         &self,
-        queue: &Mutex<VecDeque<OutboxEmail>>,
+        queue: &BatchQueue,
         stop: &Mutex<Option<Stop>>,
         tx: mpsc::Sender<(OutboxEmail, Outcome)>,
         now: DateTime<Utc>,
@@ -302,9 +305,22 @@ impl OutboxSender {
         // Half the lease: a row still queued here by then goes back rather than risk
         // being claimed (and sent) by another process too.
         let lease_left = (self.options.lease / 2).to_std().unwrap_or_default();
-        loop {
-            let Some(row) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
-                return;
+        while let Some(next) = queue.next() {
+            let row = match next {
+                Next::Send(row) => row,
+                Next::Hold(row, at) => {
+                    let stopped = stop.lock().ok().and_then(|s| s.clone());
+                    let outcome = match stopped {
+                        Some(stop) => self.after_stop(&row, &stop, now),
+                        None => {
+                            Outcome::release(at, "waiting for an older email to the same address")
+                        }
+                    };
+                    if tx.send((row, outcome)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
             let stopped = stop.lock().ok().and_then(|s| s.clone());
             let outcome = if let Some(stop) = stopped {
@@ -322,6 +338,7 @@ impl OutboxSender {
                 }
                 outcome
             };
+            queue.done(&row, &outcome);
             if tx.send((row, outcome)).is_err() {
                 return;
             }

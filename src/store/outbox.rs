@@ -139,10 +139,13 @@ impl Channel {
 }
 
 /// Claims up to `limit` due rows for `lease`, oldest email first: a row retried or held
-/// back by a pause keeps its place in line (`created_at`), so a newer email to the same
-/// rider never overtakes it once sending resumes. Claims whose lease ran out (a stuck or
-/// vanished sender) go back to the queue first. Runs inside the caller's immediate
-/// transaction, so two processes never claim the same row.
+/// back by a pause keeps its place in line (`created_at`). A rider's emails leave in the
+/// order they were queued: a row waits while an older one to the same address waits for
+/// its retry or is being sent by another claim (a retried "Demande envoyée" is never
+/// overtaken by its "Réservation confirmée"; within a batch the sender keeps the order);
+/// failed rows hold nothing back. Claims whose lease ran out (a
+/// stuck or vanished sender) go back to the queue first. Runs inside the caller's
+/// immediate transaction, so two processes never claim the same row.
 pub fn claim_due(
     conn: &Connection,
     lease: &Lease,
@@ -160,9 +163,14 @@ pub fn claim_due(
         "UPDATE outbox SET status = 'sending', lease_until = ?2, lease_owner = ?4, lease_claim = ?5,
              attempts = attempts + 1
          WHERE id IN (
-             SELECT id FROM outbox
-             WHERE status = 'queued' AND next_attempt_at <= ?1
-             ORDER BY created_at, id LIMIT ?3)
+             SELECT id FROM outbox o
+             WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p
+                   WHERE p.recipient = o.recipient AND p.status IN ('queued', 'sending')
+                     AND (p.status = 'sending' OR p.next_attempt_at > ?1)
+                     AND (p.created_at < o.created_at OR (p.created_at = o.created_at AND p.id < o.id)))
+             ORDER BY o.created_at, o.id LIMIT ?3)
          RETURNING *",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -53,8 +53,8 @@ impl Received {
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
-    /// Recipients refused at RCPT TO (lower-cased address → reply), every time.
-    refused_recipients: Vec<(String, String)>,
+    /// Recipients refused at RCPT TO: (lower-cased address, reply, times left or None).
+    refused_recipients: Vec<(String, String, Option<u32>)>,
     /// Whether EHLO offers SMTPUTF8 (off by default, like many small servers).
     smtputf8: bool,
     /// Time taken before answering the end of DATA (a slow server).
@@ -114,12 +114,17 @@ impl SmtpServer {
 
     /// Refuses `address` at RCPT TO with `550 text`, every time (other recipients pass).
     pub fn refuse_recipient(&self, address: &str, text: &str) {
-        self.inner
-            .state
-            .lock()
-            .unwrap()
-            .refused_recipients
-            .push((address.to_ascii_lowercase(), format!("550 {text}")));
+        self.answer_recipient(address, &format!("550 {text}"), None);
+    }
+
+    /// Answers RCPT TO `address` with `reply` (e.g. "451 4.7.1 Greylisted"), `times`
+    /// times (None: always); other recipients pass.
+    pub fn answer_recipient(&self, address: &str, reply: &str, times: Option<u32>) {
+        self.inner.state.lock().unwrap().refused_recipients.push((
+            address.to_ascii_lowercase(),
+            reply.to_owned(),
+            times,
+        ));
     }
 
     /// Waits `delay` before answering each message's DATA (a slow server).
@@ -294,12 +299,19 @@ impl<'a> Session<'a> {
             } else if upper.starts_with("RCPT TO:") {
                 let to = address(&cmd[8..]);
                 let refused = {
-                    let state = self.inner.state.lock().unwrap();
-                    state
-                        .refused_recipients
-                        .iter()
-                        .find(|(a, _)| *a == to.to_lowercase())
-                        .map(|(_, reply)| reply.clone())
+                    let mut state = self.inner.state.lock().unwrap();
+                    let rules = &mut state.refused_recipients;
+                    let i = rules.iter().position(|(a, _, _)| *a == to.to_lowercase());
+                    i.map(|i| {
+                        let reply = rules[i].1.clone();
+                        if let Some(times) = &mut rules[i].2 {
+                            *times -= 1;
+                            if *times == 0 {
+                                rules.remove(i);
+                            }
+                        }
+                        reply
+                    })
                 };
                 match refused.or_else(|| self.rule(Stage::RcptTo)) {
                     Some(reply) => {
