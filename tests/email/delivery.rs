@@ -1,39 +1,37 @@
 //! The outbox sender against a real SMTP server over TCP: state changes made through the
 //! Service end up as parsed MIME messages, and every failure mode leaves the outbox right.
 
-mod support;
-
 use std::time::Instant;
 
+use crate::support::*;
 use carette::mail::outgoing::Outgoing;
 use carette::mail::sender::{OutboxSender, SenderOptions};
 use carette::service::outbox::{Channel, Outcome};
 use carette::store::outbox::{EmailStatus, OutboxEmail};
 use chrono::{DateTime, Duration, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
-use support::*;
 
 fn now() -> DateTime<Utc> {
     utc(2026, 12, 1, 9, 0)
 }
 
-fn sender(db: &Db, port: u16) -> OutboxSender {
+fn sender(db: &Fixture, port: u16) -> OutboxSender {
     let config = smtp_config(port);
     let outgoing = Outgoing::from_config(&config, db.dir.path(), SECRET).unwrap();
     OutboxSender::new(db.service.clone(), outgoing, SenderOptions::with_workers(2))
 }
 
 /// Offer + request (2 emails) + accept (2 more); returns the reservation id.
-fn request_and_accept(db: &Db) -> i64 {
+fn request_and_accept(db: &Fixture) -> i64 {
     let offer = db
         .service
-        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), now())
+        .create_offer(&offer_input(utc(2026, 12, 3, 7, 0), 3), now())
         .unwrap();
     let r = db
         .service
         .request_seat(
             offer.id,
-            &request("Marie <Curie>", "marie@example.org"),
+            &request_with_markup("Marie <Curie>", "marie@example.org"),
             now(),
         )
         .unwrap();
@@ -41,7 +39,7 @@ fn request_and_accept(db: &Db) -> i64 {
     r.id
 }
 
-fn rows(db: &Db) -> Vec<OutboxEmail> {
+fn rows(db: &Fixture) -> Vec<OutboxEmail> {
     let mut rows = db.service.outbox_list(None, 100, 0).unwrap();
     rows.sort_by_key(|r| r.id);
     rows
@@ -72,7 +70,7 @@ fn calendar_parts(raw: &[u8]) -> Vec<(String, String, Option<String>)> {
 #[test]
 fn a_request_then_accept_delivers_four_complete_emails() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     let id = request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert_eq!((report.claimed, report.sent), (4, 4), "{report:?}");
@@ -169,7 +167,7 @@ fn a_request_then_accept_delivers_four_complete_emails() {
 fn a_4xx_is_retried_after_30_s_then_delivered() {
     let server = SmtpServer::start();
     server.on(Stage::Data, 451, "4.3.0 Try again later", Some(1));
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -203,7 +201,7 @@ fn a_4xx_is_retried_after_30_s_then_delivered() {
     assert_eq!((row.status, row.attempts), (EmailStatus::Sent, 2));
 }
 
-fn outbox_row(db: &Db, id: i64) -> OutboxEmail {
+fn outbox_row(db: &Fixture, id: i64) -> OutboxEmail {
     db.service.outbox_get(id).unwrap().unwrap()
 }
 
@@ -215,7 +213,7 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
 
     let server = SmtpServer::start();
     server.on(Stage::Data, 452, "4.3.1 Insufficient system storage", None);
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -243,7 +241,7 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
 #[test]
 fn a_server_down_then_up_delivers_everything_once() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     server.stop();
@@ -285,7 +283,7 @@ fn message_ids(server: &SmtpServer) -> Vec<String> {
 #[test]
 fn a_claim_left_by_a_dead_sender_is_sent_at_once_by_the_next_one() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     // A sender claims everything, then its process dies before sending or recording
     // anything (dropping the instance without unregistering is what a crash leaves).
@@ -334,7 +332,7 @@ fn a_claim_left_by_a_dead_sender_is_sent_at_once_by_the_next_one() {
 #[test]
 fn a_live_senders_claim_is_left_alone_until_its_lease_ends() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     // Alive but stuck (e.g. a hung connection): its process still holds its lock.
     let stuck = db.service.outbox_register_sender(now()).unwrap();
@@ -357,7 +355,7 @@ fn a_live_senders_claim_is_left_alone_until_its_lease_ends() {
 #[test]
 fn a_sender_whose_claim_was_taken_over_cannot_flip_the_row() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let slow = db.service.outbox_register_sender(now()).unwrap();
     let (old_lease, claimed) = db
@@ -396,7 +394,7 @@ fn a_sender_whose_claim_was_taken_over_cannot_flip_the_row() {
         assert_eq!(row.last_error, None);
     }
     // Even the same sender's older claim of a row it claimed again is refused.
-    let db2 = support::db();
+    let db2 = fixture();
     request_and_accept(&db2);
     let me = db2.service.outbox_register_sender(now()).unwrap();
     let (first, rows1) = db2
@@ -425,7 +423,7 @@ fn a_sender_whose_claim_was_taken_over_cannot_flip_the_row() {
 fn sent_at_is_when_the_server_accepted_the_email() {
     let server = SmtpServer::start();
     server.set_data_delay(std::time::Duration::from_millis(1100));
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let config = smtp_config(server.port());
     let outgoing = Outgoing::from_config(&config, db.dir.path(), SECRET).unwrap();
@@ -441,14 +439,14 @@ fn sent_at_is_when_the_server_accepted_the_email() {
 }
 
 /// A seat request per passenger: 2 emails each (driver, passenger).
-fn requests(db: &Db, passengers: &[&str]) {
+fn requests(db: &Fixture, passengers: &[&str]) {
     let offer = db
         .service
-        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 8), now())
+        .create_offer(&offer_input(utc(2026, 12, 3, 7, 0), 8), now())
         .unwrap();
     for p in passengers {
         db.service
-            .request_seat(offer.id, &request("P", p), now())
+            .request_seat(offer.id, &request("P", p, 1), now())
             .unwrap();
     }
 }
@@ -459,7 +457,7 @@ fn one_bad_address_fails_alone_and_the_rest_of_the_batch_goes_at_once() {
     // A server without SMTPUTF8 that does not know one of the recipients.
     server.advertise_smtputf8(false);
     server.refuse_recipient("p3@example.org", "5.1.1 <p3@example.org> No such user here");
-    let db = db();
+    let db = fixture();
     let passengers: Vec<String> = (0..14).map(|i| format!("p{i}@example.org")).collect();
     let refs: Vec<&str> = passengers.iter().map(String::as_str).collect();
     requests(&db, &refs);
@@ -528,7 +526,7 @@ fn a_421_or_a_refusing_greeting_pauses_instead_of_failing_emails() {
     // 421 "closing channel" answers MAIL FROM once: the connection, not the message.
     let server = SmtpServer::start();
     server.on(Stage::MailFrom, 421, "4.3.2 Shutting down", Some(1));
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert!(report.paused_until.is_some(), "{report:?}");
@@ -545,7 +543,7 @@ fn a_421_or_a_refusing_greeting_pauses_instead_of_failing_emails() {
     // A server that answers every greeting 554: a 5xx, but the server's, not the emails'.
     let server = SmtpServer::start();
     server.on(Stage::Connect, 554, "5.3.2 No service for you", None);
-    let db = support::db();
+    let db = fixture();
     request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert_eq!(report.failed, 0, "{report:?}");
@@ -563,14 +561,14 @@ fn a_421_or_a_refusing_greeting_pauses_instead_of_failing_emails() {
 #[test]
 fn after_a_pause_the_oldest_email_goes_first() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     let offer = db
         .service
-        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), now())
+        .create_offer(&offer_input(utc(2026, 12, 3, 7, 0), 3), now())
         .unwrap();
     let r = db
         .service
-        .request_seat(offer.id, &request("Marie", "marie@example.org"), now())
+        .request_seat(offer.id, &request("Marie", "marie@example.org", 1), now())
         .unwrap();
     let config = smtp_config(server.port());
     let outgoing = Outgoing::from_config(&config, db.dir.path(), SECRET).unwrap();
@@ -617,14 +615,14 @@ fn a_retried_email_is_not_overtaken_by_a_newer_one_to_the_same_rider() {
         "451 4.7.1 Greylisted, try again later",
         Some(1),
     );
-    let db = db();
+    let db = fixture();
     let offer = db
         .service
-        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), now())
+        .create_offer(&offer_input(utc(2026, 12, 3, 7, 0), 3), now())
         .unwrap();
     let r = db
         .service
-        .request_seat(offer.id, &request("Marie", "marie@example.org"), now())
+        .request_seat(offer.id, &request("Marie", "marie@example.org", 1), now())
         .unwrap();
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -680,7 +678,7 @@ fn a_5xx_fails_at_once_with_the_servers_reason() {
         "5.1.1 <jean@example.org> No such user here",
         Some(1),
     );
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert_eq!((report.sent, report.failed), (3, 1), "{report:?}");
@@ -706,7 +704,7 @@ fn a_refused_login_keeps_every_email_queued_and_pauses() {
         "5.7.8 Username and Password not accepted",
         None,
     );
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -752,7 +750,7 @@ fn a_refused_login_keeps_every_email_queued_and_pauses() {
 
 #[test]
 fn dev_mode_writes_eml_files_and_marks_sent() {
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let config = carette::config::Config::default();
     assert!(config.dev_mode());
