@@ -168,8 +168,9 @@ pub fn claim_due(
                AND NOT EXISTS (
                    SELECT 1 FROM outbox p
                    WHERE p.recipient = o.recipient AND p.status IN ('queued', 'sending')
+                     AND p.created_at <= o.created_at
                      AND (p.status = 'sending' OR p.next_attempt_at > ?1)
-                     AND (p.created_at < o.created_at OR (p.created_at = o.created_at AND p.id < o.id)))
+                     AND (p.created_at < o.created_at OR p.id < o.id))
              ORDER BY o.created_at, o.id LIMIT ?3)
          RETURNING *",
     )?;
