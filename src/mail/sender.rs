@@ -28,9 +28,12 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 mod options;
+mod pause;
 mod queue;
+mod registration;
 
 pub use options::{DeliveryReport, SenderOptions};
+use pause::{Pause, Stop};
 use queue::{BatchQueue, Next};
 
 use super::mailer::SendError;
@@ -46,29 +49,8 @@ pub enum SenderError {
     Registry(#[from] SenderRegistryError),
     #[error(transparent)]
     Setup(#[from] OutgoingError),
-}
-
-/// How often a running sender looks for instances that died meanwhile (e.g. a `carette
-/// jobs` run killed while the daemon runs); a starting one looks at once.
-const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Why the workers stop taking rows from the current batch.
-#[derive(Debug, Clone)]
-enum Stop {
-    Auth {
-        until: DateTime<Utc>,
-        reason: String,
-    },
-    Unreachable {
-        at: DateTime<Utc>,
-        error: String,
-    },
-}
-
-#[derive(Debug, Default)]
-struct Pause {
-    until: Option<DateTime<Utc>>,
-    last: Option<Duration>,
+    #[error("outbox sender state poisoned by an earlier panic")]
+    Poisoned,
 }
 
 pub struct OutboxSender {
@@ -133,36 +115,6 @@ impl OutboxSender {
             return Ok(DeliveryReport::default());
         }
         self.deliver_batch(&lease, rows, now)
-    }
-
-    /// This process's sender instance: registered (reclaiming the claims of dead
-    /// instances) on first use, and looking for newly dead ones every `RECLAIM_EVERY`.
-    fn instance(&self, now: DateTime<Utc>) -> Result<Arc<SenderInstance>, SenderError> {
-        let mut slot = self
-            .instance
-            .lock()
-            .map_err(|_| std::io::Error::other("sender state poisoned"))
-            .map_err(|source| SenderRegistryError::Lock {
-                path: std::path::PathBuf::new(),
-                source,
-            })?;
-        match slot.as_mut() {
-            Some((me, last)) => {
-                if last.elapsed() >= RECLAIM_EVERY {
-                    *last = Instant::now();
-                    if let Err(e) = self.service.outbox_reclaim_gone(me) {
-                        tracing::warn!("outbox: cannot look for stopped senders: {e}");
-                    }
-                }
-                Ok(me.clone())
-            }
-            None => {
-                let me = Arc::new(self.service.outbox_register_sender(now)?);
-                tracing::debug!(sender = me.id(), "outbox sender registered");
-                *slot = Some((me.clone(), Instant::now()));
-                Ok(me)
-            }
-        }
     }
 
     /// Sends whatever is due until nothing is left, the login fails or `deadline` passes
@@ -231,11 +183,6 @@ impl OutboxSender {
                 return;
             }
         }
-    }
-
-    fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let pause = self.pause.lock().ok()?;
-        pause.until.filter(|until| *until > now)
     }
 
     fn deliver_batch(
@@ -434,62 +381,5 @@ impl OutboxSender {
             }
         }
         Ok(lost.len())
-    }
-
-    /// Starts, extends or clears the pause; returns its end when paused.
-    fn update_pause(&self, stop: Option<&Stop>, any_sent: bool) -> Option<DateTime<Utc>> {
-        let mut pause = self.pause.lock().ok()?;
-        match stop {
-            Some(Stop::Auth { until, reason }) => {
-                *pause = Pause {
-                    until: Some(*until),
-                    last: Some(self.next_auth_pause_from(pause.last)),
-                };
-                tracing::error!(
-                    "SMTP login refused: emails stay queued, nothing is sent before {until}. {reason}"
-                );
-                Some(*until)
-            }
-            Some(Stop::Unreachable { at, error }) => {
-                tracing::warn!("SMTP server unreachable, pausing until {at}: {error}");
-                pause.until = Some(*at);
-                Some(*at)
-            }
-            None => {
-                if any_sent {
-                    *pause = Pause::default();
-                }
-                None
-            }
-        }
-    }
-
-    /// The pause a refused login would start now: doubled each time, capped.
-    fn next_auth_pause(&self) -> Duration {
-        let last = self.pause.lock().ok().and_then(|p| p.last);
-        self.next_auth_pause_from(last)
-    }
-
-    fn next_auth_pause_from(&self, last: Option<Duration>) -> Duration {
-        last.map_or(self.options.first_auth_pause, |d| d * 2)
-            .min(self.options.max_auth_pause)
-    }
-}
-
-impl Drop for OutboxSender {
-    /// A clean stop unregisters this instance (whatever it still held goes back to the
-    /// queue); a crash leaves that to the next sender to start.
-    fn drop(&mut self) {
-        let me = self
-            .instance
-            .get_mut()
-            .ok()
-            .and_then(|slot| slot.take())
-            .map(|(me, _)| me);
-        if let Some(me) = me
-            && let Err(e) = self.service.outbox_unregister_sender(&me)
-        {
-            tracing::warn!("outbox: cannot unregister this sender: {e}");
-        }
     }
 }
