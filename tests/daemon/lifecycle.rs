@@ -406,3 +406,83 @@ fn kill_9_mid_send_then_restart_resends_in_flight_emails_at_once() {
     d.child.kill().unwrap();
     d.child.wait().unwrap();
 }
+
+#[test]
+fn a_poisoned_email_holds_back_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("carette.db");
+    // A server that does not offer SMTPUTF8, as in the field report.
+    let smtp = SmtpServer::start();
+    smtp.advertise_smtputf8(false);
+    let port = free_port();
+    let cfg = write_config_with(dir.path(), smtp.port(), port, "");
+    let mut d = Daemon::start(&cfg, port);
+    let offers = create_offers(&d, 1);
+    let (status, _) = d.post(
+        &format!("/api/offers/{}/reservations", offers[0]),
+        &serde_json::json!({"passenger_name": "P", "passenger_email": "first@example.org", "seats": 1}),
+    );
+    assert_eq!(status, 201);
+    assert!(smtp.wait_for(2, Duration::from_secs(30)));
+    // Two emails an older version queued for non-ASCII addresses: the oldest in line.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for (i, to) in ["jösé@example.org", "poison@exämple.org"]
+        .into_iter()
+        .enumerate()
+    {
+        conn.execute(
+            "INSERT INTO outbox (template, recipient, reply_to, context, reservation_id, offer_id,
+                 status, attempts, next_attempt_at, message_id, created_at)
+             SELECT template, ?1, reply_to, context, reservation_id, offer_id, 'queued', 0,
+                 datetime('now', '-1 minute'), ?2, datetime('now', '-1 minute')
+             FROM outbox WHERE template = 'request_passenger' LIMIT 1",
+            rusqlite::params![to, format!("carette.poison{i}")],
+        )
+        .unwrap();
+    }
+    // Then 14 riders ask for a seat: 28 emails queued behind the poisoned ones.
+    let started = Instant::now();
+    for i in 0..14 {
+        let (status, v) = d.post(
+            &format!("/api/offers/{}/reservations", offers[0]),
+            &serde_json::json!({"passenger_name": "P", "passenger_email": format!("p{i}@example.org"), "seats": 1}),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    assert!(
+        smtp.wait_for(30, Duration::from_secs(120)),
+        "only {} of 30 delivered",
+        smtp.count()
+    );
+    let delivered = started.elapsed();
+    eprintln!(
+        "poisoned outbox: 28 emails queued behind 2 non-ASCII addresses all delivered {delivered:?} after the first request"
+    );
+    // The poisoned rows failed alone; nothing was retried, held back or paused.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows: Vec<(String, String, Option<String>)> = loop {
+        let rows: Vec<(String, String, Option<String>)> = conn
+            .prepare("SELECT recipient, status, last_error FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if rows.iter().all(|r| r.1 == "sent" || r.1 == "failed") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "outbox not settled: {rows:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for (to, status, error) in &rows {
+        if to.is_ascii() {
+            assert_eq!((status.as_str(), error), ("sent", &None), "{to}");
+        } else {
+            assert_eq!(status, "failed", "{to}");
+            let error = error.as_deref().unwrap_or_default();
+            assert!(error.contains("SMTPUTF8"), "{error}");
+        }
+    }
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+}
