@@ -79,6 +79,7 @@ fn stats(pending: i64, failed: i64) -> Stats {
         removed: 0,
         acceptance_rate: None,
         emails_sent_today: 0,
+        emails_logged_today: 0,
         outbox_queued: 0,
         outbox_sending: 0,
         outbox_failed: failed,

@@ -79,6 +79,7 @@ pub fn draw(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
     let failed = figure("Failed", count(s.outbox_failed), 20);
     let outbox = vec![
         figure("Emails sent today", count(s.emails_sent_today), 20),
+        figure("Emails logged today", count(s.emails_logged_today), 20),
         figure("Queued", count(s.outbox_queued), 20),
         figure("Sending", count(s.outbox_sending), 20),
         if s.outbox_failed > 0 {
