@@ -158,7 +158,7 @@ impl Default for JobsConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
-    /// OSRM server; None disables route recalculation.
+    /// OSRM server; None disables itinerary recalculation.
     pub osrm_url: Option<String>,
     pub notify_threshold_minutes: u32,
     pub timeout_secs: u64,

@@ -1,4 +1,4 @@
-//! `carette serve`: wires the store, the outbox sender, the scheduler, the route worker and
+//! `carette serve`: wires the store, the outbox sender, the scheduler, the itinerary worker and
 //! the HTTP server, with one shutdown path (SIGINT/SIGTERM): stop accepting, drain requests,
 //! stop the scheduler, let the sender finish its current message, close the database.
 
@@ -11,13 +11,13 @@ use anyhow::Context as _;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::app::Env;
 use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
 use crate::http::{HttpConfig, HttpState};
+use crate::itinerary::ItineraryWorker;
 use crate::mail::sender::OutboxSender;
-use crate::routing::RouteWorker;
-use crate::signal::Signal;
+use crate::wakeup::Wakeup;
+use crate::wiring::Env;
 
 /// How emails leave, for the startup line and the TUI.
 pub fn email_mode(c: &Config) -> String {
@@ -97,7 +97,7 @@ pub struct Daemon {
     pub addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
     stop: Arc<AtomicBool>,
-    wake: Vec<Arc<Signal>>,
+    wake: Vec<Arc<Wakeup>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -134,7 +134,7 @@ impl Daemon {
             );
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let scheduler_wake = Arc::new(Signal::default());
+        let scheduler_wake = Arc::new(Wakeup::default());
         let mut threads = Vec::new();
         threads.push(
             sender
@@ -150,13 +150,13 @@ impl Daemon {
             )
             .context("cannot start the scheduler")?,
         );
-        match RouteWorker::from_config(service.clone(), &config.routing) {
+        match ItineraryWorker::from_config(service.clone(), &config.routing) {
             Some(worker) => threads.push(
                 worker
                     .spawn(stop.clone())
-                    .context("cannot start the route worker")?,
+                    .context("cannot start the itinerary worker")?,
             ),
-            None => tracing::info!("route recalculation off (routing.osrm_url not set)"),
+            None => tracing::info!("itinerary recalculation off (routing.osrm_url not set)"),
         }
 
         let state = HttpState::new(
@@ -171,8 +171,8 @@ impl Daemon {
             server,
             stop,
             wake: vec![
-                service.outbox_signal().clone(),
-                service.route_signal().clone(),
+                service.outbox_wakeup().clone(),
+                service.itinerary_wakeup().clone(),
                 scheduler_wake,
             ],
             threads,

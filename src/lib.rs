@@ -5,18 +5,18 @@
 //! and records through `service::outbox`); `mail` renders, composes and sends, and the
 //! HTTP pages reuse its renderer.
 
-pub mod app;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod http;
 pub mod init;
+pub mod itinerary;
 pub mod mail;
 pub mod paths;
-pub mod routing;
 pub mod scheduler;
 pub mod service;
-pub mod signal;
 pub mod store;
 pub mod tui;
+pub mod wakeup;
+pub mod wiring;

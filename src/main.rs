@@ -78,7 +78,7 @@ enum OutboxCommand {
 }
 
 fn tui(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let env = carette::app::Env::load(config)?;
+    let env = carette::wiring::Env::load(config)?;
     carette::tui::run(&env)?;
     Ok(ExitCode::SUCCESS)
 }

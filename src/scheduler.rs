@@ -15,9 +15,9 @@ use clokwerk::TimeUnits;
 
 use crate::service::Service;
 use crate::service::jobs::{Job, JobReport};
-use crate::signal::Signal;
+use crate::wakeup::Wakeup;
 
-/// A periodic task besides the two jobs (e.g. route recalculation retries), run every tick.
+/// A periodic task besides the two jobs (e.g. itinerary recalculation retries), run every tick.
 pub type TickTask = Box<dyn FnMut(DateTime<Utc>) + Send>;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +66,7 @@ pub fn spawn(
     service: Service,
     mut tasks: Vec<TickTask>,
     shutdown: Arc<AtomicBool>,
-    wake: Arc<Signal>,
+    wake: Arc<Wakeup>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("scheduler".into())

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::app::{AppError, Env};
 use crate::service::jobs::Job;
+use crate::wiring::{AppError, Env};
 
 pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::app::Env;
 use crate::mail::sender::OutboxSender;
 use crate::service::Service;
 use crate::service::outbox::RetryError;
 use crate::store::outbox::{EmailStatus, OutboxEmail};
+use crate::wiring::Env;
 
 /// How long a one-shot command spends sending what is due before giving up for now.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(120);

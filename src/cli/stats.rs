@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 
-use crate::app::Env;
 use crate::store::stats::Stats;
+use crate::wiring::Env;
 
 pub fn stats(config: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
     let env = Env::load(config)?;

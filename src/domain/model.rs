@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::status::Status;
 
-/// A named place, optionally with coordinates (needed only for route recalculation).
+/// A named place, optionally with coordinates (needed only for itinerary recalculation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     pub label: String,
@@ -69,7 +69,7 @@ pub struct Reservation {
     pub status: Status,
     pub pickup: Option<Place>,
     pub message: Option<String>,
-    /// Computed by route recalculation; None until known.
+    /// Computed by itinerary recalculation; None until known.
     pub pickup_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

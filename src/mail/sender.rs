@@ -133,7 +133,7 @@ impl OutboxSender {
     }
 
     /// Runs the sender on its own thread until `shutdown` is set (then wake it with
-    /// `service.outbox_signal().notify()`): the message in flight is finished, the rest
+    /// `service.outbox_wakeup().notify()`): the message in flight is finished, the rest
     /// of the batch goes back to the queue, and the thread returns.
     pub fn spawn(mut self, shutdown: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
         self.shutdown = shutdown;
@@ -179,7 +179,7 @@ impl OutboxSender {
             if left.is_zero() || self.shutdown.load(Ordering::SeqCst) {
                 return;
             }
-            if self.service.outbox_signal().wait(left.min(slice)) {
+            if self.service.outbox_wakeup().wait(left.min(slice)) {
                 return;
             }
         }

@@ -4,12 +4,12 @@
 
 pub mod browse;
 pub mod context;
+pub mod itinerary;
 pub mod jobs;
 pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod reservations;
-pub mod routes;
 
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ use crate::domain::IllegalTransition;
 use crate::domain::model::{Offer, Reservation};
 use crate::domain::seats::SeatError;
 use crate::domain::validate::FieldError;
-use crate::signal::Signal;
 use crate::store::{Store, StoreError};
+use crate::wakeup::Wakeup;
 
 pub use offers::{OfferInput, PlaceInput};
 pub use reservations::{ReservationInput, TransitionOutcome};
@@ -74,7 +74,7 @@ pub struct Settings {
     pub expire_after: Duration,
     pub tz: Tz,
     pub reminder_time: NaiveTime,
-    /// Route recalculation is requested after changes only when an OSRM server is configured.
+    /// Itinerary recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
 }
 
@@ -101,9 +101,9 @@ pub struct Service {
     store: Arc<Store>,
     settings: Settings,
     /// Woken after a commit that queued emails, so the sender does not wait for its next poll.
-    outbox_signal: Arc<Signal>,
-    /// Woken after a commit that asked for a route recalculation.
-    route_signal: Arc<Signal>,
+    outbox_wakeup: Arc<Wakeup>,
+    /// Woken after a commit that asked for an itinerary recalculation.
+    itinerary_wakeup: Arc<Wakeup>,
 }
 
 impl Service {
@@ -111,8 +111,8 @@ impl Service {
         Service {
             store,
             settings,
-            outbox_signal: Arc::new(Signal::default()),
-            route_signal: Arc::new(Signal::default()),
+            outbox_wakeup: Arc::new(Wakeup::default()),
+            itinerary_wakeup: Arc::new(Wakeup::default()),
         }
     }
 
@@ -124,12 +124,12 @@ impl Service {
         &self.settings
     }
 
-    pub fn outbox_signal(&self) -> &Arc<Signal> {
-        &self.outbox_signal
+    pub fn outbox_wakeup(&self) -> &Arc<Wakeup> {
+        &self.outbox_wakeup
     }
 
-    pub fn route_signal(&self) -> &Arc<Signal> {
-        &self.route_signal
+    pub fn itinerary_wakeup(&self) -> &Arc<Wakeup> {
+        &self.itinerary_wakeup
     }
 
     pub fn get_offer(&self, id: i64) -> Result<Offer, ServiceError> {
@@ -152,12 +152,12 @@ impl Service {
             .read(|c| crate::store::stats::compute(c, now, midnight, hours))?)
     }
 
-    fn after_commit(&self, emails: usize, route: bool) {
+    fn after_commit(&self, emails: usize, itinerary: bool) {
         if emails > 0 {
-            self.outbox_signal.notify();
+            self.outbox_wakeup.notify();
         }
-        if route {
-            self.route_signal.notify();
+        if itinerary {
+            self.itinerary_wakeup.notify();
         }
     }
 }

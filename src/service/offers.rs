@@ -8,7 +8,7 @@ use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
 use crate::domain::{Action, Actor, next_status};
-use crate::store::{offers, reservations, routes};
+use crate::store::{itinerary, offers, reservations};
 
 /// A place as the API receives it.
 #[derive(Debug, Clone, Deserialize)]
@@ -144,7 +144,7 @@ impl Service {
                 &[],
                 To::Driver,
             ));
-            routes::mark_ok(tx, offer_id, now, Some("offer cancelled"))?;
+            itinerary::mark_ok(tx, offer_id, now, Some("offer cancelled"))?;
             let n = batch.commit(tx, now)?;
             Ok::<_, ServiceError>((
                 OfferCancelOutcome {

@@ -183,7 +183,7 @@ impl Service {
             Ok(())
         })?;
         tracing::info!(email = id, "failed email re-queued by operator");
-        self.outbox_signal.notify();
+        self.outbox_wakeup.notify();
         Ok(())
     }
 
@@ -191,7 +191,7 @@ impl Service {
         let n = self.store.write(|tx| outbox::requeue_all_failed(tx, now))?;
         if n > 0 {
             tracing::info!(emails = n, "failed emails re-queued by operator");
-            self.outbox_signal.notify();
+            self.outbox_wakeup.notify();
         }
         Ok(n)
     }
@@ -250,7 +250,7 @@ impl Service {
                 emails = n,
                 "re-queued emails a stopped sender had in flight (they may be sent twice, with the same Message-ID)"
             );
-            self.outbox_signal.notify();
+            self.outbox_wakeup.notify();
         }
         Ok(n)
     }

@@ -10,7 +10,7 @@ use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 use crate::domain::{Action, Actor, Status, next_status};
-use crate::store::{offers, reservations, routes};
+use crate::store::{itinerary, offers, reservations};
 
 /// POST /api/offers/{id}/reservations body.
 #[derive(Debug, Clone, Deserialize)]
@@ -204,7 +204,7 @@ impl Service {
             // The car's passenger list changed: pickup times may move.
             let route = routing && (from == Status::Confirmed || to == Status::Confirmed);
             if route {
-                routes::request(tx, offer.id, now)?;
+                itinerary::request(tx, offer.id, now)?;
             }
             let emails_queued = batch.commit(tx, now)?;
             Ok::<_, ServiceError>((

@@ -2,12 +2,12 @@
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
 pub mod browse;
+pub mod itinerary;
 pub mod jobs;
 mod migrations;
 pub mod offers;
 pub mod outbox;
 pub mod reservations;
-pub mod routes;
 mod row;
 pub mod stats;
 

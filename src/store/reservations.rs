@@ -202,7 +202,7 @@ pub fn mark_reminded(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<(
     Ok(())
 }
 
-/// Route recalculation results: the pickup time and order of a reservation.
+/// Itinerary recalculation results: the pickup time and order of a reservation.
 pub fn set_pickup(
     conn: &Connection,
     id: i64,

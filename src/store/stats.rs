@@ -30,7 +30,7 @@ pub struct Stats {
     pub oldest_queued_age_seconds: Option<i64>,
     /// Pending requests older than 24 h (the seed's monitoring query): should be 0 when jobs run.
     pub pending_overdue: i64,
-    /// Offers whose pickup times wait for a route recalculation (OSRM), and those given up on.
+    /// Offers whose pickup times wait for an itinerary recalculation (OSRM), and those given up on.
     pub routes_pending: i64,
     pub routes_failed: i64,
     /// The most recent route failure: "offer 12: OSRM cannot route these places: NoRoute".

@@ -25,9 +25,9 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 
-use crate::app::Env;
 use crate::config::Config;
 use crate::service::{self, Service};
+use crate::wiring::Env;
 use app::{Action, App};
 use components::test_send::SendOutcome;
 use data::Reader;

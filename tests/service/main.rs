@@ -7,7 +7,7 @@ mod support;
 mod concurrency;
 mod flow;
 mod group_commit;
+mod itinerary;
 mod jobs;
 mod props;
-mod routing;
 mod scheduler;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use carette::scheduler::{self, TickOutcome};
 use carette::service::jobs::Job;
-use carette::signal::Signal;
+use carette::wakeup::Wakeup;
 
 #[test]
 fn tick_runs_due_jobs_once_per_slot() {
@@ -35,7 +35,7 @@ fn tick_runs_due_jobs_once_per_slot() {
 fn the_thread_catches_up_at_start_survives_panics_and_stops() {
     let f = fixture();
     let shutdown = Arc::new(AtomicBool::new(false));
-    let wake = Arc::new(Signal::default());
+    let wake = Arc::new(Wakeup::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let task: scheduler::TickTask = Box::new(move |_| {

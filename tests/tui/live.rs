@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::time::Duration as StdDuration;
 
 use crate::support::tui::{accepting_sender, app, chars, drive, now, press, reader, seeded};
-use carette::app::Env;
 use carette::config::Config;
 use carette::service::{PlaceInput, ReservationInput};
 use carette::store::outbox::EmailStatus;
@@ -15,6 +14,7 @@ use carette::tui::app::View;
 use carette::tui::event::EventSource;
 use carette::tui::loader::{InlineLoader, Loader, Message};
 use carette::tui::{Runtime, Writer, run_loop};
+use carette::wiring::Env;
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

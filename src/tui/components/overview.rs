@@ -118,7 +118,7 @@ pub fn draw(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
         None => vec![Line::styled(" Loading…", t.dim())],
     };
     if s.routes_pending + s.routes_failed > 0 {
-        // Route recalculation problems (OSRM down or unable to route) need an operator's eye.
+        // Itinerary recalculation problems (OSRM down or unable to route) need an operator's eye.
         let text = match &s.route_last_failure {
             Some(last) => format!(
                 "{} pending · {} failed · last: {last}",

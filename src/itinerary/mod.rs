@@ -1,5 +1,5 @@
-//! Route recalculation worker: after a passenger is confirmed, cancelled or removed, the
-//! service marks the offer's route as pending; this worker asks OSRM for the new route,
+//! Itinerary recalculation worker: after a passenger is confirmed, cancelled or removed, the
+//! service marks the offer's itinerary as pending; this worker asks OSRM for the new route,
 //! stores each pickup time and lets the service email the passengers whose time moved.
 //! OSRM being down never blocks a reservation: the recalculation is retried with backoff.
 
@@ -11,21 +11,21 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use osrm::{Coord, OsrmClient, Plan, RouteError};
+pub use osrm::{Coord, ItineraryError, OsrmClient, Plan};
 
 use crate::config::RoutingConfig;
-use crate::service::routes::ComputedPickup;
+use crate::service::itinerary::ComputedPickup;
 use crate::service::{Service, ServiceError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteReport {
+pub struct ItineraryReport {
     pub recalculated: usize,
     pub retried: usize,
     pub failed: usize,
     pub emails_queued: usize,
 }
 
-pub struct RouteWorker {
+pub struct ItineraryWorker {
     service: Service,
     client: OsrmClient,
     threshold: Duration,
@@ -38,12 +38,12 @@ pub fn retry_delay(attempts: i64) -> Duration {
     Duration::minutes((1i64 << exp).min(60))
 }
 
-impl RouteWorker {
+impl ItineraryWorker {
     /// None when no OSRM server is configured (there is no default: the public demo
     /// server forbids production use).
-    pub fn from_config(service: Service, c: &RoutingConfig) -> Option<RouteWorker> {
+    pub fn from_config(service: Service, c: &RoutingConfig) -> Option<ItineraryWorker> {
         let url = c.osrm_url.as_deref()?;
-        Some(RouteWorker {
+        Some(ItineraryWorker {
             service,
             client: OsrmClient::new(url, std::time::Duration::from_secs(c.timeout_secs)),
             threshold: Duration::minutes(i64::from(c.notify_threshold_minutes)),
@@ -52,26 +52,30 @@ impl RouteWorker {
     }
 
     /// Recomputes every offer whose recalculation is due.
-    pub fn recalculate_due(&self, now: DateTime<Utc>) -> Result<RouteReport, ServiceError> {
-        let mut report = RouteReport::default();
-        for (offer_id, attempts) in self.service.routes_due(now, 50)? {
+    pub fn recalculate_due(&self, now: DateTime<Utc>) -> Result<ItineraryReport, ServiceError> {
+        let mut report = ItineraryReport::default();
+        for (offer_id, attempts) in self.service.itineraries_due(now, 50)? {
             match self.recalculate(offer_id, now) {
                 Ok(emails) => {
                     report.recalculated += 1;
                     report.emails_queued += emails;
                 }
                 Err(e) => {
-                    let (offer, _) = self.service.route_inputs(offer_id)?;
+                    let (offer, _) = self.service.itinerary_inputs(offer_id)?;
                     let retry_at = now + retry_delay(attempts);
                     if e.is_transient() && retry_at < offer.departure_at {
-                        tracing::warn!(offer = offer_id, error = %e, attempts = attempts + 1, "route recalculation failed; will retry");
-                        self.service
-                            .route_failed(offer_id, &e.to_string(), Some(retry_at), now)?;
+                        tracing::warn!(offer = offer_id, error = %e, attempts = attempts + 1, "itinerary recalculation failed; will retry");
+                        self.service.itinerary_failed(
+                            offer_id,
+                            &e.to_string(),
+                            Some(retry_at),
+                            now,
+                        )?;
                         report.retried += 1;
                     } else {
-                        tracing::error!(offer = offer_id, error = %e, "route recalculation gave up; pickup times unchanged");
+                        tracing::error!(offer = offer_id, error = %e, "itinerary recalculation gave up; pickup times unchanged");
                         self.service
-                            .route_failed(offer_id, &e.to_string(), None, now)?;
+                            .itinerary_failed(offer_id, &e.to_string(), None, now)?;
                         report.failed += 1;
                     }
                 }
@@ -80,17 +84,22 @@ impl RouteWorker {
         Ok(report)
     }
 
-    fn recalculate(&self, offer_id: i64, now: DateTime<Utc>) -> Result<usize, RouteError> {
-        let svc_err = |e: ServiceError| RouteError::Unavailable(format!("database: {e}"));
-        let (offer, passengers) = self.service.route_inputs(offer_id).map_err(svc_err)?;
+    fn recalculate(&self, offer_id: i64, now: DateTime<Utc>) -> Result<usize, ItineraryError> {
+        let svc_err = |e: ServiceError| ItineraryError::Unavailable(format!("database: {e}"));
+        let (offer, passengers) = self.service.itinerary_inputs(offer_id).map_err(svc_err)?;
         let expected: Vec<i64> = passengers.iter().map(|p| p.id).collect();
         let (Some(origin), Some(destination)) =
             (offer.origin.coordinates(), offer.destination.coordinates())
         else {
             let note = "skipped: the offer's origin or destination has no coordinates";
-            let applied =
-                self.service
-                    .apply_route(offer_id, &expected, &[], Some(note), self.threshold, now);
+            let applied = self.service.apply_itinerary(
+                offer_id,
+                &expected,
+                &[],
+                Some(note),
+                self.threshold,
+                now,
+            );
             return applied.map(|a| a.emails_queued).map_err(svc_err);
         };
         let mut skipped = Vec::new();
@@ -129,7 +138,7 @@ impl RouteWorker {
         let note = (!skipped.is_empty()).then(|| format!("skipped: {}", skipped.join("; ")));
         let applied = self
             .service
-            .apply_route(
+            .apply_itinerary(
                 offer_id,
                 &expected,
                 &pickups,
@@ -150,14 +159,14 @@ impl RouteWorker {
     /// Runs until `shutdown`: woken by the service after each change, and every 30 s for retries.
     pub fn spawn(self, shutdown: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
-            .name("routes".into())
+            .name("itinerary".into())
             .spawn(move || {
-                let signal = self.service.route_signal().clone();
+                let wakeup = self.service.itinerary_wakeup().clone();
                 while !shutdown.load(Ordering::SeqCst) {
                     if let Err(e) = self.recalculate_due(Utc::now()) {
-                        tracing::error!(error = %e, "route recalculation pass failed");
+                        tracing::error!(error = %e, "itinerary recalculation pass failed");
                     }
-                    signal.wait(std::time::Duration::from_secs(30));
+                    wakeup.wait(std::time::Duration::from_secs(30));
                 }
             })
     }

@@ -1,4 +1,4 @@
-//! Route recalculation over OSRM (`routing.osrm_url`): orders the pickups, asks OSRM for
+//! Itinerary recalculation over OSRM (`routing.osrm_url`): orders the pickups, asks OSRM for
 //! the legs' durations and derives each passenger's pickup time. The network call happens
 //! outside any database transaction; the results are applied by the service.
 
@@ -11,7 +11,7 @@ use serde::Deserialize;
 const EXHAUSTIVE_MAX: usize = 6;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RouteError {
+pub enum ItineraryError {
     /// OSRM unreachable, slow or failing (5xx): worth retrying later.
     #[error("OSRM unavailable: {0}")]
     Unavailable(String),
@@ -22,11 +22,11 @@ pub enum RouteError {
     BadResponse(String),
 }
 
-impl RouteError {
+impl ItineraryError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            RouteError::Unavailable(_) | RouteError::BadResponse(_)
+            ItineraryError::Unavailable(_) | ItineraryError::BadResponse(_)
         )
     }
 }
@@ -91,25 +91,28 @@ impl OsrmClient {
         }
     }
 
-    fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<(u16, T), RouteError> {
+    fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<(u16, T), ItineraryError> {
         let resp = self
             .agent
             .get(url)
             .call()
-            .map_err(|e| RouteError::Unavailable(e.to_string()))?;
+            .map_err(|e| ItineraryError::Unavailable(e.to_string()))?;
         let status = resp.status().as_u16();
         if status >= 500 {
-            return Err(RouteError::Unavailable(format!("HTTP {status}")));
+            return Err(ItineraryError::Unavailable(format!("HTTP {status}")));
         }
         let body = resp
             .into_body()
             .read_json::<T>()
-            .map_err(|e| RouteError::BadResponse(format!("HTTP {status}: {e}")))?;
+            .map_err(|e| ItineraryError::BadResponse(format!("HTTP {status}: {e}")))?;
         Ok((status, body))
     }
 
     /// Durations in seconds of each leg of the route through `coords` in that order.
-    pub fn leg_durations(&self, coords: &[Coord]) -> Result<Vec<f64>, RouteError> {
+    pub fn leg_durations(&self, coords: &[Coord]) -> Result<Vec<f64>, ItineraryError> {
         let url = format!(
             "{}/route/v1/driving/{}?overview=false",
             self.base_url,
@@ -122,13 +125,13 @@ impl OsrmClient {
         let legs: Vec<f64> = r
             .routes
             .first()
-            .ok_or_else(|| RouteError::BadResponse("no route in an Ok answer".into()))?
+            .ok_or_else(|| ItineraryError::BadResponse("no route in an Ok answer".into()))?
             .legs
             .iter()
             .map(|l| l.duration)
             .collect();
         if legs.len() + 1 != coords.len() || legs.iter().any(|d| !d.is_finite() || *d < 0.0) {
-            return Err(RouteError::BadResponse(format!(
+            return Err(ItineraryError::BadResponse(format!(
                 "{} legs for {} places",
                 legs.len(),
                 coords.len()
@@ -138,21 +141,25 @@ impl OsrmClient {
     }
 
     /// The duration matrix between all `coords` (seconds).
-    pub fn table(&self, coords: &[Coord]) -> Result<Vec<Vec<f64>>, RouteError> {
+    pub fn table(&self, coords: &[Coord]) -> Result<Vec<Vec<f64>>, ItineraryError> {
         let url = format!("{}/table/v1/driving/{}", self.base_url, coords_path(coords));
         let (status, t): (u16, TableResponse) = self.get_json(&url)?;
         if t.code != "Ok" {
             return Err(classify(&t.code, t.message.as_deref(), status));
         }
         if t.durations.len() != coords.len() {
-            return Err(RouteError::BadResponse("table size does not match".into()));
+            return Err(ItineraryError::BadResponse(
+                "table size does not match".into(),
+            ));
         }
         t.durations
             .into_iter()
             .map(|row| {
                 row.into_iter()
                     .map(|d| {
-                        d.ok_or_else(|| RouteError::NoRoute("a pickup cannot be reached".into()))
+                        d.ok_or_else(|| {
+                            ItineraryError::NoRoute("a pickup cannot be reached".into())
+                        })
                     })
                     .collect()
             })
@@ -166,7 +173,7 @@ impl OsrmClient {
         origin: Coord,
         pickups: &[Coord],
         destination: Coord,
-    ) -> Result<Plan, RouteError> {
+    ) -> Result<Plan, ItineraryError> {
         let order = if pickups.len() <= 1 {
             (0..pickups.len()).collect()
         } else {
@@ -183,16 +190,16 @@ impl OsrmClient {
     }
 }
 
-fn classify(code: &str, message: Option<&str>, status: u16) -> RouteError {
+fn classify(code: &str, message: Option<&str>, status: u16) -> ItineraryError {
     let detail = match message {
         Some(m) => format!("{code}: {m}"),
         None => code.to_owned(),
     };
     match code {
         "NoRoute" | "NoSegment" | "NoTable" | "InvalidQuery" | "InvalidValue"
-        | "InvalidOptions" | "TooBig" => RouteError::NoRoute(detail),
-        _ if status == 429 => RouteError::Unavailable(detail),
-        _ => RouteError::BadResponse(detail),
+        | "InvalidOptions" | "TooBig" => ItineraryError::NoRoute(detail),
+        _ if status == 429 => ItineraryError::Unavailable(detail),
+        _ => ItineraryError::BadResponse(detail),
     }
 }
 
@@ -326,7 +333,7 @@ mod tests {
     fn osrm_codes_are_triaged() {
         assert!(matches!(
             classify("NoRoute", None, 400),
-            RouteError::NoRoute(_)
+            ItineraryError::NoRoute(_)
         ));
         assert!(!classify("NoSegment", Some("x"), 400).is_transient());
         assert!(classify("Weird", None, 200).is_transient());

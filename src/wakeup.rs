@@ -1,16 +1,16 @@
-//! A tiny wake-up signal between threads: "there is new work", with a timed wait so
+//! A wake-up between threads (not an OS signal): "there is new work", with a timed wait so
 //! workers still poll (another process, e.g. a cron `jobs` run, may have queued work).
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
-pub struct Signal {
+pub struct Wakeup {
     flag: Mutex<bool>,
     cv: Condvar,
 }
 
-impl Signal {
+impl Wakeup {
     pub fn notify(&self) {
         if let Ok(mut f) = self.flag.lock() {
             *f = true;

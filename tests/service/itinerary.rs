@@ -1,10 +1,10 @@
-//! Route recalculation against a loopback OSRM stub: pickup times, `route_updated_passenger`
+//! Itinerary recalculation against a loopback OSRM stub: pickup times, `route_updated_passenger`
 //! only for moves ≥ threshold, OSRM down then up, NoRoute.
 
 use crate::support::osrm_stub::{Mode, OsrmStub};
 use crate::support::*;
 use carette::config::RoutingConfig;
-use carette::routing::RouteWorker;
+use carette::itinerary::ItineraryWorker;
 use carette::service::{PlaceInput, Settings};
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,7 +18,7 @@ fn at(label: &str, lat: f64, lon: f64) -> PlaceInput {
 
 struct Trip {
     f: Fixture,
-    worker: RouteWorker,
+    worker: ItineraryWorker,
     offer: i64,
     departure: DateTime<Utc>,
 }
@@ -38,7 +38,7 @@ fn trip(stub: &OsrmStub, threshold: u32) -> Trip {
         timeout_secs: 2,
         stop_minutes: 2,
     };
-    let worker = RouteWorker::from_config(f.service.clone(), &routing).unwrap();
+    let worker = ItineraryWorker::from_config(f.service.clone(), &routing).unwrap();
     let departure = utc(2026, 12, 3, 7, 0);
     let mut input = offer_input(departure, 4);
     input.origin = at("Lyon", 45.0, 4.0);

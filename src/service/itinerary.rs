@@ -1,4 +1,4 @@
-//! Applying route recalculation results: pickup times, `route_updated_passenger` emails
+//! Applying itinerary recalculation results: pickup times, `route_updated_passenger` emails
 //! for moves of at least the threshold, and the retry state when OSRM failed.
 
 use chrono::{DateTime, Duration, Utc};
@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::store::{offers, reservations, routes};
+use crate::store::{itinerary, offers, reservations};
 
 /// A computed pickup for one confirmed reservation.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,24 +17,27 @@ pub struct ComputedPickup {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteApplied {
+pub struct ItineraryApplied {
     /// False when the passenger list changed meanwhile: a newer recalculation is pending.
     pub applied: bool,
     pub emails_queued: usize,
 }
 
 impl Service {
-    /// Offers whose route must be recomputed now, with the attempts made so far.
-    pub fn routes_due(
+    /// Offers whose itinerary must be recomputed now, with the attempts made so far.
+    pub fn itineraries_due(
         &self,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(i64, i64)>, ServiceError> {
-        Ok(self.store.read(|c| routes::due(c, now, limit))?)
+        Ok(self.store.read(|c| itinerary::due(c, now, limit))?)
     }
 
     /// The offer and its confirmed passengers, in their current pickup order.
-    pub fn route_inputs(&self, offer_id: i64) -> Result<(Offer, Vec<Reservation>), ServiceError> {
+    pub fn itinerary_inputs(
+        &self,
+        offer_id: i64,
+    ) -> Result<(Offer, Vec<Reservation>), ServiceError> {
         self.store.read(|c| {
             let o = offers::get(c, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             Ok((o, reservations::confirmed_for_offer(c, offer_id)?))
@@ -43,7 +46,7 @@ impl Service {
 
     /// Stores the new pickup times computed for the passenger list `expected` and emails each
     /// passenger whose (already known) pickup time moved by at least `threshold`.
-    pub fn apply_route(
+    pub fn apply_itinerary(
         &self,
         offer_id: i64,
         expected: &[i64],
@@ -51,7 +54,7 @@ impl Service {
         note: Option<&str>,
         threshold: Duration,
         now: DateTime<Utc>,
-    ) -> Result<RouteApplied, ServiceError> {
+    ) -> Result<ItineraryApplied, ServiceError> {
         let out = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             let current = reservations::confirmed_for_offer(tx, offer_id)?;
@@ -61,7 +64,7 @@ impl Service {
             want.sort_unstable();
             if ids != want || offer.status == OfferStatus::Cancelled {
                 // Changed while OSRM was answering; the change requested its own recalculation.
-                return Ok(RouteApplied::default());
+                return Ok(ItineraryApplied::default());
             }
             let mut batch = EmailBatch::default();
             let mut moved = Vec::new();
@@ -96,9 +99,9 @@ impl Service {
                     ));
                 }
             }
-            routes::mark_ok(tx, offer_id, now, note)?;
+            itinerary::mark_ok(tx, offer_id, now, note)?;
             let emails_queued = batch.commit(tx, now)?;
-            Ok::<_, ServiceError>(RouteApplied {
+            Ok::<_, ServiceError>(ItineraryApplied {
                 applied: true,
                 emails_queued,
             })
@@ -108,7 +111,7 @@ impl Service {
     }
 
     /// Records a failed recalculation: retried at `retry_at`, or given up (None).
-    pub fn route_failed(
+    pub fn itinerary_failed(
         &self,
         offer_id: i64,
         error: &str,
@@ -116,8 +119,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         self.store.write(|tx| match retry_at {
-            Some(at) => routes::mark_retry(tx, offer_id, at, now, error),
-            None => routes::mark_failed(tx, offer_id, now, error),
+            Some(at) => itinerary::mark_retry(tx, offer_id, at, now, error),
+            None => itinerary::mark_failed(tx, offer_id, now, error),
         })?;
         Ok(())
     }
