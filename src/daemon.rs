@@ -1,22 +1,22 @@
 //! `carette serve`: wires the store, the outbox sender, the scheduler, the itinerary worker and
 //! the HTTP server, with one shutdown path (SIGINT/SIGTERM): stop accepting, drain requests,
 //! stop the scheduler, let the sender finish its current message, close the database.
+//! Both steps are a [`Shutdown`]: the request (the HTTP server watches it), then, once the
+//! requests are drained, the workers' (each thread checks it and is woken by it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use tokio::sync::watch;
 
 use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
 use crate::http::{HttpConfig, HttpState};
 use crate::itinerary::ItineraryWorker;
 use crate::mail::sender::OutboxSender;
-use crate::wakeup::Wakeup;
+use crate::wakeup::Shutdown;
 use crate::wiring::Env;
 
 /// How emails leave, for the startup line and the TUI.
@@ -59,13 +59,14 @@ pub fn serve(env: &Env) -> anyhow::Result<()> {
                 env.config.server.listen
             )
         })?;
-    let (tx, rx) = watch::channel(false);
+    let shutdown = Shutdown::default();
+    let requested = shutdown.clone();
     runtime.spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested: draining requests");
-        let _ = tx.send(true);
+        requested.trigger();
     });
-    let daemon = Daemon::start(env, listener, rx, &runtime)?;
+    let daemon = Daemon::start(env, listener, &shutdown, &runtime)?;
     daemon.wait(&runtime);
     Ok(())
 }
@@ -96,17 +97,17 @@ async fn wait_for_signal() {
 pub struct Daemon {
     pub addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
-    stop: Arc<AtomicBool>,
-    wake: Vec<Arc<Wakeup>>,
+    /// Triggered once the HTTP server has drained.
+    workers: Shutdown,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Daemon {
-    /// Starts everything on an already bound listener; `shutdown` flipping to true stops it.
+    /// Starts everything on an already bound listener; triggering `shutdown` stops it.
     pub fn start(
         env: &Env,
         listener: tokio::net::TcpListener,
-        shutdown: watch::Receiver<bool>,
+        shutdown: &Shutdown,
         runtime: &tokio::runtime::Runtime,
     ) -> anyhow::Result<Daemon> {
         let config = &env.config;
@@ -133,27 +134,24 @@ impl Daemon {
                 "DEV MODE: no SMTP password configured, emails are not sent but written here (see `carette test-email`)"
             );
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let scheduler_wake = Arc::new(Wakeup::default());
+        let workers = Shutdown::new(vec![
+            service.outbox_wakeup().clone(),
+            service.itinerary_wakeup().clone(),
+        ]);
         let mut threads = Vec::new();
         threads.push(
             sender
-                .spawn(stop.clone())
+                .spawn(workers.clone())
                 .context("cannot start the outbox sender")?,
         );
         threads.push(
-            crate::scheduler::spawn(
-                service.clone(),
-                Vec::new(),
-                stop.clone(),
-                scheduler_wake.clone(),
-            )
-            .context("cannot start the scheduler")?,
+            crate::scheduler::spawn(service.clone(), Vec::new(), workers.clone())
+                .context("cannot start the scheduler")?,
         );
         match ItineraryWorker::from_config(service.clone(), &config.routing) {
             Some(worker) => threads.push(
                 worker
-                    .spawn(stop.clone())
+                    .spawn(workers.clone())
                     .context("cannot start the itinerary worker")?,
             ),
             None => tracing::info!("itinerary recalculation off (routing.osrm_url not set)"),
@@ -165,16 +163,15 @@ impl Daemon {
             renderer,
             HttpConfig::from_config(config),
         );
-        let server = runtime.spawn(crate::http::serve(listener, Arc::new(state), shutdown));
+        let server = runtime.spawn(crate::http::serve(
+            listener,
+            Arc::new(state),
+            shutdown.receiver(),
+        ));
         Ok(Daemon {
             addr,
             server,
-            stop,
-            wake: vec![
-                service.outbox_wakeup().clone(),
-                service.itinerary_wakeup().clone(),
-                scheduler_wake,
-            ],
+            workers,
             threads,
         })
     }
@@ -184,10 +181,7 @@ impl Daemon {
         if let Err(e) = runtime.block_on(self.server) {
             tracing::error!(error = %e, "HTTP server task failed");
         }
-        self.stop.store(true, Ordering::SeqCst);
-        for w in &self.wake {
-            w.notify();
-        }
+        self.workers.trigger();
         for t in self.threads {
             if t.join().is_err() {
                 tracing::error!("a worker thread panicked during shutdown");

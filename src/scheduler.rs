@@ -5,8 +5,6 @@
 //! and the next tick runs as usual.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,7 +13,7 @@ use clokwerk::TimeUnits;
 
 use crate::service::Service;
 use crate::service::jobs::{Job, JobReport};
-use crate::wakeup::Wakeup;
+use crate::wakeup::Shutdown;
 
 /// A periodic task besides the two jobs (e.g. itinerary recalculation retries), run every tick.
 pub type TickTask = Box<dyn FnMut(DateTime<Utc>) + Send>;
@@ -61,12 +59,11 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Starts the scheduler thread. It ticks once right away (catch-up after downtime), then
-/// every minute, until `shutdown` is set (and `wake` notified to cut the wait short).
+/// every minute, until `shutdown` is triggered.
 pub fn spawn(
     service: Service,
     mut tasks: Vec<TickTask>,
-    shutdown: Arc<AtomicBool>,
-    wake: Arc<Wakeup>,
+    shutdown: Shutdown,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("scheduler".into())
@@ -84,9 +81,9 @@ pub fn spawn(
             // clokwerk in UTC: `Scheduler::new()` would use local time and panic on DST days.
             let mut scheduler = clokwerk::Scheduler::with_tz(chrono::Utc);
             scheduler.every(1.minute()).run(run_all);
-            while !shutdown.load(Ordering::SeqCst) {
+            while !shutdown.is_set() {
                 scheduler.run_pending();
-                wake.wait(Duration::from_secs(1));
+                shutdown.wait(Duration::from_secs(1));
             }
             tracing::info!("scheduler stopped");
         })

@@ -5,8 +5,6 @@
 
 pub mod osrm;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Duration, Utc};
@@ -16,6 +14,7 @@ pub use osrm::{Coord, ItineraryError, OsrmClient, Plan};
 use crate::config::RoutingConfig;
 use crate::service::itinerary::ComputedPickup;
 use crate::service::{Service, ServiceError};
+use crate::wakeup::Shutdown;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItineraryReport {
@@ -157,12 +156,12 @@ impl ItineraryWorker {
     }
 
     /// Runs until `shutdown`: woken by the service after each change, and every 30 s for retries.
-    pub fn spawn(self, shutdown: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    pub fn spawn(self, shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name("itinerary".into())
             .spawn(move || {
                 let wakeup = self.service.itinerary_wakeup().clone();
-                while !shutdown.load(Ordering::SeqCst) {
+                while !shutdown.is_set() {
                     if let Err(e) = self.recalculate_due(Utc::now()) {
                         tracing::error!(error = %e, "itinerary recalculation pass failed");
                     }

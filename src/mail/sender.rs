@@ -20,7 +20,7 @@
 //! between sending and recording re-sends as soon as a new sender starts (at-least-once,
 //! with the same Message-ID).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::wakeup::Shutdown;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -58,7 +58,7 @@ pub struct OutboxSender {
     outgoing: Outgoing,
     options: SenderOptions,
     pause: Mutex<Pause>,
-    shutdown: Arc<AtomicBool>,
+    shutdown: Shutdown,
     /// Registered at the first delivery (so building a sender touches nothing), with the
     /// time of the last look for dead instances.
     instance: Mutex<Option<(Arc<SenderInstance>, Instant)>>,
@@ -71,7 +71,7 @@ impl OutboxSender {
             outgoing,
             options,
             pause: Mutex::new(Pause::default()),
-            shutdown: Arc::new(AtomicBool::new(false)),
+            shutdown: Shutdown::default(),
             instance: Mutex::new(None),
         }
     }
@@ -121,7 +121,7 @@ impl OutboxSender {
     /// (the `jobs` CLI). Rows put back for a later retry are not waited for.
     pub fn deliver_until_idle(&self, deadline: Instant) -> Result<DeliveryReport, SenderError> {
         let mut total = DeliveryReport::default();
-        while Instant::now() < deadline && !self.shutdown.load(Ordering::SeqCst) {
+        while Instant::now() < deadline && !self.shutdown.is_set() {
             let report = self.deliver_due(Utc::now())?;
             let done = report.claimed == 0 || report.paused_until.is_some();
             total += report;
@@ -132,10 +132,10 @@ impl OutboxSender {
         Ok(total)
     }
 
-    /// Runs the sender on its own thread until `shutdown` is set (then wake it with
-    /// `service.outbox_wakeup().notify()`): the message in flight is finished, the rest
-    /// of the batch goes back to the queue, and the thread returns.
-    pub fn spawn(mut self, shutdown: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    /// Runs the sender on its own thread until `shutdown` is triggered (built with
+    /// `service.outbox_wakeup()` so the idle wait ends at once): the message in flight is
+    /// finished, the rest of the batch goes back to the queue, and the thread returns.
+    pub fn spawn(mut self, shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
         self.shutdown = shutdown;
         std::thread::Builder::new()
             .name("outbox-sender".to_owned())
@@ -144,7 +144,7 @@ impl OutboxSender {
 
     fn run(&self) {
         tracing::info!(workers = self.options.workers, "outbox sender started");
-        while !self.shutdown.load(Ordering::SeqCst) {
+        while !self.shutdown.is_set() {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.deliver_due(Utc::now())
             }));
@@ -176,7 +176,7 @@ impl OutboxSender {
         let slice = std::time::Duration::from_millis(250);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.shutdown.load(Ordering::SeqCst) {
+            if left.is_zero() || self.shutdown.is_set() {
                 return;
             }
             if self.service.outbox_wakeup().wait(left.min(slice)) {
@@ -272,7 +272,7 @@ impl OutboxSender {
             let stopped = stop.lock().ok().and_then(|s| s.clone());
             let outcome = if let Some(stop) = stopped {
                 self.after_stop(&row, &stop, now)
-            } else if self.shutdown.load(Ordering::SeqCst) {
+            } else if self.shutdown.is_set() {
                 Outcome::release(now, "not sent yet when the sender stopped")
             } else if started.elapsed() > lease_left {
                 Outcome::release(now, "claim ran out of time, re-queued")

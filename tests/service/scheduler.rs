@@ -1,13 +1,13 @@
 //! The scheduler thread: catch-up at start, survives a panicking task, stops on shutdown.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 use carette::scheduler::{self, TickOutcome};
 use carette::service::jobs::Job;
-use carette::wakeup::Wakeup;
+use carette::wakeup::Shutdown;
 
 #[test]
 fn tick_runs_due_jobs_once_per_slot() {
@@ -34,21 +34,14 @@ fn tick_runs_due_jobs_once_per_slot() {
 #[test]
 fn the_thread_catches_up_at_start_survives_panics_and_stops() {
     let f = fixture();
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let wake = Arc::new(Wakeup::default());
+    let shutdown = Shutdown::default();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let task: scheduler::TickTask = Box::new(move |_| {
         c.fetch_add(1, Ordering::SeqCst);
         panic!("a broken task");
     });
-    let handle = scheduler::spawn(
-        f.service.clone(),
-        vec![task],
-        shutdown.clone(),
-        wake.clone(),
-    )
-    .unwrap();
+    let handle = scheduler::spawn(f.service.clone(), vec![task], shutdown.clone()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while f.service.last_job_run(Job::Reminders).unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -62,8 +55,7 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
         "reminders caught up at start"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    shutdown.store(true, Ordering::SeqCst);
-    wake.notify();
+    shutdown.trigger();
     let stopped = Instant::now();
     handle
         .join()
