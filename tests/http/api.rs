@@ -1,7 +1,7 @@
 //! The JSON API over real HTTP: created objects, and every bad input answered with a clear
 //! error naming the field, with nothing written anywhere.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::http::{config, offer_body, reservation_body, start, start_with};
 use serde_json::{Value, json};
@@ -295,15 +295,14 @@ fn content_type_size_path_and_method_errors() {
     assert_eq!(r.status, 415);
 
     // 8 MiB announced: refused before the body is read.
-    let started = Instant::now();
     let head = format!(
         "POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"a\":\"",
         8 << 20
     );
+    // Answered although the body never comes: waiting for it would end in a timeout, not 413.
     let out = s.raw(head.as_bytes(), Duration::from_secs(5));
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
     assert!(out.contains("\"error\""));
-    assert!(started.elapsed() < Duration::from_secs(3));
     // Streamed, with or without a length: cut off at the limit, answered while the
     // client is still sending.
     for (framing, chunked) in [

@@ -310,11 +310,14 @@ impl TestServer {
         let _ = self.shutdown.send(true);
     }
 
-    /// Waits for `serve` to return; how long that took.
+    /// Waits for `serve` to return; how long that took. A minute (far beyond every
+    /// timeout the tests configure) turns a server that never stops into a failure.
     pub fn wait_stopped(&mut self) -> Duration {
         let started = std::time::Instant::now();
         if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
-            rt.block_on(server).unwrap();
+            rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), server).await })
+                .expect("the server did not stop")
+                .unwrap();
         }
         started.elapsed()
     }
