@@ -1,11 +1,14 @@
-//! The pure core: statuses, transitions, seat rules, validation, magic-link tokens, time rules.
+//! The pure core: statuses, transitions, seat rules, validation, magic-link tokens, time rules,
+//! the acceptance rate.
 //! No I/O here and nothing from the other layers.
 
 pub mod model;
+pub mod rate;
 pub mod seats;
 pub mod status;
 pub mod time;
 pub mod token;
 pub mod validate;
 
+pub use rate::acceptance_rate;
 pub use status::{Action, Actor, IllegalTransition, Status, next_status};

@@ -31,7 +31,7 @@ pub struct DayActivity {
 impl DayActivity {
     /// The acceptance rate of that day's requests (SPEC's formula), None when none was decided.
     pub fn acceptance_rate(&self) -> Option<f64> {
-        stats::acceptance_rate(
+        crate::domain::acceptance_rate(
             i64::try_from(self.confirmed).unwrap_or(i64::MAX),
             i64::try_from(self.refused).unwrap_or(i64::MAX),
         )

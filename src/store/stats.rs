@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::domain::acceptance_rate;
 use crate::domain::time::{from_db, to_db};
 
 /// `stats --json` prints this object; its first keys are SPEC's contract.
@@ -35,16 +36,6 @@ pub struct Stats {
     pub routes_failed: i64,
     /// The most recent route failure: "offer 12: OSRM cannot route these places: NoRoute".
     pub route_last_failure: Option<String>,
-}
-
-pub fn acceptance_rate(confirmed: i64, refused: i64) -> Option<f64> {
-    let decided = confirmed + refused;
-    if decided == 0 {
-        None
-    } else {
-        // Rounded to 0.1 so every surface prints the same figure.
-        Some(((confirmed as f64) * 1000.0 / decided as f64).round() / 10.0)
-    }
 }
 
 pub fn compute(
@@ -146,17 +137,4 @@ pub fn daily_decisions(
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn acceptance_rate_is_the_seeds_formula() {
-        assert_eq!(acceptance_rate(0, 0), None);
-        assert_eq!(acceptance_rate(3, 1), Some(75.0));
-        assert_eq!(acceptance_rate(1, 2), Some(33.3));
-        assert_eq!(acceptance_rate(0, 5), Some(0.0));
-    }
 }

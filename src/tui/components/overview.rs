@@ -178,7 +178,7 @@ fn draw_activity(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
     let (confirmed, refused) = days
         .iter()
         .fold((0, 0), |(c, r), d| (c + d.confirmed, r + d.refused));
-    let month_rate = crate::store::stats::acceptance_rate(
+    let month_rate = crate::domain::acceptance_rate(
         i64::try_from(confirmed).unwrap_or(i64::MAX),
         i64::try_from(refused).unwrap_or(i64::MAX),
     );
