@@ -55,7 +55,7 @@ pub fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let service = env.open_service()?;
     println!(
         "database {} is at schema version {}",
-        service.store().path().display(),
+        service.database_path().display(),
         crate::store::latest_version()
     );
     Ok(ExitCode::SUCCESS)

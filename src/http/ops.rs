@@ -13,7 +13,7 @@ use crate::service::jobs::Job;
 /// not to whoever asks).
 pub async fn health(state: &Arc<HttpState>) -> Resp {
     let service = state.service.clone();
-    match blocking(move || service.store().ping()).await {
+    match blocking(move || service.ping()).await {
         Ok(Ok(())) => response::text(StatusCode::OK, "ok\n"),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: database unavailable");

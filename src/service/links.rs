@@ -7,15 +7,14 @@
 //! link tells nothing about the reservation.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::{Service, ServiceError};
 use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::domain::time::to_db;
 use crate::domain::token::{LinkAction, Subject};
-use crate::store::outbox::NewEmail;
+use crate::store::outbox::{self, NewEmail};
 use crate::store::{offers, reservations};
 
 /// The same email is not re-sent to the same person more often than this, however many
@@ -181,12 +180,5 @@ fn fresh_email(
 }
 
 fn sent_recently(tx: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<bool, ServiceError> {
-    let since = to_db(now - RESEND_COOLDOWN);
-    let found: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE template = ?1 AND recipient = ?2 COLLATE NOCASE
-           AND reservation_id IS ?3 AND offer_id IS ?4 AND created_at >= ?5)",
-        params![e.template, e.recipient, e.reservation_id, e.offer_id, since],
-        |row| row.get(0),
-    )?;
-    Ok(found)
+    Ok(outbox::queued_since(tx, e, now - RESEND_COOLDOWN)?)
 }

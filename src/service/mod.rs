@@ -11,6 +11,7 @@ pub mod offers;
 pub mod outbox;
 pub mod reservations;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -23,6 +24,7 @@ use crate::domain::validate::FieldError;
 use crate::store::{Store, StoreError};
 use crate::wakeup::Wakeup;
 
+pub use crate::store::QueryInterrupt;
 pub use offers::{OfferInput, PlaceInput};
 pub use reservations::{ReservationInput, TransitionOutcome};
 
@@ -52,6 +54,11 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The query was cut short through [`Service::interrupt_handle`].
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, ServiceError::Store(e) if e.is_interrupted())
+    }
+
     /// The JSON API's `field` for this error, when one field is to blame.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -116,8 +123,36 @@ impl Service {
         }
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    /// Opens an existing database only to read it (the TUI), with a page cache of
+    /// `cache_kib` KiB on its connection.
+    pub fn open_read_only(
+        path: &Path,
+        settings: Settings,
+        cache_kib: i64,
+    ) -> Result<Service, ServiceError> {
+        let store = Store::open_read_only(path)?;
+        store.set_cache_kib(cache_kib)?;
+        Ok(Service::new(Arc::new(store), settings))
+    }
+
+    /// The database file this service works on.
+    pub fn database_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Moves whenever another connection commits (`PRAGMA data_version`).
+    pub fn data_version(&self) -> Result<i64, ServiceError> {
+        Ok(self.store.data_version()?)
+    }
+
+    /// Whether the database answers a query (the health check).
+    pub fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping()?)
+    }
+
+    /// Stops the query in flight on a read-only service's connection, from another thread.
+    pub fn interrupt_handle(&self) -> Result<QueryInterrupt, ServiceError> {
+        Ok(self.store.interrupt_handle()?)
     }
 
     pub fn settings(&self) -> &Settings {

@@ -106,18 +106,21 @@ impl Service {
             if offer.departure_at <= now {
                 return Err(ServiceError::OfferDeparted { id: offer_id });
             }
-            if offer.driver_email.eq_ignore_ascii_case(&new.passenger_email) {
-                return Err(FieldError::new("passenger_email", "is the driver's own address").into());
+            if offer
+                .driver_email
+                .eq_ignore_ascii_case(&new.passenger_email)
+            {
+                return Err(
+                    FieldError::new("passenger_email", "is the driver's own address").into(),
+                );
             }
             check_seats(new.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
-            let active: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM carpool_reservations WHERE offer_id = ?1 AND passenger_email = ?2 COLLATE NOCASE
-                 AND status IN ('pending', 'confirmed')",
-                rusqlite::params![offer_id, new.passenger_email],
-                |r| r.get(0),
-            )?;
-            if active > 0 {
-                return Err(FieldError::new("passenger_email", "already has an active request on this ride").into());
+            if reservations::has_active_request(tx, offer_id, &new.passenger_email)? {
+                return Err(FieldError::new(
+                    "passenger_email",
+                    "already has an active request on this ride",
+                )
+                .into());
             }
             let id = reservations::insert(tx, &new, now)?;
             let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
@@ -127,8 +130,22 @@ impl Service {
                 ..Extra::default()
             };
             let mut batch = EmailBatch::default();
-            batch.push(offer_email_with("request_driver", &offer, Some(&r), &passengers, To::Driver, extra));
-            batch.push(offer_email_with("request_passenger", &offer, Some(&r), &[], To::Passenger, extra));
+            batch.push(offer_email_with(
+                "request_driver",
+                &offer,
+                Some(&r),
+                &passengers,
+                To::Driver,
+                extra,
+            ));
+            batch.push(offer_email_with(
+                "request_passenger",
+                &offer,
+                Some(&r),
+                &[],
+                To::Passenger,
+                extra,
+            ));
             let n = batch.commit(tx, now)?;
             Ok((r, n))
         })?;

@@ -307,6 +307,41 @@ impl Store {
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|c: &Connection| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
     }
+
+    /// The page cache of the read connection(s), for a reader that scatters over many rows.
+    pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
+        self.read(|c: &Connection| Ok(c.pragma_update(None, "cache_size", -kib)?))
+    }
+
+    /// A handle that stops whatever query runs on the read connection. Meant for a
+    /// read-only store, whose one connection every read uses.
+    pub fn interrupt_handle(&self) -> Result<QueryInterrupt, StoreError> {
+        self.read(|c: &Connection| Ok(QueryInterrupt(c.get_interrupt_handle())))
+    }
+}
+
+/// Cuts short the query running on one connection, from another thread; that query fails
+/// with an error for which [`StoreError::is_interrupted`] holds.
+pub struct QueryInterrupt(rusqlite::InterruptHandle);
+
+impl QueryInterrupt {
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
+impl std::fmt::Debug for QueryInterrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryInterrupt")
+    }
+}
+
+impl StoreError {
+    /// The query was stopped through a [`QueryInterrupt`].
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted)
+    }
 }
 
 /// Fresh random hex, for Message-IDs.

@@ -330,6 +330,24 @@ pub fn requeue_all_failed(conn: &Connection, now: DateTime<Utc>) -> Result<usize
         .execute(params![to_db(now)])?)
 }
 
+/// Whether the same email (template, recipient in any case, reservation and offer) was
+/// queued at or after `since`.
+pub fn queued_since(
+    conn: &Connection,
+    e: &NewEmail,
+    since: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE template = ?1 AND recipient = ?2 COLLATE NOCASE
+               AND reservation_id IS ?3 AND offer_id IS ?4 AND created_at >= ?5)",
+        )?
+        .query_row(
+            params![e.template, e.recipient, e.reservation_id, e.offer_id, to_db(since)],
+            |row| row.get(0),
+        )?)
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Option<OutboxEmail>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT * FROM outbox WHERE id = ?1")?

@@ -80,6 +80,20 @@ pub fn insert(
     Ok(id)
 }
 
+/// Whether `email` (any case) already has a pending or confirmed request on the offer.
+pub fn has_active_request(
+    conn: &Connection,
+    offer_id: i64,
+    email: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM carpool_reservations WHERE offer_id = ?1
+               AND passenger_email = ?2 COLLATE NOCASE AND status IN ('pending', 'confirmed'))",
+        )?
+        .query_row(params![offer_id, email], |r| r.get(0))?)
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Reservation>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT * FROM carpool_reservations WHERE id = ?1")?

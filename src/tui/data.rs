@@ -3,18 +3,16 @@
 //! the tests and the benchmark all run the same code.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::service::browse::{DayActivity, ReservationDetail};
 use crate::service::jobs::Job;
-use crate::service::{Service, ServiceError, Settings};
+use crate::service::{QueryInterrupt, Service, ServiceError, Settings};
 use crate::store::browse::{Anchor, Query, Row};
 use crate::store::jobs::JobRun;
 use crate::store::outbox::{EmailStatus, OutboxEmail};
 use crate::store::stats::Stats;
-use crate::store::{Store, StoreError};
 
 /// Rows read per page of a table. Larger than any screen so a page scrolls locally.
 pub const PAGE_SIZE: usize = 100;
@@ -105,16 +103,10 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn open(path: &Path, settings: Settings) -> Result<Reader, StoreError> {
-        let store = Store::open_read_only(path)?;
-        store.read(|c| {
-            c.pragma_update(None, "cache_size", -CACHE_KIB)
-                .map_err(StoreError::from)
-        })?;
-        Ok(Reader::from_service(Service::new(
-            Arc::new(store),
-            settings,
-        )))
+    pub fn open(path: &Path, settings: Settings) -> Result<Reader, ServiceError> {
+        Ok(Reader::from_service(Service::open_read_only(
+            path, settings, CACHE_KIB,
+        )?))
     }
 
     pub fn from_service(service: Service) -> Reader {
@@ -122,18 +114,16 @@ impl Reader {
     }
 
     pub fn path(&self) -> &Path {
-        self.service.store().path()
+        self.service.database_path()
     }
 
-    pub fn data_version(&self) -> Result<i64, StoreError> {
-        self.service.store().data_version()
+    pub fn data_version(&self) -> Result<i64, ServiceError> {
+        self.service.data_version()
     }
 
     /// Stops whatever query runs on this reader's connection (from another thread).
-    pub fn interrupt_handle(&self) -> Result<rusqlite::InterruptHandle, StoreError> {
-        self.service
-            .store()
-            .read(|c| Ok::<_, StoreError>(c.get_interrupt_handle()))
+    pub fn interrupt_handle(&self) -> Result<QueryInterrupt, ServiceError> {
+        self.service.interrupt_handle()
     }
 
     pub fn load(&self, request: &Request, now: DateTime<Utc>) -> Result<Loaded, ServiceError> {

@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::InterruptHandle;
 
 use super::data::{Kind, Loaded, Reader, Request, Ticket};
-use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::service::{QueryInterrupt, ServiceError};
 
 /// How often the background thread looks at `data_version` while idle.
 const POLL: Duration = Duration::from_millis(250);
@@ -117,7 +115,7 @@ pub struct ThreadLoader {
     results: Receiver<Message>,
     /// The request being read right now, so a different one of its kind can cut it short.
     running: Arc<Mutex<Option<Request>>>,
-    interrupt: Option<InterruptHandle>,
+    interrupt: Option<QueryInterrupt>,
 }
 
 impl ThreadLoader {
@@ -200,11 +198,7 @@ fn ready_at(last: &HashMap<Kind, LastRun>, ticket: &Ticket) -> Option<Instant> {
 }
 
 fn interrupted(result: &Result<Loaded, ServiceError>) -> bool {
-    matches!(
-        result,
-        Err(ServiceError::Store(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))))
-            if e.code == rusqlite::ErrorCode::OperationInterrupted
-    )
+    matches!(result, Err(e) if e.is_interrupted())
 }
 
 fn worker(

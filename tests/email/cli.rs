@@ -253,20 +253,15 @@ fn outbox_list_and_retry_through_the_binary() {
         owner: "test".into(),
         claim: 1,
     };
-    let rows = db
-        .service
-        .store()
-        .write(|tx| outbox::claim_due(tx, &lease, now, Duration::minutes(5), 10))
-        .unwrap();
-    db.service
-        .store()
-        .write(|tx| {
-            for r in &rows {
-                outbox::mark_failed(tx, r.id, &lease, "550 5.1.1 mailbox unavailable")?;
-            }
-            Ok::<_, carette::store::StoreError>(())
-        })
-        .unwrap();
+    let rows = crate::support::db::write(&db.path, |tx| {
+        outbox::claim_due(tx, &lease, now, Duration::minutes(5), 10)
+    });
+    crate::support::db::write(&db.path, |tx| {
+        for r in &rows {
+            outbox::mark_failed(tx, r.id, &lease, "550 5.1.1 mailbox unavailable")?;
+        }
+        Ok(())
+    });
     let (code, out, _) = run_carette(&["--config", cfg, "outbox", "list", "--failed"], &[]);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 3, "header + 2 rows: {out}");

@@ -63,11 +63,7 @@ fn request_then_accept_writes_state_audit_and_emails_together() {
         .unwrap();
     assert_eq!(status, "confirmed");
     assert_eq!(created, "2026-12-01 08:00:00");
-    let history = f
-        .service
-        .store()
-        .read(|c| carette::store::reservations::history(c, r.id))
-        .unwrap();
+    let history = f.service.reservation_detail(r.id).unwrap().history;
     let steps: Vec<_> = history
         .iter()
         .map(|h| (h.from_status.clone(), h.to_status.clone(), h.actor.clone()))

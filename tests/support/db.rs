@@ -43,3 +43,20 @@ pub fn outbox(path: &std::path::Path) -> Vec<(String, String)> {
         .collect::<Result<_, _>>()
         .unwrap()
 }
+
+/// Runs `f` in one transaction on a connection of its own: fixtures that set up states no
+/// public use case produces (a sent email, a lease) write the rows directly.
+pub fn write<T>(
+    path: &std::path::Path,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, carette::store::StoreError>,
+) -> T {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let out = f(&tx).unwrap();
+    tx.commit().unwrap();
+    out
+}
