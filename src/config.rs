@@ -118,6 +118,17 @@ pub enum TlsMode {
     None,
 }
 
+/// The operator's words for it, wherever it is shown (log, TUI, `carette test-email`).
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsMode::Starttls => "STARTTLS",
+            TlsMode::Tls => "implicit TLS",
+            TlsMode::None => "no TLS (plain text)",
+        })
+    }
+}
+
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
@@ -241,6 +252,21 @@ impl fmt::Debug for SecurityConfig {
 }
 
 impl Config {
+    /// How emails leave, in one line: the daemon's startup log and the TUI's headline.
+    pub fn email_summary(&self) -> String {
+        if self.dev_mode() {
+            return "DEV MODE: emails are logged and saved, not sent".to_owned();
+        }
+        let s = &self.smtp;
+        let host = s.host.as_deref().unwrap_or("(smtp.host not set)");
+        let relay = if s.auth {
+            ""
+        } else {
+            " · unauthenticated relay"
+        };
+        format!("SMTP {host}:{} · {}{relay}", s.port, s.tls)
+    }
+
     /// Dev mode as the original system: no SMTP password while authentication is on, so
     /// emails are logged and written as .eml files instead of being sent.
     pub fn dev_mode(&self) -> bool {
@@ -304,11 +330,42 @@ pub struct LoadedConfig {
 /// then environment overrides, then `validate()`.
 pub fn load(explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
     let platform = crate::paths::platform_config_file();
-    load_with(
-        explicit,
-        &|name| std::env::var(name).ok(),
-        platform.as_deref(),
-    )
+    load_with(explicit, &process_env, platform.as_deref())
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Where the configuration file is, by the one lookup every command uses (`load` reads it,
+/// `carette init` writes it): `--config`, else `$CARETTE_CONFIG`, else the platform file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigPath {
+    Explicit(PathBuf),
+    FromEnv(PathBuf),
+    /// None when the platform has no home directory.
+    Platform(Option<PathBuf>),
+}
+
+impl ConfigPath {
+    /// `env` looks a variable up; `platform_config` is the platform config file.
+    pub fn find(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        platform_config: Option<&Path>,
+    ) -> ConfigPath {
+        match (explicit, env(CONFIG_ENV_VAR)) {
+            (Some(path), _) => ConfigPath::Explicit(path.to_owned()),
+            (None, Some(path)) if !path.trim().is_empty() => ConfigPath::FromEnv(path.into()),
+            (None, _) => ConfigPath::Platform(platform_config.map(Path::to_path_buf)),
+        }
+    }
+
+    /// The lookup for this process's environment and platform.
+    pub fn of_process(explicit: Option<&Path>) -> ConfigPath {
+        let platform = crate::paths::platform_config_file();
+        ConfigPath::find(explicit, &process_env, platform.as_deref())
+    }
 }
 
 /// The testable core of [`load`]: `env` looks a variable up, `platform_config` is the
@@ -318,13 +375,10 @@ pub fn load_with(
     env: &dyn Fn(&str) -> Option<String>,
     platform_config: Option<&Path>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let env_file = env(CONFIG_ENV_VAR).filter(|v| !v.trim().is_empty());
-    let source = match (explicit, env_file) {
-        (Some(path), _) => Some(require_file(path, None)?),
-        (None, Some(path)) => Some(require_file(Path::new(&path), Some(CONFIG_ENV_VAR))?),
-        (None, None) => platform_config
-            .filter(|path| path.try_exists().unwrap_or(true))
-            .map(Path::to_path_buf),
+    let source = match ConfigPath::find(explicit, env, platform_config) {
+        ConfigPath::Explicit(path) => Some(require_file(&path, None)?),
+        ConfigPath::FromEnv(path) => Some(require_file(&path, Some(CONFIG_ENV_VAR))?),
+        ConfigPath::Platform(path) => path.filter(|path| path.try_exists().unwrap_or(true)),
     };
     let (mut config, text) = match &source {
         Some(path) => {

@@ -11,35 +11,12 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
 use crate::http::{HttpConfig, HttpState};
 use crate::itinerary::ItineraryWorker;
 use crate::mail::sender::OutboxSender;
 use crate::wakeup::Shutdown;
 use crate::wiring::Env;
-
-/// How emails leave, for the startup line and the TUI.
-pub fn email_mode(c: &Config) -> String {
-    if c.dev_mode() {
-        return "DEV MODE (emails logged and written as .eml, not sent)".to_owned();
-    }
-    let tls = match c.smtp.tls {
-        TlsMode::Starttls => "STARTTLS",
-        TlsMode::Tls => "implicit TLS",
-        TlsMode::None => "plain, no TLS",
-    };
-    let auth = if c.smtp.auth {
-        ""
-    } else {
-        ", unauthenticated relay"
-    };
-    format!(
-        "SMTP {}:{} ({tls}{auth})",
-        c.smtp.host.as_deref().unwrap_or("?"),
-        c.smtp.port
-    )
-}
 
 /// Runs the daemon until SIGINT/SIGTERM. Blocks.
 pub fn serve(env: &Env) -> anyhow::Result<()> {
@@ -122,7 +99,7 @@ impl Daemon {
         tracing::info!(
             listen = %addr,
             database = %env.db_path.display(),
-            email = %email_mode(config),
+            email = %config.email_summary(),
             queued_emails = stats.outbox_queued + stats.outbox_sending,
             "carette {} started",
             env!("CARGO_PKG_VERSION")

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::Utc;
 
+use crate::config::ConfigPath;
+use crate::paths::PathsError;
 use crate::service::jobs::Job;
 use crate::wiring::{AppError, Env};
 
@@ -63,13 +65,9 @@ pub fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 pub fn init(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     // The same lookup as every other command, so `init` writes where they will read.
-    let from_env = std::env::var_os(crate::config::CONFIG_ENV_VAR).filter(|v| !v.is_empty());
-    let path = match (config, from_env) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(p)) => std::path::PathBuf::from(p),
-        (None, None) => crate::paths::AppPaths::discover()
-            .map_err(AppError::from)?
-            .config_file(),
+    let path = match ConfigPath::of_process(config) {
+        ConfigPath::Explicit(p) | ConfigPath::FromEnv(p) | ConfigPath::Platform(Some(p)) => p,
+        ConfigPath::Platform(None) => return Err(AppError::from(PathsError::NoHome).into()),
     };
     crate::init::write_initial_config(&path)?;
     println!(

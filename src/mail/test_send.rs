@@ -29,19 +29,14 @@ pub struct TestAttempt {
 
 impl fmt::Display for TestAttempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tls = match self.tls {
-            TlsMode::Starttls => "STARTTLS (required)",
-            TlsMode::Tls => "implicit TLS",
-            TlsMode::None => "none (plain text)",
-        };
         let user = self
             .user
             .as_deref()
             .unwrap_or("(no login: smtp.auth = false)");
         write!(
             f,
-            "SMTP server: {}:{}\nTLS:         {tls}\nLogin:       {user}\nFrom:        {}\nTo:          {}",
-            self.host, self.port, self.from, self.to
+            "SMTP server: {}:{}\nTLS:         {}\nLogin:       {user}\nFrom:        {}\nTo:          {}",
+            self.host, self.port, self.tls, self.from, self.to
         )
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use chrono_tz::Tz;
 
-use crate::config::{Config, TlsMode};
+use crate::config::Config;
 
 /// How emails leave, in an operator's words (overview and SMTP test view).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,10 +18,11 @@ impl MailSummary {
     pub fn from_config(c: &Config, data_dir: &Path) -> MailSummary {
         let s = &c.smtp;
         let from = s.from.as_deref().unwrap_or("(smtp.from not set)");
+        let headline = c.email_summary();
         if c.dev_mode() {
             return MailSummary {
                 dev_mode: true,
-                headline: "DEV MODE: emails are logged and saved, not sent".into(),
+                headline,
                 details: vec![
                     "No SMTP password is configured (smtp.password / SMTP_PASSWORD).".into(),
                     format!(
@@ -32,12 +33,6 @@ impl MailSummary {
                 ],
             };
         }
-        let tls = match s.tls {
-            TlsMode::Starttls => "STARTTLS",
-            TlsMode::Tls => "implicit TLS",
-            TlsMode::None => "no TLS",
-        };
-        let host = s.host.as_deref().unwrap_or("(smtp.host not set)");
         let login = if s.auth {
             format!(
                 "login as {}",
@@ -48,7 +43,7 @@ impl MailSummary {
         };
         MailSummary {
             dev_mode: false,
-            headline: format!("SMTP {host}:{} · {tls}", s.port),
+            headline,
             details: vec![
                 format!("Authentication: {login}"),
                 format!("From: {from}"),

@@ -172,6 +172,30 @@ fn empty_password_means_dev_mode_and_auth_false_means_relay() {
 }
 
 #[test]
+fn the_email_summary_says_how_emails_leave() {
+    let c = parse_str("[smtp]\npassword = \"\"\n", Path::new("c.toml")).unwrap();
+    assert_eq!(
+        c.email_summary(),
+        "DEV MODE: emails are logged and saved, not sent"
+    );
+    let c = parse_str(
+        "[smtp]\nhost = \"smtp.example.org\"\npassword = \"p\"\n",
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.email_summary(), "SMTP smtp.example.org:587 · STARTTLS");
+    let c = parse_str(
+        "[smtp]\nauth = false\nhost = \"localhost\"\nport = 25\ntls = \"none\"\n",
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.email_summary(),
+        "SMTP localhost:25 · no TLS (plain text) · unauthenticated relay"
+    );
+}
+
+#[test]
 fn reminder_time_accepts_a_toml_time_literal_without_seconds() {
     let c = parse_str("[jobs]\nreminder_time = 07:05:00\n", Path::new("c.toml")).unwrap();
     assert_eq!(
