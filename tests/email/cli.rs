@@ -36,7 +36,7 @@ fn test_email_success_prints_what_was_tried_and_the_answer() {
     for expected in [
         "127.0.0.1",
         &server.port().to_string(),
-        "none (plain text)",
+        "TLS:         no TLS (plain text)",
         USER,
         "250 2.0.0 OK queued",
     ] {
