@@ -154,28 +154,27 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
-        Ok(Store {
-            path: path.to_owned(),
-            writer: Mutex::new(Writer::new(conn)),
-            committed: Condvar::new(),
-            queued: AtomicUsize::new(0),
-            readers: Mutex::new(Vec::new()),
-            read_only: false,
-        })
+        Ok(Store::on(path, conn, false))
     }
 
     /// Opens an existing, already migrated database without ever writing to it (the TUI's reads).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let conn = Self::read_connection(path)?;
         migrations::check_current(&conn, path)?;
-        Ok(Store {
+        Ok(Store::on(path, conn, true))
+    }
+
+    /// A read-only store reads on its one connection; a read-write one writes on `conn`
+    /// and reads on pooled connections of its own.
+    fn on(path: &Path, conn: Connection, read_only: bool) -> Store {
+        Store {
             path: path.to_owned(),
             writer: Mutex::new(Writer::new(conn)),
             committed: Condvar::new(),
             queued: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
-            read_only: true,
-        })
+            read_only,
+        }
     }
 
     fn read_connection(path: &Path) -> Result<Connection, StoreError> {
