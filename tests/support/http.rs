@@ -12,9 +12,9 @@ use carette::http::{HttpConfig, HttpState};
 use carette::mail::render::Renderer;
 use carette::service::{Service, Settings};
 use carette::store::Store;
+use carette::wakeup::Shutdown;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use tokio::sync::watch;
 
 pub use super::SECRET;
 
@@ -35,7 +35,7 @@ pub struct TestServer {
     pub state: Arc<HttpState>,
     pub clock: Arc<Mutex<DateTime<Utc>>>,
     pub signer: TokenSigner,
-    shutdown: watch::Sender<bool>,
+    shutdown: Shutdown,
     runtime: Option<tokio::runtime::Runtime>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -86,8 +86,12 @@ pub fn start_with(config: HttpConfig) -> TestServer {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let (tx, rx) = watch::channel(false);
-    let server = runtime.spawn(carette::http::serve(listener, state.clone(), rx));
+    let shutdown = Shutdown::default();
+    let server = runtime.spawn(carette::http::serve(
+        listener,
+        state.clone(),
+        shutdown.receiver(),
+    ));
     TestServer {
         addr,
         base: format!("http://{addr}"),
@@ -96,7 +100,7 @@ pub fn start_with(config: HttpConfig) -> TestServer {
         state,
         clock,
         signer,
-        shutdown: tx,
+        shutdown,
         runtime: Some(runtime),
         server: Some(server),
         _dir: dir,
@@ -305,9 +309,9 @@ impl TestServer {
         outbox(&self.path)
     }
 
-    /// Flips the shutdown watch, as the daemon does on SIGTERM.
+    /// Triggers the shutdown, as the daemon does on SIGTERM.
     pub fn request_stop(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.trigger();
     }
 
     /// Waits for `serve` to return; how long that took. A minute (far beyond every
@@ -325,7 +329,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.trigger();
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(5));
         }
