@@ -28,6 +28,7 @@ use options::{Outcome, release};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
+use crate::heartbeat::Heartbeat;
 use crate::service::Service;
 use crate::store::StoreError;
 use crate::store::outbox::{self, OutboxEmail};
@@ -65,6 +66,7 @@ pub struct OutboxSender {
     options: SenderOptions,
     pause: Mutex<Pause>,
     shutdown: Arc<AtomicBool>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl OutboxSender {
@@ -75,7 +77,14 @@ impl OutboxSender {
             options,
             pause: Mutex::new(Pause::default()),
             shutdown: Arc::new(AtomicBool::new(false)),
+            heartbeat: Heartbeat::new("sender", std::time::Duration::MAX),
         }
+    }
+
+    /// The heartbeat the running thread beats (the daemon's /healthz watches it).
+    pub fn with_heartbeat(mut self, heartbeat: Arc<Heartbeat>) -> OutboxSender {
+        self.heartbeat = heartbeat;
+        self
     }
 
     /// The production wiring from the configuration: one worker per pooled connection.
@@ -147,8 +156,10 @@ impl OutboxSender {
     }
 
     fn run(&self) {
+        let _alive = self.heartbeat.running();
         tracing::info!(workers = self.options.workers, "outbox sender started");
         while !self.shutdown.load(Ordering::SeqCst) {
+            self.heartbeat.beat();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.deliver_due(Utc::now())
             }));
@@ -177,6 +188,7 @@ impl OutboxSender {
         let deadline = Instant::now() + self.options.poll;
         let slice = std::time::Duration::from_millis(250);
         loop {
+            self.heartbeat.beat();
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || self.shutdown.load(Ordering::SeqCst) {
                 return;
