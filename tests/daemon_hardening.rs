@@ -149,7 +149,7 @@ impl Daemon {
                 "origin": {"label": "Lyon"},
                 "destination": {"label": "Grenoble"},
                 "departure_at": departure,
-                "seats": 50,
+                "seats": 8,
             }),
         );
         assert_eq!(r.status, 201, "{}", r.body);

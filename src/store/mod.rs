@@ -353,12 +353,34 @@ impl Store {
         self.read(|c: &Connection| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
-    /// For /healthz: takes the write lock the way every write does (`BEGIN IMMEDIATE`
-    /// through the writer, within the write timeout) and commits nothing. This fails on a
-    /// database opened read-only (file permissions, read-only mount) and on a lock held
-    /// by another connection past the timeout.
+    /// For /healthz: a real write through the writer (within the write timeout), rolled
+    /// back so it changes nothing and wakes no reader. Taking the lock alone is not
+    /// enough: on a read-only WAL database `BEGIN IMMEDIATE` succeeds and only writing a
+    /// page fails. Fails on a read-only file or mount and on a lock held by another
+    /// connection past the timeout.
     pub fn probe_write(&self) -> Result<(), StoreError> {
-        self.write(|_: &Connection| Ok(()))
+        enum Probe {
+            Written,
+            Failed(StoreError),
+        }
+        impl From<StoreError> for Probe {
+            fn from(e: StoreError) -> Probe {
+                Probe::Failed(e)
+            }
+        }
+        let written = self.write(|c: &Connection| {
+            c.execute(
+                "UPDATE reservation_status_counts SET n = n WHERE status = 'pending'",
+                [],
+            )
+            .map_err(|e| Probe::Failed(e.into()))?;
+            // An error rolls this write's savepoint back: nothing reaches the file.
+            Err::<(), _>(Probe::Written)
+        });
+        match written {
+            Ok(()) | Err(Probe::Written) => Ok(()),
+            Err(Probe::Failed(e)) => Err(e),
+        }
     }
 }
 
