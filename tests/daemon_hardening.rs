@@ -388,7 +388,28 @@ fn a_locked_database_gets_503_with_retry_after_and_nothing_half_written() {
     let config = write_config(dir.path(), port, "request_timeout_secs = 1");
     let d = Daemon::start(dir.path(), &config, port, |_| {});
     let offer = d.create_offer();
-    let before = db::dump(&d.db);
+    let pending = d.post(&format!("/api/offers/{offer}/reservations"), &seat(0));
+    assert_eq!(pending.status, 201, "{}", pending.body);
+    let pending = pending.json()["id"].as_i64().unwrap();
+    let accept = carette::domain::token::TokenSigner::new(SECRET.as_bytes()).sign(
+        carette::domain::token::LinkAction::Accept,
+        &carette::domain::token::Subject::Reservation(pending),
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    // The business rows (the sender may meanwhile mark its emails as sent).
+    let rows = |db: &Path| -> Vec<String> {
+        let mut rows: Vec<String> = db::dump(db)
+            .into_iter()
+            .filter(|r| !r.starts_with("outbox:") && !r.starts_with("job_runs:"))
+            .collect();
+        rows.extend(
+            db::outbox(db)
+                .into_iter()
+                .map(|(t, to)| format!("{t} {to}")),
+        );
+        rows
+    };
+    let before = rows(&d.db);
 
     let lock = lock_exclusively(&d.db);
     // The lock outlives the request timeout: the request gives up, it does not hang.
@@ -404,6 +425,17 @@ fn a_locked_database_gets_503_with_retry_after_and_nothing_half_written() {
         r.json()["error"],
         "the database is busy; nothing was saved, retry in a few seconds"
     );
+    // The driver's button: the French page, same status, nothing done.
+    let r = call(
+        agent(Duration::from_secs(30))
+            .post(&format!("{}/api/reservation/accept", d.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!("token={accept}")),
+    )
+    .unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.retry_after.as_deref(), Some("1"));
+    assert!(r.body.contains("rien n'a été modifié"), "{}", r.body);
     // Health says so too, naming the database.
     let h = d.get("/healthz");
     assert_eq!(h.status, 503, "{}", h.body);
@@ -412,11 +444,21 @@ fn a_locked_database_gets_503_with_retry_after_and_nothing_half_written() {
     assert_eq!(d.get(&format!("/api/offers/{offer}")).status, 200);
     lock.execute_batch("ROLLBACK").unwrap();
     drop(lock);
-    assert_eq!(db::dump(&d.db), before, "nothing was half-written");
+    assert_eq!(rows(&d.db), before, "nothing was half-written");
 
-    // Once the lock is gone, the same request goes through.
+    // Once the lock is gone, the same request goes through, and only it: the refused
+    // ones did not complete late behind the 503.
     let r = d.post(&format!("/api/offers/{offer}/reservations"), &seat(1));
     assert_eq!(r.status, 201, "{}", r.body);
+    let after = rows(&d.db);
+    // One reservation, its event, its two emails; the first request still pending.
+    assert_eq!(after.len(), before.len() + 4, "{after:#?}");
+    let reservations: Vec<&String> = after
+        .iter()
+        .filter(|r| r.starts_with("carpool_reservations:"))
+        .collect();
+    assert_eq!(reservations.len(), 2, "{reservations:#?}");
+    assert!(reservations.iter().all(|r| r.contains("Text(\"pending\")")));
     let deadline = Instant::now() + Duration::from_secs(20);
     while d.get("/healthz").status != 200 {
         assert!(Instant::now() < deadline, "health never recovered");

@@ -50,7 +50,7 @@ fn rotating_forwarded_for_from_an_untrusted_peer_does_not_evade_the_limit() {
     let s = http_support::start_with(limited(1, 3));
     let offer = {
         // The offer itself takes one token: create it from "another client" first.
-        let r = s.post_json("/api/offers", &http_support::offer_body(40));
+        let r = s.post_json("/api/offers", &http_support::offer_body(8));
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()["id"].as_i64().unwrap()
     };
@@ -72,7 +72,7 @@ fn rotating_forwarded_for_from_an_untrusted_peer_does_not_evade_the_limit() {
 fn behind_a_trusted_proxy_the_right_most_untrusted_entry_is_limited() {
     let s = http_support::start_with(trusting(&["127.0.0.1"], 1, 2));
     // The offer counts against the proxy itself (no header): clients are not charged.
-    let offer = s.create_offer(40);
+    let offer = s.create_offer(8);
     // The report's bypass: a client-chosen left part, the proxy-appended address (with a
     // port) on the right. The right-most entry is the client: limited after the burst.
     let mut statuses = Vec::new();
