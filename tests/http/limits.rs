@@ -2,12 +2,15 @@
 //! (`server.trusted_proxies`), the link buttons and fresh-link page under the limit, and
 //! /healthz naming a worker thread that stopped.
 
-mod http_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::SECRET;
+use crate::support::http::{
+    Reply, TestServer, config, limited, offer_body, reservation_body, start_with,
+    start_with_heartbeats,
+};
 use carette::config::Config;
 use carette::domain::token::{LinkAction, Subject};
 use carette::heartbeat::Heartbeat;
@@ -15,7 +18,6 @@ use carette::http::HttpConfig;
 use carette::mail::outgoing::Outgoing;
 use carette::mail::sender::{OutboxSender, SenderOptions};
 use carette::signal::Signal;
-use http_support::{SECRET, TestServer, limited, reservation_body, start_with_heartbeats};
 
 fn trusting(proxies: &[&str], per_minute: u32, burst: u32) -> HttpConfig {
     HttpConfig {
@@ -24,7 +26,7 @@ fn trusting(proxies: &[&str], per_minute: u32, burst: u32) -> HttpConfig {
     }
 }
 
-fn seat_with_xff(s: &TestServer, offer: i64, n: usize, xff: &str) -> http_support::Reply {
+fn seat_with_xff(s: &TestServer, offer: i64, n: usize, xff: &str) -> Reply {
     s.request(
         "POST",
         &format!("/api/offers/{offer}/reservations"),
@@ -47,10 +49,10 @@ fn reservations(s: &TestServer) -> i64 {
 #[test]
 fn rotating_forwarded_for_from_an_untrusted_peer_does_not_evade_the_limit() {
     // Default: no trusted proxy, so loopback's X-Forwarded-For is ignored too.
-    let s = http_support::start_with(limited(1, 3));
+    let s = start_with(limited(1, 3));
     let offer = {
         // The offer itself takes one token: create it from "another client" first.
-        let r = s.post_json("/api/offers", &http_support::offer_body(8));
+        let r = s.post_json("/api/offers", &offer_body(8));
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()["id"].as_i64().unwrap()
     };
@@ -70,7 +72,7 @@ fn rotating_forwarded_for_from_an_untrusted_peer_does_not_evade_the_limit() {
 
 #[test]
 fn behind_a_trusted_proxy_the_right_most_untrusted_entry_is_limited() {
-    let s = http_support::start_with(trusting(&["127.0.0.1"], 1, 2));
+    let s = start_with(trusting(&["127.0.0.1"], 1, 2));
     // The offer counts against the proxy itself (no header): clients are not charged.
     let offer = s.create_offer(8);
     // The report's bypass: a client-chosen left part, the proxy-appended address (with a
@@ -96,7 +98,7 @@ fn behind_a_trusted_proxy_the_right_most_untrusted_entry_is_limited() {
 
 #[test]
 fn link_buttons_and_the_fresh_link_page_are_rate_limited() {
-    let s = http_support::start_with(limited(1, 2));
+    let s = start_with(limited(1, 2));
     // Forged or real, every button press takes a token before its body is read.
     let token = s.token(LinkAction::Accept, Subject::Reservation(999));
     let pages: Vec<(u16, bool)> = (0..4)
@@ -156,10 +158,7 @@ fn wait_health(s: &TestServer, status: u16) -> serde_json::Value {
 fn healthz_names_a_worker_thread_that_stopped() {
     let sender_beat = Heartbeat::new("sender", Duration::from_secs(600));
     let scheduler_beat = Heartbeat::new("scheduler", Duration::from_secs(600));
-    let mut s = start_with_heartbeats(
-        http_support::config(),
-        vec![sender_beat.clone(), scheduler_beat.clone()],
-    );
+    let mut s = start_with_heartbeats(config(), vec![sender_beat.clone(), scheduler_beat.clone()]);
     // Not started yet: not healthy.
     let (status, body) = health(&s);
     assert_eq!(status, 503);

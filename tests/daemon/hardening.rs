@@ -5,9 +5,6 @@
 //! generous functional deadline, and the measured latencies are printed for the record
 //! (`cargo test --test daemon_hardening -- --nocapture`).
 
-#[path = "common/db.rs"]
-mod db;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::support::db;
 
 const SECRET: &str = "Kp3-vXq9-Lm2z-Rt7w-Yb4n-Hs8c-Fd6g-Jq1e";
 
