@@ -5,12 +5,14 @@
 //! and the next tick runs as usual.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clokwerk::TimeUnits;
 
+use crate::heartbeat::Heartbeat;
 use crate::service::Service;
 use crate::service::jobs::{Job, JobReport};
 use crate::wakeup::Shutdown;
@@ -59,15 +61,18 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Starts the scheduler thread. It ticks once right away (catch-up after downtime), then
-/// every minute, until `shutdown` is triggered.
+/// every minute, until `shutdown` is triggered. It beats `heartbeat` every second or so
+/// (and after each run of the jobs).
 pub fn spawn(
     service: Service,
     mut tasks: Vec<TickTask>,
     shutdown: Shutdown,
+    heartbeat: Arc<Heartbeat>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || {
+            let _alive = heartbeat.running();
             let mut run_all = move || {
                 let now = Utc::now();
                 tick(&service, now);
@@ -82,6 +87,7 @@ pub fn spawn(
             let mut scheduler = clokwerk::Scheduler::with_tz(chrono::Utc);
             scheduler.every(1.minute()).run(run_all);
             while !shutdown.is_set() {
+                heartbeat.beat();
                 scheduler.run_pending();
                 shutdown.wait(Duration::from_secs(1));
             }

@@ -150,6 +150,11 @@ impl Service {
         Ok(self.store.ping()?)
     }
 
+    /// Whether the database takes a write (rolled back: nothing changes), for /healthz.
+    pub fn probe_write(&self) -> Result<(), ServiceError> {
+        Ok(self.store.probe_write()?)
+    }
+
     /// Stops the query in flight on a read-only service's connection, from another thread.
     pub fn interrupt_handle(&self) -> Result<QueryInterrupt, ServiceError> {
         Ok(self.store.interrupt_handle()?)

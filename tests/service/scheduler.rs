@@ -41,7 +41,14 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
         c.fetch_add(1, Ordering::SeqCst);
         panic!("a broken task");
     });
-    let handle = scheduler::spawn(f.service.clone(), vec![task], shutdown.clone()).unwrap();
+    let beat = carette::heartbeat::Heartbeat::new("scheduler", Duration::from_secs(600));
+    let handle = scheduler::spawn(
+        f.service.clone(),
+        vec![task],
+        shutdown.clone(),
+        beat.clone(),
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while f.service.last_job_run(Job::Reminders).unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -55,6 +62,8 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
         "reminders caught up at start"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The panicking task did not take the thread down: its heartbeat still says so.
+    assert_eq!(beat.pulse(), carette::heartbeat::Pulse::Ok);
     shutdown.trigger();
     // A generous bound: the scheduler sleeps a second at most between checks.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -65,4 +74,5 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
     handle
         .join()
         .expect("the thread survived the panicking task");
+    assert_eq!(beat.pulse(), carette::heartbeat::Pulse::Stopped);
 }
