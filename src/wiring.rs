@@ -10,7 +10,7 @@ use crate::store::{Store, StoreError};
 
 /// Startup failures, each mapped to an exit code once in main.
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -19,12 +19,12 @@ pub enum AppError {
     Store(#[from] StoreError),
 }
 
-impl AppError {
+impl StartupError {
     /// 2 for what the operator must fix in the configuration, 1 for runtime failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Config(_)
-            | AppError::Paths(PathsError::NoHome | PathsError::SecretKey { .. }) => 2,
+            StartupError::Config(_)
+            | StartupError::Paths(PathsError::NoHome | PathsError::SecretKey { .. }) => 2,
             _ => 1,
         }
     }
@@ -40,12 +40,15 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn load(explicit_config: Option<&Path>) -> Result<Env, AppError> {
+    pub fn load(explicit_config: Option<&Path>) -> Result<Env, StartupError> {
         let loaded = config::load(explicit_config)?;
         Env::from_config(loaded.config, loaded.source)
     }
 
-    pub fn from_config(config: Config, config_source: Option<PathBuf>) -> Result<Env, AppError> {
+    pub fn from_config(
+        config: Config,
+        config_source: Option<PathBuf>,
+    ) -> Result<Env, StartupError> {
         // No home directory is fine when database.path says where the data goes.
         let platform = match AppPaths::discover() {
             Ok(p) => Some(p),
@@ -63,7 +66,7 @@ impl Env {
     }
 
     /// Opens the database read-write, applying migrations.
-    pub fn open_service(&self) -> Result<Service, AppError> {
+    pub fn open_service(&self) -> Result<Service, StartupError> {
         let timeout =
             std::time::Duration::from_secs(self.config.server.request_timeout_secs.max(1));
         let store = Store::open(&self.db_path)?.with_write_timeout(timeout);
@@ -74,7 +77,7 @@ impl Env {
     }
 
     /// The magic-link key (generated once into the data dir when not configured).
-    pub fn secret(&self) -> Result<Secret, AppError> {
+    pub fn secret(&self) -> Result<Secret, StartupError> {
         Ok(paths::resolve_secret(&self.config, &self.data_dir)?)
     }
 }

@@ -13,7 +13,7 @@ use chrono::Utc;
 use crate::config::ConfigPath;
 use crate::paths::PathsError;
 use crate::service::jobs::Job;
-use crate::wiring::{AppError, Env};
+use crate::wiring::{Env, StartupError};
 
 pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;
@@ -36,8 +36,8 @@ pub fn init_logging() {
 /// Maps an error chain to the documented exit codes.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
-        if let Some(app) = cause.downcast_ref::<AppError>() {
-            return app.exit_code();
+        if let Some(startup) = cause.downcast_ref::<StartupError>() {
+            return startup.exit_code();
         }
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return 2;
@@ -67,7 +67,7 @@ pub fn init(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     // The same lookup as every other command, so `init` writes where they will read.
     let path = match ConfigPath::of_process(config) {
         ConfigPath::Explicit(p) | ConfigPath::FromEnv(p) | ConfigPath::Platform(Some(p)) => p,
-        ConfigPath::Platform(None) => return Err(AppError::from(PathsError::NoHome).into()),
+        ConfigPath::Platform(None) => return Err(StartupError::from(PathsError::NoHome).into()),
     };
     crate::init::write_initial_config(&path)?;
     println!(
