@@ -1,4 +1,5 @@
-//! Email (and web page) rendering with `upon`.
+//! Email rendering with `upon`. The [`Renderer`] compiles every template of `templates/`,
+//! the web pages' too (`crate::page` renders those): one template set, one override dir.
 //!
 //! Template files live in `templates/` and are compiled into the binary, so a fresh
 //! install needs no files; `email.templates_dir` may hold replacements:
@@ -197,16 +198,14 @@ impl Renderer {
         })
     }
 
-    /// Renders `templates/page/<page>.html` with the HTML-escaping engine. The context
-    /// is used as given; `date_fr`, `time_fr` and `datetime_fr` filters turn RFC 3339
-    /// strings into French wordings in the configured zone.
-    pub fn render_page(&self, page: &str, context: &Value) -> Result<String, RenderError> {
-        let name = format!("page/{page}.html");
-        if self.html.get_template(&name).is_none() {
-            return Err(RenderError::UnknownTemplate(name));
+    /// Renders the HTML template `name` (its path below `templates/`) with `context` as
+    /// given, through the HTML-escaping engine: what the web pages (`crate::page`) need.
+    pub(crate) fn render_html(&self, name: &str, context: &Value) -> Result<String, RenderError> {
+        if self.html.get_template(name).is_none() {
+            return Err(RenderError::UnknownTemplate(name.to_owned()));
         }
-        let value = upon::to_value(context).map_err(|e| template_error(&name, &e))?;
-        run(&self.html, &name, &value)
+        let value = upon::to_value(context).map_err(|e| template_error(name, &e))?;
+        run(&self.html, name, &value)
     }
 
     /// Renders every email with a realistic sample, to catch a broken template

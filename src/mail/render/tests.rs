@@ -274,7 +274,7 @@ fn errors_are_typed_never_panics() {
         Err(RenderError::UnknownTemplate(_))
     ));
     assert!(matches!(
-        r.render_page("nope", &json!({})),
+        crate::page::render(&r, "nope", &json!({})),
         Err(RenderError::UnknownTemplate(_))
     ));
     // A required field missing is an error, not a blank in a rider's email.
@@ -324,12 +324,12 @@ fn override_dir_replaces_builtin_files_and_adds_pages() {
     let email = render(&r, "test", &context, &links);
     assert_eq!(email.subject, "Essai mardi 1er décembre 2026 à 10 h 00");
     assert!(email.text.ends_with("-- pied perso\n"));
-    let page = r
-        .render_page(
-            "hello",
-            &json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"}),
-        )
-        .unwrap();
+    let page = crate::page::render(
+        &r,
+        "hello",
+        &json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"}),
+    )
+    .unwrap();
     assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre à 08 h 00</p>");
 }
 
