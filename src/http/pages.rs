@@ -123,6 +123,25 @@ pub fn departed(state: &HttpState, o: &Offer, now: DateTime<Utc>, submit: bool) 
     response::page(state, status_for(submit), "departed", &context)
 }
 
+/// "Demande expirée": the driver answered after the deadline the email printed. A GET only
+/// says so; the POST has just expired the request (and queued emails 8 and 9).
+pub fn request_expired(
+    state: &HttpState,
+    o: &Offer,
+    r: &Reservation,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    let context = json!({
+        "offer": offer(o, now),
+        "reservation": reservation(r),
+        "deadline": rfc3339(deadline),
+        "submit": submit,
+    });
+    response::page(state, status_for(submit), "request_expired", &context)
+}
+
 /// The current state instead of a second change (a replayed or raced link).
 pub fn already(
     state: &HttpState,

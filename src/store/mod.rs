@@ -2,6 +2,7 @@
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
 pub mod browse;
+pub mod install;
 pub mod jobs;
 mod migrations;
 pub mod offers;
