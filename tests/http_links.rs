@@ -420,6 +420,17 @@ fn an_answer_after_departure_expires_the_request() {
     // Asked two hours before departure: the deadline is the departure.
     s.set_now(http_support::departure() - Duration::hours(2));
     let id = s.request_seat(offer, "marie@example.org", 1);
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let emailed: String = conn
+        .query_row(
+            "SELECT json_extract(context, '$.reservation.expires_at') FROM outbox
+             WHERE template = 'request_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let departure = http_support::departure();
+    assert_eq!(emailed, departure.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
     s.set_now(http_support::departure() + Duration::minutes(5));
     let page = s.get(&format!("/api/reservation/refuse?token={refuse}"));

@@ -99,3 +99,43 @@ fn a_panicking_write_strands_nobody() {
         .unwrap();
     assert_eq!(has_1, 0);
 }
+
+#[path = "common/hot_queries.rs"]
+mod hot_queries;
+
+/// Once an operator runs ANALYZE (or the daemon's `PRAGMA optimize` does), the planner
+/// trusts the statistics: the hot queries must still use their indexes, never scan the
+/// big tables nor sort everything in a temp B-tree.
+#[test]
+fn hot_query_plans_stay_good_after_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.db");
+    hot_queries::build(&path, 20_000, 200_000, 400_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ANALYZE").unwrap();
+    let analyzed: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'outbox'", [], |r| r.get(0))
+        .unwrap();
+    assert!(analyzed > 0, "ANALYZE gathered statistics");
+    hot_queries::trace(&conn);
+    let mut bad = Vec::new();
+    let mut report = Vec::new();
+    for (name, run) in hot_queries::hot_queries() {
+        hot_queries::take();
+        run(&conn);
+        let statements: Vec<String> = hot_queries::take()
+            .into_iter()
+            .filter(|s| !matches!(s.as_str(), "BEGIN IMMEDIATE" | "ROLLBACK"))
+            .collect();
+        assert!(!statements.is_empty(), "{name}: no statement captured");
+        for sql in statements {
+            let steps = hot_queries::plan(&conn, &sql);
+            report.push(format!("{name}: {}", steps.join(" | ")));
+            if let Some(problem) = hot_queries::plan_problem(&sql, &steps) {
+                bad.push(format!("{name}: {problem}\n    {sql}"));
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(bad.is_empty(), "bad plans after ANALYZE:\n{}", bad.join("\n"));
+}

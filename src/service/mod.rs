@@ -165,6 +165,12 @@ impl Service {
         crate::domain::check_action(r, o, action, now, self.settings.expire_after)
     }
 
+    /// SQLite's periodic `PRAGMA optimize` (the daemon runs it hourly; the store also runs
+    /// it when opened and when closed).
+    pub fn optimize_database(&self) -> Result<(), ServiceError> {
+        Ok(self.store.optimize()?)
+    }
+
     pub fn stats(&self, now: DateTime<Utc>) -> Result<crate::store::stats::Stats, ServiceError> {
         let midnight = crate::domain::time::start_of_local_day(self.settings.tz, now);
         let hours = u32::try_from(self.settings.expire_after.num_hours()).unwrap_or(24);

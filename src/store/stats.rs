@@ -63,8 +63,8 @@ pub fn compute(
     let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
     let mut outbox = std::collections::HashMap::new();
     {
-        let mut stmt =
-            conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+        // Kept by triggers (migration 05): a few rows however long the outbox history.
+        let mut stmt = conn.prepare_cached("SELECT status, n FROM outbox_status_counts")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (s, n) = row?;
@@ -126,15 +126,19 @@ pub fn compute(
     })
 }
 
-/// Per local day over the last `days` days: (date, requests created, confirmed, refused) for the TUI chart.
-pub fn daily_decisions(
+/// Requests created since `since`, per UTC hour: (hour "YYYY-MM-DD HH", created, confirmed,
+/// refused). Hours, not days, so the caller can group them by local day in any zone (an
+/// offset is whole hours in every zone Carette's operators are likely to use; the few with
+/// half-hour offsets get their day boundary rounded to the hour). Answered from
+/// idx_reservations_created alone.
+pub fn hourly_decisions(
     conn: &Connection,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT substr(created_at, 1, 10) AS d, COUNT(*),
+        "SELECT substr(created_at, 1, 13) AS h, COUNT(*),
                 SUM(status = 'confirmed'), SUM(status = 'refused')
-         FROM carpool_reservations WHERE created_at >= ?1 GROUP BY d ORDER BY d",
+         FROM carpool_reservations WHERE created_at >= ?1 GROUP BY h ORDER BY h",
     )?;
     let rows = stmt.query_map(params![to_db(since)], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

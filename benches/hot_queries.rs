@@ -1,0 +1,95 @@
+//! SQL time of the hot queries at 1 M reservations and 2 M outbox rows, before and after
+//! ANALYZE, plus the queries they replaced. Goal: each under 10 ms.
+//!
+//! `cargo bench --bench hot_queries` (or `cargo test --release --bench hot_queries`);
+//! CARETTE_BENCH_DB=path keeps and reuses the (1.5 GB) file.
+
+#[path = "../tests/common/hot_queries.rs"]
+mod hot_queries;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+const RUNS: usize = 9;
+
+fn median(mut f: impl FnMut()) -> Duration {
+    let mut samples: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[RUNS / 2]
+}
+
+/// What the code ran before migration 05 (outbox counts by status, the TUI outbox list).
+fn old_queries(conn: &Connection) -> Vec<(&'static str, Duration)> {
+    let count = || {
+        let mut s = conn
+            .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+            .unwrap();
+        let _: Vec<(String, i64)> = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    };
+    let list = || {
+        let mut s = conn
+            .prepare_cached(
+                "SELECT id FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT 51 OFFSET 0",
+            )
+            .unwrap();
+        let _: Vec<i64> = s
+            .query_map(["failed"], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    };
+    vec![
+        ("old: outbox counts GROUP BY status", median(count)),
+        ("old: TUI outbox list (failed)", median(list)),
+    ]
+}
+
+fn measure(conn: &Connection, label: &str) {
+    println!("\n{label}");
+    for (name, run) in hot_queries::hot_queries() {
+        let t = median(|| run(conn));
+        println!("  {name:<30} {:>9.2} ms", t.as_secs_f64() * 1000.0);
+    }
+    for (name, t) in old_queries(conn) {
+        println!("  {name:<30} {:>9.2} ms", t.as_secs_f64() * 1000.0);
+    }
+}
+
+fn main() {
+    let keep = std::env::var_os("CARETTE_BENCH_DB").map(PathBuf::from);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = keep.unwrap_or_else(|| tmp.path().join("hot.db"));
+    if !path.exists() {
+        let start = Instant::now();
+        hot_queries::build(&path, 100_000, 1_000_000, 2_000_000);
+        println!("built {} in {:.1?}", path.display(), start.elapsed());
+    }
+    let conn = Connection::open(&path).expect("open");
+    conn.execute_batch("DROP TABLE IF EXISTS sqlite_stat1; DROP TABLE IF EXISTS sqlite_stat4;")
+        .ok();
+    let conn = {
+        drop(conn);
+        Connection::open(&path).expect("reopen")
+    };
+    measure(&conn, "1 M reservations, 2 M outbox rows, no statistics:");
+    let start = Instant::now();
+    conn.execute_batch("ANALYZE").expect("analyze");
+    println!("\nANALYZE took {:.1?}", start.elapsed());
+    let conn = {
+        drop(conn);
+        Connection::open(&path).expect("reopen")
+    };
+    measure(&conn, "after ANALYZE:");
+}
