@@ -50,9 +50,25 @@ fn old_queries(conn: &Connection) -> Vec<(&'static str, Duration)> {
             .collect::<Result<_, _>>()
             .unwrap();
     };
+    // The planner used to ignore the BINARY driver_email index for a NOCASE lookup and
+    // walk the departure index instead; forced here on the new schema to show the cost.
+    let dashboard = || {
+        let mut s = conn
+            .prepare_cached(
+                "SELECT o.id FROM carpool_offers o INDEXED BY idx_offers_departure
+                 WHERE o.driver_email = ?1 COLLATE NOCASE AND o.departure_at > ?2 ORDER BY o.departure_at",
+            )
+            .unwrap();
+        let _: Vec<i64> = s
+            .query_map(["driver42@example.org", "2026-03-15 12:00:00"], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    };
     vec![
         ("old: outbox counts GROUP BY status", median(count)),
         ("old: TUI outbox list (failed)", median(list)),
+        ("old: dashboard (departure index)", median(dashboard)),
     ]
 }
 
@@ -92,4 +108,16 @@ fn main() {
         Connection::open(&path).expect("reopen")
     };
     measure(&conn, "after ANALYZE:");
+    println!("\nplans after ANALYZE:");
+    hot_queries::trace(&conn);
+    for (name, run) in hot_queries::hot_queries() {
+        hot_queries::take();
+        run(&conn);
+        for sql in hot_queries::take() {
+            if matches!(sql.as_str(), "BEGIN IMMEDIATE" | "ROLLBACK") {
+                continue;
+            }
+            println!("  {name}: {}", hot_queries::plan(&conn, &sql).join(" | "));
+        }
+    }
 }

@@ -49,6 +49,50 @@ BEGIN
         ON CONFLICT (status) DO UPDATE SET n = n + 1;
 END;
 
+-- Requests per UTC hour of creation, and how those were decided: the TUI's activity chart
+-- (grouped by local day by the caller) reads ~720 rows for a month instead of every
+-- request of the month. The current hour's row is the only page an insert touches.
+CREATE TABLE reservation_hourly_counts (
+    hour      TEXT    PRIMARY KEY,   -- 'YYYY-MM-DD HH', UTC
+    created   INTEGER NOT NULL,
+    confirmed INTEGER NOT NULL,
+    refused   INTEGER NOT NULL
+);
+INSERT INTO reservation_hourly_counts (hour, created, confirmed, refused)
+    SELECT substr(created_at, 1, 13), COUNT(*), SUM(status = 'confirmed'), SUM(status = 'refused')
+    FROM carpool_reservations GROUP BY substr(created_at, 1, 13);
+
+CREATE TRIGGER reservation_hourly_insert AFTER INSERT ON carpool_reservations
+BEGIN
+    INSERT INTO reservation_hourly_counts (hour, created, confirmed, refused)
+        VALUES (substr(NEW.created_at, 1, 13), 1, NEW.status = 'confirmed', NEW.status = 'refused')
+        ON CONFLICT (hour) DO UPDATE SET created = created + 1,
+            confirmed = confirmed + (NEW.status = 'confirmed'),
+            refused = refused + (NEW.status = 'refused');
+END;
+
+CREATE TRIGGER reservation_hourly_delete AFTER DELETE ON carpool_reservations
+BEGIN
+    UPDATE reservation_hourly_counts SET created = created - 1,
+        confirmed = confirmed - (OLD.status = 'confirmed'),
+        refused = refused - (OLD.status = 'refused')
+    WHERE hour = substr(OLD.created_at, 1, 13);
+END;
+
+CREATE TRIGGER reservation_hourly_update AFTER UPDATE OF status, created_at ON carpool_reservations
+WHEN OLD.status IS NOT NEW.status OR OLD.created_at IS NOT NEW.created_at
+BEGIN
+    UPDATE reservation_hourly_counts SET created = created - 1,
+        confirmed = confirmed - (OLD.status = 'confirmed'),
+        refused = refused - (OLD.status = 'refused')
+    WHERE hour = substr(OLD.created_at, 1, 13);
+    INSERT INTO reservation_hourly_counts (hour, created, confirmed, refused)
+        VALUES (substr(NEW.created_at, 1, 13), 1, NEW.status = 'confirmed', NEW.status = 'refused')
+        ON CONFLICT (hour) DO UPDATE SET created = created + 1,
+            confirmed = confirmed + (NEW.status = 'confirmed'),
+            refused = refused + (NEW.status = 'refused');
+END;
+
 -- The TUI's outbox list by status, newest first: (status, rowid) gives that order.
 CREATE INDEX idx_outbox_status ON outbox (status);
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use crate::domain::Status;
+use crate::domain::{Action, Status};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
 use crate::service::context::rfc3339;
@@ -177,13 +177,15 @@ pub fn offer_card(
     for r in rs {
         let mut v = reservation(r);
         let subject = Subject::Reservation(r.id);
+        // The same rule as the links themselves: no button that would not act.
+        let can = |action| live && t.state.service.check_action(r, o, action, t.now).is_ok();
         match r.status {
-            Status::Pending if live => {
+            Status::Pending if can(Action::Refuse) => {
                 v["accept_token"] = json!(sign(t.state, LinkAction::Accept, &subject, t.now));
                 v["refuse_token"] = json!(sign(t.state, LinkAction::Refuse, &subject, t.now));
                 pending.push(v);
             }
-            Status::Confirmed if live => {
+            Status::Confirmed if can(Action::Remove) => {
                 v["remove_token"] = json!(sign(t.state, LinkAction::Remove, &subject, t.now));
                 confirmed.push(v);
             }

@@ -19,8 +19,10 @@ pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
 }
 
-/// Offers, reservations over them, outbox rows (mostly sent, 1 % queued, 1 % failed, a few
-/// sending) over two years up to `now()`, as a live database grows; raw SQL, one transaction.
+/// Offers, reservations over them, outbox rows over two years up to `now()`, as a healthy
+/// install's database grows: pending requests only from the last day (older ones expired),
+/// a backlog of 200 queued and 20 sending emails, 1 % failed, the rest sent. Raw SQL, one
+/// transaction.
 pub fn build(path: &Path, offers: i64, reservations: i64, emails: i64) {
     drop(Store::open(path).unwrap());
     let mut conn = Connection::open(path).unwrap();
@@ -40,7 +42,8 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :reserv
 INSERT INTO carpool_reservations (id, offer_id, passenger_name, passenger_email, seats, status,
     created_at, updated_at)
 SELECT i, 1 + (i - 1) * :offers / :reservations, 'Passenger ' || i, 'p' || i || '@example.org', 1,
-    CASE (i * 31) % 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'removed' WHEN 2 THEN 'refused'
+    CASE (i * 31) % 20 WHEN 0 THEN CASE WHEN i > :reservations * 729 / 730 THEN 'pending' ELSE 'expired' END
+         WHEN 1 THEN 'removed' WHEN 2 THEN 'refused'
          WHEN 3 THEN 'expired' WHEN 4 THEN 'cancelled' ELSE 'confirmed' END,
     datetime('2024-03-15 12:00:00', '+' || (i * 63072000 / :reservations + 700) || ' seconds'),
     datetime('2024-03-15 12:00:00', '+' || (i * 63072000 / :reservations + 700) || ' seconds')
@@ -50,13 +53,13 @@ INSERT INTO outbox (template, recipient, context, reservation_id, offer_id, stat
     next_attempt_at, lease_until, message_id, created_at, sent_at)
 SELECT 'request_driver', 'p' || i || '@example.org', '{}',
     1 + (i - 1) * :reservations / :emails, NULL,
-    CASE WHEN i % 100 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'queued'
-         WHEN i % 1000 = 2 THEN 'sending' ELSE 'sent' END,
+    CASE WHEN i > :emails - 20 THEN 'sending' WHEN i > :emails - 220 THEN 'queued'
+         WHEN i % 100 = 0 THEN 'failed' ELSE 'sent' END,
     1, datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63072000 / :emails) || ' seconds'),
-    CASE WHEN i % 1000 = 2 THEN datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63072000 / :emails - 300) || ' seconds') END,
+    CASE WHEN i > :emails - 20 THEN datetime('2026-03-15 12:00:00', '+300 seconds') END,
     'bench.' || i,
     datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63072000 / :emails) || ' seconds'),
-    CASE WHEN i % 100 > 1 AND i % 1000 != 2 THEN datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63072000 / :emails - 30) || ' seconds') END
+    CASE WHEN i <= :emails - 220 AND i % 100 != 0 THEN datetime('2026-03-15 12:00:00', '-' || ((:emails - i) * 63072000 / :emails - 30) || ' seconds') END
 FROM n;
 INSERT INTO reservation_events (reservation_id, actor, from_status, to_status, at)
 SELECT id, 'passenger', NULL, 'pending', created_at FROM carpool_reservations;
@@ -66,7 +69,25 @@ SELECT id, 'passenger', NULL, 'pending', created_at FROM carpool_reservations;
         .replace(":reservations", &reservations.to_string())
         .replace(":emails", &emails.to_string());
     tx.execute_batch(&sql).unwrap();
+    // Some decisions after the fact, so the counters' update triggers run too.
+    tx.execute_batch(
+        "UPDATE carpool_reservations SET status = 'confirmed' WHERE status = 'pending' AND id % 3 = 0;
+         UPDATE carpool_reservations SET status = 'refused' WHERE status = 'pending' AND id % 3 = 1;",
+    )
+    .unwrap();
     tx.commit().unwrap();
+    let off: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM (SELECT substr(created_at, 1, 13) AS h, COUNT(*) AS c,
+                    SUM(status = 'confirmed') AS cf, SUM(status = 'refused') AS rf
+                 FROM carpool_reservations GROUP BY h) x
+             LEFT JOIN reservation_hourly_counts k ON k.hour = x.h
+             WHERE k.created IS NOT x.c OR k.confirmed IS NOT x.cf OR k.refused IS NOT x.rf",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(off, 0, "hourly counters agree with the rows");
     // The counts kept by triggers were filled row by row above; check they agree.
     let (kept, counted): (i64, i64) = conn
         .query_row(
@@ -183,18 +204,34 @@ pub fn hot_queries() -> Vec<HotQuery> {
 /// EXPLAIN QUERY PLAN details of `sql`, one line per step.
 pub fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(3))
+    // The plan is made at prepare time, whatever the values (no STAT4): NULLs will do.
+    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
 }
 
-/// Why a plan is bad, if it is: a full SCAN of a big table (an ordered walk cut short by
-/// LIMIT is fine: it reads LIMIT rows), or a temp B-tree (a sort of everything matching).
-pub fn plan_problem(sql: &str, steps: &[String]) -> Option<String> {
-    let limited = sql.to_ascii_uppercase().contains("LIMIT");
+/// Sorts of a small, bounded set the test accepts, with the reason.
+const SMALL_SORTS: &[(&str, &str)] = &[
+    // h-delivery owns the claim; the sort covers the due rows only (two index searches).
+    ("outbox claim", "due rows only"),
+    // route_state has one row per offer; the sort covers the failed ones only.
+    ("stats / metrics", "failed routes only"),
+    // One offer's confirmed passengers: at most its seats.
+    ("TUI detail", "one offer's passengers"),
+];
+
+/// Why a plan is bad, if it is: a full SCAN of a big table (an unfiltered ordered walk cut
+/// short by LIMIT is fine: it reads LIMIT rows), or a temp B-tree (a sort of everything matching;
+/// "LAST TERM OF ORDER BY" only orders ties, and the sorts in SMALL_SORTS are bounded).
+pub fn plan_problem(name: &str, sql: &str, steps: &[String]) -> Option<String> {
+    // An ordered walk cut short by LIMIT reads LIMIT rows only when nothing filters it.
+    let upper = sql.to_ascii_uppercase();
+    let limited = upper.contains("LIMIT") && (!upper.contains(" WHERE ") || upper.contains(" WHERE 1 "));
+    let small_sort = SMALL_SORTS.iter().any(|(n, _)| *n == name);
     for step in steps {
-        if step.contains("TEMP B-TREE") {
+        if step.contains("TEMP B-TREE") && !step.contains("LAST TERM") && !small_sort {
             return Some(format!("temp B-tree: {step}"));
         }
         let scanned = step
