@@ -60,7 +60,9 @@ fn old_queries(conn: &Connection) -> Vec<(&'static str, Duration)> {
             )
             .unwrap();
         let _: Vec<i64> = s
-            .query_map(["driver42@example.org", "2026-03-15 12:00:00"], |r| r.get(0))
+            .query_map(["driver42@example.org", "2026-03-15 12:00:00"], |r| {
+                r.get(0)
+            })
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();

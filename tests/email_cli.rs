@@ -358,21 +358,36 @@ fn jobs_reminders_by_hand_at_any_hour_reaches_tomorrows_riders() {
         .filter_map(|m| {
             let msg = MessageParser::default().parse(&m.data)?;
             msg.subject()?.contains("Rappel").then(|| {
-                (m.to.join(","), msg.body_text(0).unwrap_or_default().into_owned())
+                (
+                    m.to.join(","),
+                    msg.body_text(0).unwrap_or_default().into_owned(),
+                )
             })
         })
         .collect();
     got.sort();
-    let passengers: Vec<_> = got.iter().filter(|(to, _)| to != "jean@example.org").collect();
+    let passengers: Vec<_> = got
+        .iter()
+        .filter(|(to, _)| to != "jean@example.org")
+        .collect();
     assert_eq!(passengers.len(), 2, "{got:?}");
     let word = |departure| day_word_fr(paris, departure, Utc::now());
     assert_eq!(passengers[0].0, "late@example.org");
-    assert!(passengers[0].1.contains("votre covoiturage part demain"), "{}", passengers[0].1);
+    assert!(
+        passengers[0].1.contains("votre covoiturage part demain"),
+        "{}",
+        passengers[0].1
+    );
     assert_eq!(passengers[1].0, "soon@example.org");
     let soon = format!("votre covoiturage part {}", word(trips[0].1));
     assert!(passengers[1].1.contains(&soon), "{}", passengers[1].1);
     // The driver's two reminders; nobody hears about the trip after tomorrow.
-    assert_eq!(got.iter().filter(|(to, _)| to == "jean@example.org").count(), 2);
+    assert_eq!(
+        got.iter()
+            .filter(|(to, _)| to == "jean@example.org")
+            .count(),
+        2
+    );
     // Once, ever: a second run reminds nobody.
     let (code, out, _) = run_carette(&["--config", cfg, "jobs", "reminders"], &[]);
     assert_eq!(code, 0);

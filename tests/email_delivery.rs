@@ -141,7 +141,9 @@ fn a_request_then_accept_delivers_four_complete_emails() {
         .unwrap();
     assert_eq!(install.len(), 32, "{install}");
     assert!(
-        ics.contains(&format!("UID:reservation-{id}.{install}@rides.example.org\r\n")),
+        ics.contains(&format!(
+            "UID:reservation-{id}.{install}@rides.example.org\r\n"
+        )),
         "{ics}"
     );
     assert!(ics.contains("SEQUENCE:1\r\n"));

@@ -359,7 +359,11 @@ fn an_answer_after_the_deadline_expires_the_request_once() {
     // A minute before: still possible.
     s.set_now(deadline - Duration::minutes(1));
     let page = s.get(&format!("/api/reservation/accept?token={accept}"));
-    assert!(page.body.contains("Accepter cette demande"), "{}", page.body);
+    assert!(
+        page.body.contains("Accepter cette demande"),
+        "{}",
+        page.body
+    );
 
     // At the deadline: the GET says so and changes nothing (scanners fetch links).
     s.set_now(deadline);
@@ -430,7 +434,10 @@ fn an_answer_after_departure_expires_the_request() {
         )
         .unwrap();
     let departure = http_support::departure();
-    assert_eq!(emailed, departure.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    assert_eq!(
+        emailed,
+        departure.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
     let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
     s.set_now(http_support::departure() + Duration::minutes(5));
     let page = s.get(&format!("/api/reservation/refuse?token={refuse}"));

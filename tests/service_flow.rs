@@ -421,7 +421,10 @@ fn install_id(path: &std::path::Path) -> String {
 fn calendar_ids_are_per_install_and_trip_sequences_only_grow() {
     let (a, b) = (fixture(), fixture());
     for f in [&a, &b] {
-        let o = f.service.create_offer(&offer_input(departure(), 3), now()).unwrap();
+        let o = f
+            .service
+            .create_offer(&offer_input(departure(), 3), now())
+            .unwrap();
         let r = f
             .service
             .request_seat(o.id, &request("Marie", "marie@example.org", 1), now())
@@ -431,7 +434,10 @@ fn calendar_ids_are_per_install_and_trip_sequences_only_grow() {
     // Same reservation and offer ids in both databases, yet different calendar identities.
     let (ida, idb) = (install_id(&a.path), install_id(&b.path));
     assert_ne!(ida, idb);
-    assert!(ida.len() == 32 && ida.chars().all(|c| c.is_ascii_hexdigit()), "{ida}");
+    assert!(
+        ida.len() == 32 && ida.chars().all(|c| c.is_ascii_hexdigit()),
+        "{ida}"
+    );
     // Kept with the data: reopening the file (a restart) keeps it.
     drop(carette::store::Store::open(&a.path).unwrap());
     assert_eq!(install_id(&a.path), ida);
@@ -477,20 +483,36 @@ fn the_activity_chart_counts_requests_by_local_day() {
     let f = fixture();
     let o = f
         .service
-        .create_offer(&offer_input(utc(2026, 12, 10, 7, 0), 3), utc(2026, 11, 30, 8, 0))
+        .create_offer(
+            &offer_input(utc(2026, 12, 10, 7, 0), 3),
+            utc(2026, 11, 30, 8, 0),
+        )
         .unwrap();
     // 22:30 UTC on the 1st is 23:30 in Paris, still the 1st; 23:30 UTC is already the 2nd.
     let late = f
         .service
-        .request_seat(o.id, &request("A", "a@example.org", 1), utc(2026, 12, 1, 22, 30))
+        .request_seat(
+            o.id,
+            &request("A", "a@example.org", 1),
+            utc(2026, 12, 1, 22, 30),
+        )
         .unwrap();
     f.service.accept(late.id, utc(2026, 12, 1, 22, 40)).unwrap();
     let after_midnight = f
         .service
-        .request_seat(o.id, &request("B", "b@example.org", 1), utc(2026, 12, 1, 23, 30))
+        .request_seat(
+            o.id,
+            &request("B", "b@example.org", 1),
+            utc(2026, 12, 1, 23, 30),
+        )
         .unwrap();
-    f.service.refuse(after_midnight.id, utc(2026, 12, 2, 7, 0)).unwrap();
-    let days = f.service.daily_activity(utc(2026, 12, 2, 12, 0), 3).unwrap();
+    f.service
+        .refuse(after_midnight.id, utc(2026, 12, 2, 7, 0))
+        .unwrap();
+    let days = f
+        .service
+        .daily_activity(utc(2026, 12, 2, 12, 0), 3)
+        .unwrap();
     let got: Vec<(String, u64, u64, u64)> = days
         .iter()
         .map(|d| (d.date.to_string(), d.requests, d.confirmed, d.refused))

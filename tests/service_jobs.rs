@@ -139,10 +139,27 @@ fn pair(who: &str, word: &str) -> (String, String) {
 fn every_run_reminds_until_the_end_of_tomorrow_whatever_the_hour() {
     // (run at, Paris time on 2026-12-03) -> who is reminded, and with which word.
     let cases = [
-        ((6, 30), vec![pair("today", "aujourd'hui"), pair("early", "demain"), pair("late", "demain")]),
-        ((10, 0), vec![pair("today", "aujourd'hui"), pair("early", "demain"), pair("late", "demain")]),
+        (
+            (6, 30),
+            vec![
+                pair("today", "aujourd'hui"),
+                pair("early", "demain"),
+                pair("late", "demain"),
+            ],
+        ),
+        (
+            (10, 0),
+            vec![
+                pair("today", "aujourd'hui"),
+                pair("early", "demain"),
+                pair("late", "demain"),
+            ],
+        ),
         // At 23:59 today's 20:00 trip has left; tomorrow's are still reminded.
-        ((23, 59), vec![pair("early", "demain"), pair("late", "demain")]),
+        (
+            (23, 59),
+            vec![pair("early", "demain"), pair("late", "demain")],
+        ),
     ];
     for ((h, m), mut expected) in cases {
         expected.sort();
@@ -156,15 +173,28 @@ fn every_run_reminds_until_the_end_of_tomorrow_whatever_the_hour() {
         assert_eq!(reminded(&f), expected, "run at {h:02}:{m:02}");
         assert_eq!(report.reservations, expected.len());
         // One driver email per trip, next to its passengers'.
-        assert_eq!(reminders(&f).len(), 2 * expected.len(), "run at {h:02}:{m:02}");
+        assert_eq!(
+            reminders(&f).len(),
+            2 * expected.len(),
+            "run at {h:02}:{m:02}"
+        );
         // Once, ever: running again (hand, cron, catch-up) sends nothing new.
         let before = dump(&f.path);
-        let again = f.service.send_reminders(now + chrono::Duration::seconds(30)).unwrap();
+        let again = f
+            .service
+            .send_reminders(now + chrono::Duration::seconds(30))
+            .unwrap();
         assert_eq!(again.reservations, 0);
         let after = dump(&f.path);
         assert_eq!(
-            before.iter().filter(|l| !l.contains("job_runs")).collect::<Vec<_>>(),
-            after.iter().filter(|l| !l.contains("job_runs")).collect::<Vec<_>>()
+            before
+                .iter()
+                .filter(|l| !l.contains("job_runs"))
+                .collect::<Vec<_>>(),
+            after
+                .iter()
+                .filter(|l| !l.contains("job_runs"))
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -177,14 +207,29 @@ fn reminders_follow_paris_days_across_both_dst_changes() {
     confirmed_on(&f, paris(2026, 3, 29, 3, 30), "first@example.org"); // right after the gap
     confirmed_on(&f, paris(2026, 3, 29, 23, 30), "last@example.org");
     confirmed_on(&f, paris(2026, 3, 30, 0, 30), "monday@example.org");
-    f.service.run_job(Job::Reminders, paris(2026, 3, 28, 6, 30)).unwrap();
-    assert_eq!(reminded(&f), vec![pair("first", "demain"), pair("last", "demain")]);
-    // The 29th's 10:00 slot (08:00 UTC) runs once, reminds Monday's trip, says "demain".
-    assert!(f.service.job_is_due(Job::Reminders, utc(2026, 3, 29, 8, 0)).unwrap());
-    f.service.run_job(Job::Reminders, utc(2026, 3, 29, 8, 0)).unwrap();
+    f.service
+        .run_job(Job::Reminders, paris(2026, 3, 28, 6, 30))
+        .unwrap();
     assert_eq!(
         reminded(&f),
-        vec![pair("first", "demain"), pair("last", "demain"), pair("monday", "demain")]
+        vec![pair("first", "demain"), pair("last", "demain")]
+    );
+    // The 29th's 10:00 slot (08:00 UTC) runs once, reminds Monday's trip, says "demain".
+    assert!(
+        f.service
+            .job_is_due(Job::Reminders, utc(2026, 3, 29, 8, 0))
+            .unwrap()
+    );
+    f.service
+        .run_job(Job::Reminders, utc(2026, 3, 29, 8, 0))
+        .unwrap();
+    assert_eq!(
+        reminded(&f),
+        vec![
+            pair("first", "demain"),
+            pair("last", "demain"),
+            pair("monday", "demain")
+        ]
     );
     let mut t = utc(2026, 3, 29, 8, 1);
     while t < utc(2026, 3, 30, 7, 59) {
@@ -199,14 +244,26 @@ fn reminders_follow_paris_days_across_both_dst_changes() {
     confirmed_on(&f, utc(2026, 10, 25, 1, 30), "cet@example.org"); // 02:30 CET
     confirmed_on(&f, utc(2026, 10, 25, 22, 59), "lastminute@example.org"); // 23:59 CET
     confirmed_on(&f, utc(2026, 10, 25, 23, 0), "monday@example.org"); // 00:00 on the 26th
-    f.service.run_job(Job::Reminders, paris(2026, 10, 24, 23, 59)).unwrap();
+    f.service
+        .run_job(Job::Reminders, paris(2026, 10, 24, 23, 59))
+        .unwrap();
     assert_eq!(
         reminded(&f),
-        vec![pair("cest", "demain"), pair("cet", "demain"), pair("lastminute", "demain")]
+        vec![
+            pair("cest", "demain"),
+            pair("cet", "demain"),
+            pair("lastminute", "demain")
+        ]
     );
     // The 25th's 10:00 CET slot is 09:00 UTC; at 08:30 UTC (09:30 local) it is not yet due.
-    assert!(!f.service.job_is_due(Job::Reminders, utc(2026, 10, 25, 8, 30)).unwrap());
-    f.service.run_job(Job::Reminders, utc(2026, 10, 25, 9, 0)).unwrap();
+    assert!(
+        !f.service
+            .job_is_due(Job::Reminders, utc(2026, 10, 25, 8, 30))
+            .unwrap()
+    );
+    f.service
+        .run_job(Job::Reminders, utc(2026, 10, 25, 9, 0))
+        .unwrap();
     assert_eq!(reminded(&f).len(), 4);
     assert!(reminded(&f).contains(&pair("monday", "demain")));
 }
@@ -215,13 +272,18 @@ fn reminders_follow_paris_days_across_both_dst_changes() {
 fn after_a_30_hour_downtime_the_catch_up_reminds_todays_and_tomorrows_trips() {
     let f = fixture();
     // Ran the 2nd's 10:00 slot, then down from 09:00 on the 3rd to 15:00 on the 4th (30 h).
-    f.service.run_job(Job::Reminders, paris(2026, 12, 2, 10, 0)).unwrap();
+    f.service
+        .run_job(Job::Reminders, paris(2026, 12, 2, 10, 0))
+        .unwrap();
     confirmed_on(&f, paris(2026, 12, 4, 12, 0), "gone@example.org"); // left during the downtime
     confirmed_on(&f, paris(2026, 12, 4, 18, 0), "tonight@example.org");
     confirmed_on(&f, paris(2026, 12, 5, 8, 0), "tomorrow@example.org");
     confirmed_on(&f, paris(2026, 12, 6, 8, 0), "later@example.org");
     let restart = paris(2026, 12, 4, 15, 0);
-    assert_eq!(restart - paris(2026, 12, 3, 9, 0), chrono::Duration::hours(30));
+    assert_eq!(
+        restart - paris(2026, 12, 3, 9, 0),
+        chrono::Duration::hours(30)
+    );
     // The daemon's first tick: the 4th's slot is due and runs at once.
     let ticked = carette::scheduler::tick(&f.service, restart);
     assert!(ticked.iter().any(|(job, outcome)| *job == Job::Reminders
@@ -230,7 +292,12 @@ fn after_a_30_hour_downtime_the_catch_up_reminds_todays_and_tomorrows_trips() {
         reminded(&f),
         vec![pair("tomorrow", "demain"), pair("tonight", "aujourd'hui")]
     );
-    assert!(f.service.run_job_if_due(Job::Reminders, restart).unwrap().is_none());
+    assert!(
+        f.service
+            .run_job_if_due(Job::Reminders, restart)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         f.service.get_reservation(1).unwrap().status,
         Status::Confirmed,

@@ -114,7 +114,11 @@ fn hot_query_plans_stay_good_after_analyze() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("ANALYZE").unwrap();
     let analyzed: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'outbox'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(analyzed > 0, "ANALYZE gathered statistics");
     hot_queries::trace(&conn);
@@ -134,7 +138,9 @@ fn hot_query_plans_stay_good_after_analyze() {
             if name == "driver dashboard" {
                 // COLLATE NOCASE lookups need a NOCASE index (a BINARY one is ignored).
                 assert!(
-                    steps.iter().any(|s| s.contains("idx_offers_driver (driver_email=?")),
+                    steps
+                        .iter()
+                        .any(|s| s.contains("idx_offers_driver (driver_email=?")),
                     "{steps:?}"
                 );
             }
@@ -150,7 +156,14 @@ fn hot_query_plans_stay_good_after_analyze() {
         "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
     ] {
         let steps = hot_queries::plan(&conn, old);
-        assert!(hot_queries::plan_problem("old", old, &steps).is_some(), "{old}: {steps:?}");
+        assert!(
+            hot_queries::plan_problem("old", old, &steps).is_some(),
+            "{old}: {steps:?}"
+        );
     }
-    assert!(bad.is_empty(), "bad plans after ANALYZE:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "bad plans after ANALYZE:\n{}",
+        bad.join("\n")
+    );
 }

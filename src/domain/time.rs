@@ -203,11 +203,24 @@ mod tests {
     fn the_day_word_is_the_real_local_day() {
         let now = paris(2026, 12, 3, 23, 59);
         assert_eq!(day_word_fr(Paris, paris(2026, 12, 4, 0, 1), now), "demain");
-        assert_eq!(day_word_fr(Paris, paris(2026, 12, 3, 23, 59), now), "aujourd'hui");
+        assert_eq!(
+            day_word_fr(Paris, paris(2026, 12, 3, 23, 59), now),
+            "aujourd'hui"
+        );
         // 23:30 UTC on the 3rd is already the 4th in Paris.
         let now = paris(2026, 12, 4, 0, 10);
-        assert_eq!(day_word_fr(Paris, utc(2026, 12, 3, 23, 30), now), "aujourd'hui");
-        assert_eq!(day_word_fr(Paris, paris(2026, 10, 25, 2, 30), paris(2026, 10, 24, 22, 0)), "demain");
+        assert_eq!(
+            day_word_fr(Paris, utc(2026, 12, 3, 23, 30), now),
+            "aujourd'hui"
+        );
+        assert_eq!(
+            day_word_fr(
+                Paris,
+                paris(2026, 10, 25, 2, 30),
+                paris(2026, 10, 24, 22, 0)
+            ),
+            "demain"
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use crate::domain::{Action, Status};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Action, Status};
 use crate::service::context::rfc3339;
 
 /// "1 place", "3 places".

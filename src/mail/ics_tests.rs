@@ -43,7 +43,10 @@ fn confirmed_passenger_gets_a_request_at_the_pickup() {
     assert_eq!(invite.method, Method::Request);
     let text = unfold(&invite.text);
     assert_eq!(prop(&text, "METHOD"), Some("REQUEST"));
-    assert_eq!(prop(&text, "UID"), Some("reservation-5.0a1b2c@rides.example.org"));
+    assert_eq!(
+        prop(&text, "UID"),
+        Some("reservation-5.0a1b2c@rides.example.org")
+    );
     assert_eq!(prop(&text, "SEQUENCE"), Some("1"));
     assert_eq!(prop(&text, "DTSTART"), Some("20261203T072000Z"));
     assert_eq!(prop(&text, "DTEND"), Some("20261203T082000Z"));
@@ -131,8 +134,14 @@ fn the_driver_has_one_trip_event_updated_then_cancelled() {
     ctx["calendar"]["trip_sequence"] = json!(5);
     let cancel = invite_for("offer_cancelled_driver", &ctx, parties(), earlier).unwrap();
     assert_eq!(first.uid, "offer-12.0a1b2c@rides.example.org");
-    assert_eq!((first.sequence, second.sequence, cancel.sequence), (3, 4, 5));
-    assert_eq!((second.uid.as_str(), cancel.uid.as_str()), (first.uid.as_str(), first.uid.as_str()));
+    assert_eq!(
+        (first.sequence, second.sequence, cancel.sequence),
+        (3, 4, 5)
+    );
+    assert_eq!(
+        (second.uid.as_str(), cancel.uid.as_str()),
+        (first.uid.as_str(), first.uid.as_str())
+    );
     assert_eq!(prop(&second.text, "SEQUENCE"), Some("4"));
     assert_eq!(cancel.method, Method::Cancel);
     assert!(unfold(&first.text).contains("- Marie (lieu non précisé)"));
@@ -163,8 +172,14 @@ fn uids_name_the_install_and_the_host() {
     // A row queued before install ids existed gets no invite rather than a colliding one.
     let mut legacy = ctx.clone();
     legacy.as_object_mut().unwrap().remove("calendar");
-    assert_eq!(invite_for("confirmed_passenger", &legacy, parties(), stamp()), None);
-    assert_eq!(invite_for("itinerary_driver", &legacy, parties(), stamp()), None);
+    assert_eq!(
+        invite_for("confirmed_passenger", &legacy, parties(), stamp()),
+        None
+    );
+    assert_eq!(
+        invite_for("itinerary_driver", &legacy, parties(), stamp()),
+        None
+    );
 }
 
 #[test]
@@ -172,7 +187,10 @@ fn the_uid_host_comes_from_the_base_url() {
     for (url, host) in [
         ("https://Rides.Example.org", "rides.example.org"),
         ("http://localhost:8080", "localhost"),
-        ("https://user@carpool.example.org:8443/app/?x#y", "carpool.example.org"),
+        (
+            "https://user@carpool.example.org:8443/app/?x#y",
+            "carpool.example.org",
+        ),
         ("http://[::1]:8080/", "[::1]"),
         ("", "carette.invalid"),
     ] {

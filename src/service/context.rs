@@ -176,7 +176,8 @@ impl EmailBatch {
                 };
                 let mut calendar = json!({ "install": id });
                 if let (true, Some(offer_id)) = (ics::is_trip_event(e.template), e.offer_id) {
-                    calendar["trip_sequence"] = json!(offers::next_calendar_sequence(tx, offer_id)?);
+                    calendar["trip_sequence"] =
+                        json!(offers::next_calendar_sequence(tx, offer_id)?);
                 }
                 e.context["calendar"] = calendar;
             }

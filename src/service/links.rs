@@ -11,10 +11,10 @@ use rusqlite::{Connection, params};
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::{Service, ServiceError};
-use crate::domain::{Action, Status, check_action, request_deadline};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::time::to_db;
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Action, Status, check_action, request_deadline};
 use crate::store::outbox::NewEmail;
 use crate::store::{offers, reservations};
 
@@ -131,7 +131,11 @@ fn fresh_email(
             match r.status {
                 Status::Pending => {
                     let extra = Extra {
-                        expires_at: Some(request_deadline(r.created_at, expire_after, o.departure_at)),
+                        expires_at: Some(request_deadline(
+                            r.created_at,
+                            expire_after,
+                            o.departure_at,
+                        )),
                         ..Extra::default()
                     };
                     Ok(Some(offer_email_with(

@@ -8,9 +8,9 @@ use super::offers::PlaceInput;
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
-use crate::domain::{Refusal, check_action, request_deadline};
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 use crate::domain::{Action, Actor, Status};
+use crate::domain::{Refusal, check_action, request_deadline};
 use crate::store::{offers, reservations, routes};
 
 /// POST /api/offers/{id}/reservations body.
@@ -224,7 +224,10 @@ impl Service {
         })?;
         self.after_commit(outcome.emails_queued, route);
         if expired {
-            tracing::info!(reservation = id, "answer after the deadline: request expired");
+            tracing::info!(
+                reservation = id,
+                "answer after the deadline: request expired"
+            );
             return Err(ServiceError::RequestExpired(Box::new(outcome)));
         }
         tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");

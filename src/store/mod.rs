@@ -159,7 +159,9 @@ impl Store {
         // what needs it, bounded by analysis_limit so a big table costs milliseconds),
         // then `PRAGMA optimize` periodically and at close (see `optimize`, `Drop`).
         // Statistics are an optimisation: failing to gather them is no reason not to start.
-        if let Err(e) = conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;") {
+        if let Err(e) =
+            conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+        {
             tracing::warn!(error = %e, "PRAGMA optimize failed at open");
         }
         Ok(Store {

@@ -97,7 +97,8 @@ SELECT id, 'passenger', NULL, 'pending', created_at FROM carpool_reservations;
         )
         .unwrap();
     assert_eq!(kept, counted);
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
 }
 
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -228,7 +229,8 @@ const SMALL_SORTS: &[(&str, &str)] = &[
 pub fn plan_problem(name: &str, sql: &str, steps: &[String]) -> Option<String> {
     // An ordered walk cut short by LIMIT reads LIMIT rows only when nothing filters it.
     let upper = sql.to_ascii_uppercase();
-    let limited = upper.contains("LIMIT") && (!upper.contains(" WHERE ") || upper.contains(" WHERE 1 "));
+    let limited =
+        upper.contains("LIMIT") && (!upper.contains(" WHERE ") || upper.contains(" WHERE 1 "));
     let small_sort = SMALL_SORTS.iter().any(|(n, _)| *n == name);
     for step in steps {
         if step.contains("TEMP B-TREE") && !step.contains("LAST TERM") && !small_sort {

@@ -51,7 +51,13 @@ pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result
         return Err("the context must be a JSON object".to_owned());
     };
     let mut root = source.clone();
-    for key in ["recipient_name", "offer", "reservation", "sent_at", "when_fr"] {
+    for key in [
+        "recipient_name",
+        "offer",
+        "reservation",
+        "sent_at",
+        "when_fr",
+    ] {
         root.entry(key).or_insert(Value::Null);
     }
     let links = normalize_links(links)?;
