@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench hot_queries` (or `cargo test --release --bench hot_queries`);
 //! CARETTE_BENCH_DB=path keeps and reuses the (1.5 GB) file.
+#![allow(clippy::unwrap_used)] // a bench that cannot set up should panic
 
-#[path = "../tests/common/hot_queries.rs"]
+#[path = "../tests/support/hot_queries.rs"]
 mod hot_queries;
 
 use std::path::PathBuf;

@@ -1,0 +1,168 @@
+//! Group commit in Store::write: concurrent writers share commits, a failing write rolls
+//! back only itself, a panicking one strands nobody, and every Ok is durable.
+
+use std::sync::{Arc, Barrier};
+
+use carette::store::{Store, StoreError};
+
+fn count(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM job_runs", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn insert(c: &rusqlite::Connection, i: usize) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO job_runs (job, slot, started_at, ok) VALUES ('t', ?1, '2026-01-01 00:00:00', 1)",
+        [format!("{i:06}")],
+    )?;
+    Ok(())
+}
+
+#[test]
+fn concurrent_writes_are_all_durable_and_failures_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    let threads = 16;
+    let per = 50;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut ok = 0;
+                for i in 0..per {
+                    let n = t * per + i;
+                    let r: Result<(), StoreError> = store.write(|c| {
+                        insert(c, n)?;
+                        if n % 10 == 3 {
+                            // Written, then refused: must leave no trace.
+                            return Err(StoreError::Corrupt {
+                                table: "job_runs",
+                                message: "refused".into(),
+                            });
+                        }
+                        Ok(())
+                    });
+                    if r.is_ok() {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let ok: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(ok, (threads * per) as i64 * 9 / 10);
+    // Read from another connection: every acknowledged write is committed, no refused one is.
+    assert_eq!(count(&path), ok);
+    let refused: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM job_runs WHERE CAST(slot AS INTEGER) % 10 = 3",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refused, 0);
+}
+
+#[test]
+fn a_panicking_write_strands_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    let s = store.clone();
+    let panicked = std::thread::spawn(move || {
+        let _: Result<(), StoreError> = s.write(|c| {
+            insert(c, 1)?;
+            panic!("boom");
+        });
+    })
+    .join();
+    assert!(panicked.is_err());
+    // The writer is usable (or reports poisoning) but never hangs, and the panicking write left nothing.
+    let after: Result<(), StoreError> = store.write(|c| insert(c, 2));
+    assert!(after.is_ok() || matches!(after, Err(StoreError::Poisoned)));
+    let rows: i64 = count(&path);
+    assert!(rows <= 1);
+    let has_1: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM job_runs WHERE slot = '000001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(has_1, 0);
+}
+
+use crate::support::hot_queries;
+
+/// Once an operator runs ANALYZE (or the daemon's `PRAGMA optimize` does), the planner
+/// trusts the statistics: the hot queries must still use their indexes, never scan the
+/// big tables nor sort everything in a temp B-tree.
+#[test]
+fn hot_query_plans_stay_good_after_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.db");
+    hot_queries::build(&path, 20_000, 200_000, 400_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ANALYZE").unwrap();
+    let analyzed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(analyzed > 0, "ANALYZE gathered statistics");
+    hot_queries::trace(&conn);
+    let mut bad = Vec::new();
+    let mut report = Vec::new();
+    for (name, run) in hot_queries::hot_queries() {
+        hot_queries::take();
+        run(&conn);
+        let statements: Vec<String> = hot_queries::take()
+            .into_iter()
+            .filter(|s| !matches!(s.as_str(), "BEGIN IMMEDIATE" | "ROLLBACK"))
+            .collect();
+        assert!(!statements.is_empty(), "{name}: no statement captured");
+        for sql in statements {
+            let steps = hot_queries::plan(&conn, &sql);
+            report.push(format!("{name}: {}", steps.join(" | ")));
+            if name == "driver dashboard" {
+                // COLLATE NOCASE lookups need a NOCASE index (a BINARY one is ignored).
+                assert!(
+                    steps
+                        .iter()
+                        .any(|s| s.contains("idx_offers_driver (driver_email=?")),
+                    "{steps:?}"
+                );
+            }
+            if let Some(problem) = hot_queries::plan_problem(name, &sql, &steps) {
+                bad.push(format!("{name}: {problem}\n    {sql}"));
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    // The check can fail: the queries these replaced are caught.
+    for old in [
+        "SELECT status, COUNT(*) FROM outbox GROUP BY status",
+        "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    ] {
+        let steps = hot_queries::plan(&conn, old);
+        assert!(
+            hot_queries::plan_problem("old", old, &steps).is_some(),
+            "{old}: {steps:?}"
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "bad plans after ANALYZE:\n{}",
+        bad.join("\n")
+    );
+}
