@@ -39,14 +39,14 @@ fn old_queries(conn: &Connection) -> Vec<(&'static str, Duration)> {
             .collect::<Result<_, _>>()
             .unwrap();
     };
-    let list = || {
+    let list = |status: &str| {
         let mut s = conn
             .prepare_cached(
                 "SELECT id FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT 51 OFFSET 0",
             )
             .unwrap();
         let _: Vec<i64> = s
-            .query_map(["failed"], |r| r.get(0))
+            .query_map([status], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -70,7 +70,9 @@ fn old_queries(conn: &Connection) -> Vec<(&'static str, Duration)> {
     };
     vec![
         ("old: outbox counts GROUP BY status", median(count)),
-        ("old: TUI outbox list (failed)", median(list)),
+        ("old: TUI outbox list (failed)", median(|| list("failed"))),
+        // A rare status: the rowid walk reads the whole table to find 51.
+        ("old: TUI outbox list (sending)", median(|| list("sending"))),
         ("old: dashboard (departure index)", median(dashboard)),
     ]
 }

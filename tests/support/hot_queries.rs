@@ -183,6 +183,9 @@ pub fn hot_queries() -> Vec<HotQuery> {
         ("TUI outbox list (failed)", |c| {
             outbox::list(c, Some(EmailStatus::Failed), 51, 0).unwrap();
         }),
+        ("TUI outbox list (sending)", |c| {
+            outbox::list(c, Some(EmailStatus::Sending), 51, 0).unwrap();
+        }),
         ("TUI outbox list (all)", |c| {
             outbox::list(c, None, 51, 0).unwrap();
         }),
