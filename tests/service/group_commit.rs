@@ -166,3 +166,28 @@ fn hot_query_plans_stay_good_after_analyze() {
         bad.join("\n")
     );
 }
+
+/// SQLite's advice, followed: `PRAGMA optimize` when the store opens (and at close, and
+/// hourly in the daemon), so statistics exist without an operator running ANALYZE.
+#[test]
+fn opening_and_closing_the_store_gather_planner_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.db");
+    hot_queries::build(&path, 200, 2_000, 4_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE IF EXISTS sqlite_stat1")
+        .unwrap();
+    drop(conn);
+    drop(Store::open(&path).unwrap());
+    let analyzed: Vec<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT DISTINCT tbl FROM sqlite_stat1 ORDER BY tbl")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for table in ["carpool_offers", "carpool_reservations", "outbox"] {
+        assert!(analyzed.iter().any(|t| t == table), "{table}: {analyzed:?}");
+    }
+}
