@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod rate;
+pub mod rules;
 pub mod seats;
 pub mod status;
 pub mod time;
@@ -11,4 +12,5 @@ pub mod token;
 pub mod validate;
 
 pub use rate::acceptance_rate;
+pub use rules::{Refusal, check_action, request_deadline};
 pub use status::{Action, Actor, IllegalTransition, Status, next_status};
