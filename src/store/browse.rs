@@ -115,7 +115,27 @@ pub fn like_pattern(filter: &str) -> String {
     p
 }
 
-/// The WHERE clause shared by the page and count queries, and its parameters.
+/// The trigram full-text query whose matches include every row `filter` can match, or None
+/// when the filter is too short to have a trigram (then the LIKE walk alone answers).
+///
+/// The indexes keep no positions (detail=none, the cheapest to write), so the query is the AND
+/// of the filter's trigrams: a superset of the substring matches, narrowed by the LIKE check.
+pub fn trigram_query(filter: &str) -> Option<String> {
+    let chars: Vec<char> = filter.chars().collect();
+    if chars.len() < 3 {
+        return None;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let terms: Vec<String> = chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|t| seen.insert(t.to_lowercase()))
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(terms.join(" AND "))
+}
+
+/// The WHERE clause of the page query, and its parameters.
 fn conditions(q: &Query) -> (String, Vec<Value>) {
     let mut sql = String::from("WHERE 1");
     let mut args = Vec::new();
@@ -125,20 +145,39 @@ fn conditions(q: &Query) -> (String, Vec<Value>) {
     }
     let filter = q.filter.trim();
     if !filter.is_empty() {
-        // The offer side is matched once, as a set of offer ids, so the walk over the
-        // reservations tests only its own row and looks an offer up only for a match
-        // (half the cost of a filter that misses on a million rows).
-        sql.push_str(
-            " AND (r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
-               OR r.pickup LIKE ? ESCAPE '\\'
-               OR r.offer_id IN (SELECT id FROM carpool_offers WHERE origin LIKE ? ESCAPE '\\'
-                   OR destination LIKE ? ESCAPE '\\' OR driver_name LIKE ? ESCAPE '\\'
-                   OR driver_email LIKE ? ESCAPE '\\')",
-        );
         let pattern = like_pattern(filter);
-        for _ in 0..7 {
-            args.push(Value::Text(pattern.clone()));
-        }
+        // A reservation matches by its own text or by its offer's. The offer side is one set
+        // of offer ids, computed once, so the walk over reservations only tests membership.
+        let (own, offers) = match trigram_query(filter) {
+            // The full-text indexes narrow both sides to candidates (every trigram present);
+            // the LIKE keeps exactly the rows the filter matches, as without the indexes.
+            Some(fts) => {
+                args.push(Value::Text(fts.clone()));
+                args.extend(std::iter::repeat_n(Value::Text(pattern.clone()), 3));
+                args.push(Value::Text(fts));
+                (
+                    "r.id IN (SELECT rowid FROM reservation_search WHERE reservation_search MATCH ?)
+                     AND (r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
+                          OR r.pickup LIKE ? ESCAPE '\\')",
+                    "SELECT o2.id FROM offer_search f JOIN carpool_offers o2 ON o2.id = f.rowid
+                     WHERE offer_search MATCH ? AND",
+                )
+            }
+            None => {
+                args.extend(std::iter::repeat_n(Value::Text(pattern.clone()), 3));
+                (
+                    "(r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
+                      OR r.pickup LIKE ? ESCAPE '\\')",
+                    "SELECT o2.id FROM carpool_offers o2 WHERE",
+                )
+            }
+        };
+        sql.push_str(&format!(
+            " AND (({own}) OR r.offer_id IN ({offers} (o2.origin LIKE ? ESCAPE '\\'
+                 OR o2.destination LIKE ? ESCAPE '\\' OR o2.driver_name LIKE ? ESCAPE '\\'
+                 OR o2.driver_email LIKE ? ESCAPE '\\'))"
+        ));
+        args.extend(std::iter::repeat_n(Value::Text(pattern), 4));
         if let Ok(id) = filter.trim_start_matches('#').parse::<i64>() {
             sql.push_str(" OR r.id = ?");
             args.push(Value::Integer(id));
@@ -254,6 +293,21 @@ pub fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigram_queries_need_three_characters_and_quote_each_trigram() {
+        assert_eq!(trigram_query("ab"), None);
+        assert_eq!(trigram_query("  "), None);
+        assert_eq!(
+            trigram_query("Inès"),
+            Some("\"Inè\" AND \"nès\"".to_owned())
+        );
+        // Repeated trigrams once; a double quote is doubled inside its quoted term.
+        assert_eq!(
+            trigram_query("aaaa\"b"),
+            Some("\"aaa\" AND \"aa\"\"\" AND \"a\"\"b\"".to_owned())
+        );
+    }
 
     #[test]
     fn like_metacharacters_are_literal() {
