@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::StoreError;
 use super::row::{corrupt, ts};
@@ -115,28 +115,126 @@ pub fn like_pattern(filter: &str) -> String {
     p
 }
 
-/// The trigram full-text query whose matches include every row `filter` can match, or None
-/// when the filter is too short to have a trigram (then the LIKE walk alone answers).
-///
-/// The indexes keep no positions (detail=none, the cheapest to write), so the query is the AND
-/// of the filter's trigrams: a superset of the substring matches, narrowed by the LIKE check.
-pub fn trigram_query(filter: &str) -> Option<String> {
+/// Beyond this many candidate rows, walking the listing in display order and testing each
+/// row finds a page of matches sooner than fetching and sorting every candidate.
+const MAX_CANDIDATES: i64 = 10_000;
+/// The rarest trigrams of a filter that the full-text query asks for (a superset of the
+/// matches is enough: the LIKE check narrows it).
+const TRIGRAMS_ASKED: usize = 3;
+
+/// The filter's distinct trigrams (the full-text indexes' terms), in order.
+pub fn trigrams(filter: &str) -> Vec<String> {
     let chars: Vec<char> = filter.chars().collect();
-    if chars.len() < 3 {
-        return None;
-    }
     let mut seen = std::collections::BTreeSet::new();
-    let terms: Vec<String> = chars
+    chars
         .windows(3)
         .map(|w| w.iter().collect::<String>())
         .filter(|t| seen.insert(t.to_lowercase()))
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
-    Some(terms.join(" AND "))
+        .collect()
 }
 
-/// The WHERE clause of the page query, and its parameters.
-fn conditions(q: &Query) -> (String, Vec<Value>) {
+/// A full-text query matching the rows that hold every one of `terms`.
+pub fn match_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// How a filtered page is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Walk the listing in display order, testing each row (short or common filters).
+    Walk,
+    /// Fetch the few candidate rows from the full-text indexes (a side with no query can
+    /// have no match), then sort them.
+    Candidates {
+        own: Option<String>,
+        offers: Option<String>,
+    },
+}
+
+/// Rows of `index` holding each trigram; None where the count cannot be trusted (the index
+/// folds case beyond ASCII, so only ASCII terms are looked up as the index spells them).
+fn term_counts(
+    conn: &Connection,
+    vocab: &str,
+    terms: &[String],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?"))?;
+    terms
+        .iter()
+        .map(|t| {
+            if !t.is_ascii() {
+                return Ok(None);
+            }
+            let n: Option<i64> = stmt
+                .query_row([t.to_ascii_lowercase()], |r| r.get(0))
+                .optional()?;
+            Ok(Some(n.unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// The rarest known terms of one index: (estimated rows, query), None for the query when
+/// some term is in no row at all (then nothing can match on this side).
+fn side(terms: &[String], counts: &[Option<i64>]) -> Option<(i64, Option<String>)> {
+    let mut known: Vec<(i64, &String)> = counts
+        .iter()
+        .zip(terms)
+        .filter_map(|(n, t)| n.map(|n| (n, t)))
+        .collect();
+    known.sort();
+    let &(rarest, _) = known.first()?;
+    if rarest == 0 {
+        return Some((0, None));
+    }
+    let asked: Vec<String> = known
+        .iter()
+        .take(TRIGRAMS_ASKED)
+        .map(|(_, t)| (*t).clone())
+        .collect();
+    Some((rarest, Some(match_query(&asked))))
+}
+
+fn plan(conn: &Connection, filter: &str) -> Result<Plan, StoreError> {
+    let terms = trigrams(filter);
+    if terms.is_empty() {
+        return Ok(Plan::Walk);
+    }
+    let own = side(
+        &terms,
+        &term_counts(conn, "reservation_search_terms", &terms)?,
+    );
+    let offers = side(&terms, &term_counts(conn, "offer_search_terms", &terms)?);
+    let (Some((own_rows, own)), Some((offer_rows, offers))) = (own, offers) else {
+        return Ok(Plan::Walk);
+    };
+    // Each matching offer brings its reservations: estimate them from the average.
+    let (reservations, offer_total): (i64, i64) = conn.query_row(
+        "SELECT (SELECT coalesce(max(id), 0) FROM carpool_reservations),
+                (SELECT coalesce(max(id), 0) FROM carpool_offers)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let per_offer = if offer_total > 0 {
+        reservations / offer_total + 1
+    } else {
+        1
+    };
+    if own_rows.saturating_add(offer_rows.saturating_mul(per_offer)) > MAX_CANDIDATES {
+        return Ok(Plan::Walk);
+    }
+    Ok(Plan::Candidates { own, offers })
+}
+
+/// A piece of SQL and its parameters.
+type Sql = (String, Vec<Value>);
+
+/// The WHERE clause of the page query, its parameters, and for an indexed search the
+/// candidate set (a CTE `candidate(id)`) with its own parameters.
+fn conditions(conn: &Connection, q: &Query) -> Result<(Sql, Option<Sql>), StoreError> {
     let mut sql = String::from("WHERE 1");
     let mut args = Vec::new();
     if let Some(s) = q.status {
@@ -144,47 +242,75 @@ fn conditions(q: &Query) -> (String, Vec<Value>) {
         args.push(Value::Text(s.as_str().to_owned()));
     }
     let filter = q.filter.trim();
-    if !filter.is_empty() {
-        let pattern = like_pattern(filter);
-        // A reservation matches by its own text or by its offer's. The offer side is one set
-        // of offer ids, computed once, so the walk over reservations only tests membership.
-        let (own, offers) = match trigram_query(filter) {
-            // The full-text indexes narrow both sides to candidates (every trigram present);
-            // the LIKE keeps exactly the rows the filter matches, as without the indexes.
-            Some(fts) => {
-                args.push(Value::Text(fts.clone()));
-                args.extend(std::iter::repeat_n(Value::Text(pattern.clone()), 3));
-                args.push(Value::Text(fts));
-                (
-                    "r.id IN (SELECT rowid FROM reservation_search WHERE reservation_search MATCH ?)
-                     AND (r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
-                          OR r.pickup LIKE ? ESCAPE '\\')",
-                    "SELECT o2.id FROM offer_search f JOIN carpool_offers o2 ON o2.id = f.rowid
-                     WHERE offer_search MATCH ? AND",
-                )
-            }
-            None => {
-                args.extend(std::iter::repeat_n(Value::Text(pattern.clone()), 3));
-                (
-                    "(r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
-                      OR r.pickup LIKE ? ESCAPE '\\')",
-                    "SELECT o2.id FROM carpool_offers o2 WHERE",
-                )
-            }
-        };
-        sql.push_str(&format!(
-            " AND (({own}) OR r.offer_id IN ({offers} (o2.origin LIKE ? ESCAPE '\\'
-                 OR o2.destination LIKE ? ESCAPE '\\' OR o2.driver_name LIKE ? ESCAPE '\\'
-                 OR o2.driver_email LIKE ? ESCAPE '\\'))"
-        ));
-        args.extend(std::iter::repeat_n(Value::Text(pattern), 4));
-        if let Ok(id) = filter.trim_start_matches('#').parse::<i64>() {
-            sql.push_str(" OR r.id = ?");
-            args.push(Value::Integer(id));
-        }
-        sql.push(')');
+    if filter.is_empty() {
+        return Ok(((sql, args), None));
     }
-    (sql, args)
+    let pattern = like_pattern(filter);
+    let id = filter.trim_start_matches('#').parse::<i64>().ok();
+    let plan = plan(conn, filter)?;
+    let like = |col: &str| format!("{col} LIKE ? ESCAPE '\\'");
+    let own_cols = ["r.passenger_name", "r.passenger_email", "r.pickup"];
+    let offer_cols = ["origin", "destination", "driver_name", "driver_email"];
+    let own_like: Vec<String> = own_cols.iter().map(|c| like(c)).collect();
+    let candidates = match plan {
+        // The offer side is matched once, as a set of offer ids, so the walk over the
+        // reservations tests only its own row and looks an offer up only for a match.
+        Plan::Walk => {
+            let offer_like: Vec<String> = offer_cols.iter().map(|c| like(c)).collect();
+            sql.push_str(&format!(
+                " AND ({} OR r.offer_id IN (SELECT id FROM carpool_offers WHERE {})",
+                own_like.join(" OR "),
+                offer_like.join(" OR ")
+            ));
+            args.extend(std::iter::repeat_n(Value::Text(pattern), 7));
+            None
+        }
+        // Every candidate row is checked with the same LIKE, on its own and its offer's
+        // columns, so the result is exactly the walk's.
+        Plan::Candidates { own, offers } => {
+            let offer_like: Vec<String> =
+                offer_cols.iter().map(|c| like(&format!("o.{c}"))).collect();
+            sql.push_str(&format!(
+                " AND ({} OR {}",
+                own_like.join(" OR "),
+                offer_like.join(" OR ")
+            ));
+            args.extend(std::iter::repeat_n(Value::Text(pattern), 7));
+            let mut parts = Vec::new();
+            let mut cargs = Vec::new();
+            if let Some(fts) = own {
+                parts.push("SELECT rowid FROM reservation_search WHERE reservation_search MATCH ?");
+                cargs.push(Value::Text(fts));
+            }
+            if let Some(fts) = offers {
+                parts.push(
+                    "SELECT c.id FROM offer_search f CROSS JOIN carpool_reservations c ON c.offer_id = f.rowid
+                     WHERE offer_search MATCH ?",
+                );
+                cargs.push(Value::Text(fts));
+            }
+            if let Some(id) = id {
+                parts.push("SELECT ?");
+                cargs.push(Value::Integer(id));
+            }
+            if parts.is_empty() {
+                parts.push("SELECT NULL WHERE 0");
+            }
+            Some((
+                format!(
+                    "WITH candidate(id) AS MATERIALIZED ({}) ",
+                    parts.join(" UNION ")
+                ),
+                cargs,
+            ))
+        }
+    };
+    if let Some(id) = id {
+        sql.push_str(" OR r.id = ?");
+        args.push(Value::Integer(id));
+    }
+    sql.push(')');
+    Ok(((sql, args), candidates))
 }
 
 /// Sort columns, in order; `Departure` adds the offer id so one offer's rows stay together.
@@ -236,7 +362,7 @@ pub fn page(
     anchor: &Anchor,
     limit: usize,
 ) -> Result<Vec<Row>, StoreError> {
-    let (mut where_sql, mut args) = conditions(q);
+    let ((mut where_sql, mut args), candidates) = conditions(conn, q)?;
     let cols = sort_columns(q.sort.key);
     // Reading backwards (Last, Before) walks the index the other way, then flips the page.
     let backwards = matches!(anchor, Anchor::Last | Anchor::Before(_));
@@ -274,13 +400,26 @@ pub fn page(
     // By departure, the offers' departure index drives the walk and each offer's
     // reservations come from the (offer_id, status) index: CROSS JOIN pins that loop order
     // (SQLite never reorders it), which otherwise sorts every row of the status first.
-    let from = match q.sort.key {
-        SortKey::Created => "carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id",
-        SortKey::Departure => {
+    let from = match (&candidates, q.sort.key) {
+        // A handful of candidates: look each up, then sort them (CROSS JOIN keeps that order).
+        (Some(_), _) => {
+            "candidate CROSS JOIN carpool_reservations r ON r.id = candidate.id
+             JOIN carpool_offers o ON o.id = r.offer_id"
+        }
+        (None, SortKey::Created) => {
+            "carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id"
+        }
+        // By departure, the offers' departure index drives the walk and each offer's
+        // reservations come from the (offer_id, status) index: CROSS JOIN pins that loop
+        // order (SQLite never reorders it), which otherwise sorts every row of the status.
+        (None, SortKey::Departure) => {
             "carpool_offers o CROSS JOIN carpool_reservations r ON r.offer_id = o.id"
         }
     };
-    let sql = format!("SELECT {COLUMNS} FROM {from} {where_sql} ORDER BY {order} LIMIT ?");
+    let (with, mut all_args) = candidates.unwrap_or_default();
+    all_args.extend(args);
+    let args = all_args;
+    let sql = format!("{with}SELECT {COLUMNS} FROM {from} {where_sql} ORDER BY {order} LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     let mut out: Vec<Row> = rows.collect::<Result<_, _>>()?;
@@ -295,17 +434,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trigram_queries_need_three_characters_and_quote_each_trigram() {
-        assert_eq!(trigram_query("ab"), None);
-        assert_eq!(trigram_query("  "), None);
+    fn trigrams_are_distinct_and_quoted_in_the_query() {
+        assert!(trigrams("ab").is_empty());
+        assert_eq!(trigrams("Inès"), ["Inè", "nès"]);
+        assert_eq!(trigrams("AAAaa"), ["AAA"], "the index folds case");
+        // A double quote is doubled inside its quoted term.
         assert_eq!(
-            trigram_query("Inès"),
-            Some("\"Inè\" AND \"nès\"".to_owned())
-        );
-        // Repeated trigrams once; a double quote is doubled inside its quoted term.
-        assert_eq!(
-            trigram_query("aaaa\"b"),
-            Some("\"aaa\" AND \"aa\"\"\" AND \"a\"\"b\"".to_owned())
+            match_query(&trigrams("aaaa\"b")),
+            "\"aaa\" AND \"aa\"\"\" AND \"a\"\"b\""
         );
     }
 
