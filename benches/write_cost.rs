@@ -54,9 +54,10 @@ fn run(dir: &Path, name: &str, threads: usize, drop_search: bool) -> (f64, u64) 
         })
         .collect();
     let side = rusqlite::Connection::open(&path).unwrap();
-    let page_size: u64 = side
+    let page_size: i64 = side
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .unwrap();
+    let page_size = u64::try_from(page_size).unwrap();
     if drop_search {
         side.execute_batch(
             "DROP TRIGGER reservation_search_insert; DROP TRIGGER reservation_search_update;",
