@@ -67,6 +67,9 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         // FULL: an acknowledged request survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
+    // Statement and savepoint journals (every group-commit member is a savepoint) would
+    // otherwise be temporary files: an open + unlink + close per commit.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
