@@ -47,8 +47,3 @@ CREATE TRIGGER offer_search_delete AFTER DELETE ON carpool_offers BEGIN
     DELETE FROM offer_search WHERE rowid = old.id;
 END;
 
--- How many rows hold each trigram: the TUI asks before searching, and lets the index drive
--- the query only when the rarest trigrams are rare (else walking in display order finds a
--- page of matches sooner).
-CREATE VIRTUAL TABLE reservation_search_terms USING fts5vocab (reservation_search, 'row');
-CREATE VIRTUAL TABLE offer_search_terms USING fts5vocab (offer_search, 'row');

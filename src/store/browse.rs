@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::StoreError;
 use super::row::{corrupt, ts};
@@ -155,36 +155,32 @@ enum Plan {
     },
 }
 
-/// Rows of `index` holding each trigram; None where the count cannot be trusted (the index
-/// folds case beyond ASCII, so only ASCII terms are looked up as the index spells them).
+/// Rows of `index` holding each trigram, counted up to just past `MAX_CANDIDATES` (a
+/// common trigram is not counted to the end: it is not worth asking for anyway).
 fn term_counts(
     conn: &Connection,
-    vocab: &str,
+    index: &str,
     terms: &[String],
-) -> Result<Vec<Option<i64>>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT doc FROM {vocab} WHERE term = ?"))?;
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {index} WHERE {index} MATCH ? LIMIT ?)"
+    ))?;
     terms
         .iter()
         .map(|t| {
-            if !t.is_ascii() {
-                return Ok(None);
-            }
-            let n: Option<i64> = stmt
-                .query_row([t.to_ascii_lowercase()], |r| r.get(0))
-                .optional()?;
-            Ok(Some(n.unwrap_or(0)))
+            let n: i64 = stmt.query_row(
+                rusqlite::params![match_query(std::slice::from_ref(t)), MAX_CANDIDATES + 1],
+                |r| r.get(0),
+            )?;
+            Ok(n)
         })
         .collect()
 }
 
-/// The rarest known terms of one index: (estimated rows, query), None for the query when
-/// some term is in no row at all (then nothing can match on this side).
-fn side(terms: &[String], counts: &[Option<i64>]) -> Option<(i64, Option<String>)> {
-    let mut known: Vec<(i64, &String)> = counts
-        .iter()
-        .zip(terms)
-        .filter_map(|(n, t)| n.map(|n| (n, t)))
-        .collect();
+/// The rarest terms of one index: (estimated rows, query), None for the query when some
+/// term is in no row at all (then nothing can match on this side).
+fn side(terms: &[String], counts: &[i64]) -> Option<(i64, Option<String>)> {
+    let mut known: Vec<(i64, &String)> = counts.iter().copied().zip(terms).collect();
     known.sort();
     let &(rarest, _) = known.first()?;
     if rarest == 0 {
@@ -203,11 +199,8 @@ fn plan(conn: &Connection, filter: &str) -> Result<Plan, StoreError> {
     if terms.is_empty() {
         return Ok(Plan::Walk);
     }
-    let own = side(
-        &terms,
-        &term_counts(conn, "reservation_search_terms", &terms)?,
-    );
-    let offers = side(&terms, &term_counts(conn, "offer_search_terms", &terms)?);
+    let own = side(&terms, &term_counts(conn, "reservation_search", &terms)?);
+    let offers = side(&terms, &term_counts(conn, "offer_search", &terms)?);
     let (Some((own_rows, own)), Some((offer_rows, offers))) = (own, offers) else {
         return Ok(Plan::Walk);
     };
