@@ -17,17 +17,22 @@ use super::response::{self, Resp};
 use super::server::blocking;
 use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::domain::seats::check_seats;
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
-use crate::domain::{Action, next_status};
+use crate::domain::{Action, Refusal};
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
 pub async fn link(
     state: &Arc<HttpState>,
     action: LinkAction,
     submit: bool,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Resp {
+    // A button press writes and sends emails: limited per client like the API's POSTs,
+    // before a byte of the body is read. Showing the page (GET) is not.
+    if submit && let Some(resp) = rate_limited(state, peer, &req) {
+        return resp;
+    }
     let token = match token_of(state, req, submit).await {
         Ok(Some(t)) => t,
         Ok(None) => return pages::invalid(state),
@@ -107,6 +112,9 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         Ok(Err(ServiceError::ReservationNotFound(_) | ServiceError::OfferNotFound(_))) => {
             Loaded::Gone
         }
+        Ok(Err(ServiceError::Store(e))) if e.is_busy() => {
+            Loaded::Failed(response::busy(state, false))
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
             Loaded::Failed(response::error_page(
@@ -142,14 +150,15 @@ async fn reservation_link(
         Loaded::Gone => return pages::invalid(state),
         Loaded::Failed(resp) => return resp,
     };
-    if next_status(r.status, action).is_err() {
-        return pages::already(state, link, &o, Some(&r), now, false);
-    }
-    if o.departure_at <= now {
-        return pages::departed(state, &o, now, false);
-    }
-    if link == LinkAction::Accept && check_seats(r.seats, o.seats_left).is_err() {
-        return no_seats(state, &o, &r, now, false);
+    match state.service.check_action(&r, &o, action, now) {
+        Ok(_) => {}
+        Err(Refusal::Illegal(_)) => return pages::already(state, link, &o, Some(&r), now, false),
+        Err(Refusal::DeadlinePassed) => {
+            let deadline = state.service.request_deadline(&r, &o);
+            return pages::request_expired(state, &o, &r, deadline, now, false);
+        }
+        Err(Refusal::Departed) => return pages::departed(state, &o, now, false),
+        Err(Refusal::NoSeats(_)) => return no_seats(state, &o, &r, now, false),
     }
     let context = json!({
         "action": pages::action(link),
@@ -163,6 +172,8 @@ async fn reservation_link(
 
 enum Submitted {
     Done(TransitionOutcome),
+    /// Answered after the deadline: the request expired instead, with its deadline.
+    Expired(Box<TransitionOutcome>, DateTime<Utc>),
     /// The service refused (replay, race, departed, no seat): the state as it is now.
     Refused(ServiceError, Result<(Reservation, Offer), ServiceError>),
     Failed(ServiceError),
@@ -184,6 +195,10 @@ async fn reservation_submit(
         };
         match result {
             Ok(outcome) => Submitted::Done(outcome),
+            Err(ServiceError::RequestExpired(outcome)) => {
+                let deadline = service.request_deadline(&outcome.reservation, &outcome.offer);
+                Submitted::Expired(outcome, deadline)
+            }
             Err(
                 e @ (ServiceError::Illegal { .. }
                 | ServiceError::OfferDeparted { .. }
@@ -203,6 +218,14 @@ async fn reservation_submit(
             });
             response::page(state, StatusCode::OK, "done", &context)
         }
+        Ok(Submitted::Expired(outcome, deadline)) => pages::request_expired(
+            state,
+            &outcome.offer,
+            &outcome.reservation,
+            deadline,
+            now,
+            true,
+        ),
         Ok(Submitted::Refused(e, current)) => {
             let (r, o) = match loaded(state, Ok(current)) {
                 Loaded::Ok(pair) => pair,
@@ -307,11 +330,7 @@ fn affected_json(n: usize) -> Value {
 
 /// POST /api/link/resend: the "Lien expiré" page's button.
 pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
-    let ip = request::client_ip(peer, req.headers());
-    if let Err(wait) = state.limiter.check(ip, Instant::now()) {
-        let mut resp = response::error_page(state, StatusCode::TOO_MANY_REQUESTS);
-        let secs = rate_limit::retry_after_secs(wait).to_string();
-        response::set_header(&mut resp, header::RETRY_AFTER, &secs);
+    if let Some(resp) = rate_limited(state, peer, &req) {
         return resp;
     }
     let token = match token_of(state, req, true).await {
@@ -330,12 +349,23 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
     match sent {
         // Whatever happened, the same page: it must not tell whether the action is still possible.
         Ok(Ok(_)) => pages::resent(state),
+        Ok(Err(ServiceError::Store(e))) if e.is_busy() => response::busy(state, false),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot queue a fresh link");
             response::error_page(state, StatusCode::INTERNAL_SERVER_ERROR)
         }
         Err(status) => response::error_page(state, status),
     }
+}
+
+/// The French "Trop de demandes" page with Retry-After, when this client is over its rate.
+fn rate_limited(state: &HttpState, peer: SocketAddr, req: &Request<Incoming>) -> Option<Resp> {
+    let ip = request::client_ip(peer, req.headers(), &state.config.trusted_proxies);
+    let wait = state.limiter.check(ip, Instant::now()).err()?;
+    let mut resp = response::error_page(state, StatusCode::TOO_MANY_REQUESTS);
+    let secs = rate_limit::retry_after_secs(wait).to_string();
+    response::set_header(&mut resp, header::RETRY_AFTER, &secs);
+    Some(resp)
 }
 
 /// Where a still-valid token leads.
