@@ -157,11 +157,7 @@ enum Plan {
 
 /// Rows of `index` holding each trigram, counted up to just past `MAX_CANDIDATES` (a
 /// common trigram is not counted to the end: it is not worth asking for anyway).
-fn term_counts(
-    conn: &Connection,
-    index: &str,
-    terms: &[String],
-) -> Result<Vec<i64>, StoreError> {
+fn term_counts(conn: &Connection, index: &str, terms: &[String]) -> Result<Vec<i64>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT count(*) FROM (SELECT 1 FROM {index} WHERE {index} MATCH ? LIMIT ?)"
     ))?;
