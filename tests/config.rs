@@ -228,6 +228,17 @@ const INVALID: [(&str, &str, &str); 14] = [
         "invalid value (not shown)",
     ),
     ("short_secret.toml", "security.secret_key", "too short"),
+    ("secret_31_chars.toml", "security.secret_key", "at least 32"),
+    (
+        "low_variety_secret.toml",
+        "security.secret_key",
+        "almost no variety",
+    ),
+    (
+        "lease_below_smtp_timeout.toml",
+        "email.outbox_lease_secs",
+        "90 is below twice smtp.timeout_secs (60)",
+    ),
     ("syntax_error.toml", "line 3", "invalid TOML"),
 ];
 
@@ -268,6 +279,8 @@ fn no_secret_value_appears_in_any_error() {
         "unterminated-secret-value",
         "918273645546372819",
         "tiny-secret-val",
+        "abababababababababab",
+        "Zq8-vR2_pL5xK9mT3wN7bY1cH4jF6dA",
     ];
     for (name, _, _) in INVALID {
         let error = load_file(&fixture(name)).unwrap_err();

@@ -34,7 +34,7 @@ rate_limit_burst = 100000
 path = "{db}"
 
 [security]
-secret_key = "test-secret-0123456789abcdef"
+secret_key = "test-secret-0123456789abcdefghijklmnop"
 
 [smtp]
 host = "127.0.0.1"

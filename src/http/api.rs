@@ -202,6 +202,22 @@ fn service_error(e: &ServiceError) -> Resp {
         ),
         ServiceError::NoSeats(s) => (StatusCode::CONFLICT, s.to_string()),
         ServiceError::Illegal { error, .. } => (StatusCode::CONFLICT, error.to_string()),
+        ServiceError::RecipientCapped {
+            who,
+            retry_after_secs,
+        } => {
+            let mut resp = response::json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                who.describe(),
+                e.field(),
+            );
+            response::set_header(
+                &mut resp,
+                header::RETRY_AFTER,
+                &retry_after_secs.to_string(),
+            );
+            return resp;
+        }
         ServiceError::Store(err) => {
             tracing::error!(error = %err, "database error");
             return internal(StatusCode::INTERNAL_SERVER_ERROR);

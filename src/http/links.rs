@@ -20,6 +20,7 @@ use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
 use crate::domain::{Action, next_status};
+use crate::service::links::ResendOutcome;
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
 pub async fn link(
@@ -328,6 +329,10 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
     let service = state.service.clone();
     let sent = blocking(move || service.resend_link(claims.action, &claims.subject, now)).await;
     match sent {
+        // Decided from the recipient alone, before the state is looked at.
+        Ok(Ok(ResendOutcome::RecipientCapped { retry_after_secs })) => {
+            pages::too_many_emails(state, retry_after_secs)
+        }
         // Whatever happened, the same page: it must not tell whether the action is still possible.
         Ok(Ok(_)) => pages::resent(state),
         Ok(Err(e)) => {

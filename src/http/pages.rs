@@ -105,6 +105,29 @@ pub fn resent(state: &HttpState) -> Resp {
     response::page(state, StatusCode::OK, "resent", &context)
 }
 
+/// "Trop de demandes": this address got too many emails from Carette in the last hour.
+pub fn too_many_emails(state: &HttpState, retry_after_secs: i64) -> Resp {
+    let minutes = ((retry_after_secs + 59) / 60).max(1);
+    let wait_fr = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let context = json!({ "wait_fr": wait_fr });
+    let mut resp = response::page(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_emails",
+        &context,
+    );
+    response::set_header(
+        &mut resp,
+        hyper::header::RETRY_AFTER,
+        &retry_after_secs.to_string(),
+    );
+    resp
+}
+
 pub fn still_valid(state: &HttpState, url: String) -> Resp {
     response::page(state, StatusCode::OK, "still_valid", &json!({ "url": url }))
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::offers::PlaceInput;
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
@@ -98,6 +99,7 @@ impl Service {
     ) -> Result<Reservation, ServiceError> {
         let new = input.validate(offer_id)?;
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (reservation, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
@@ -119,6 +121,12 @@ impl Service {
             if active > 0 {
                 return Err(FieldError::new("passenger_email", "already has an active request on this ride").into());
             }
+            // Anyone may ask for a seat, so both emails count against their recipients'
+            // hourly caps, checked before the first write.
+            quota::check(tx, cap, &offer.driver_email, Capped::Driver, now)?;
+            quota::check(tx, cap, &new.passenger_email, Capped::Passenger, now)?;
+            quota::charge(tx, &offer.driver_email, now)?;
+            quota::charge(tx, &new.passenger_email, now)?;
             let id = reservations::insert(tx, &new, now)?;
             let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;

@@ -6,6 +6,7 @@ pub mod jobs;
 mod migrations;
 pub mod offers;
 pub mod outbox;
+pub mod quota;
 pub mod reservations;
 pub mod routes;
 mod row;

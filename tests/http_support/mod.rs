@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub const SECRET: &[u8] = b"test-secret-0123456789abcdef-0123456789";
+pub const SECRET: &[u8] = b"test-secret-0123456789abcdefghijklmnop-0123456789";
 
 /// "Now" in every test unless moved: trips depart days later.
 pub fn t0() -> DateTime<Utc> {

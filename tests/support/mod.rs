@@ -19,7 +19,7 @@ pub use smtp_server::{Received, SmtpServer, Stage};
 pub const PASSWORD: &str = "s3cret-Pa55word-xyz";
 pub const USER: &str = "rides@example.org";
 pub const FROM: &str = "Carette <rides@example.org>";
-pub const SECRET: &[u8] = b"test-secret-0123456789abcdef";
+pub const SECRET: &[u8] = b"test-secret-0123456789abcdefghijklmnop";
 
 /// SMTP settings for `server`: plain TCP (the test server has no TLS), with login.
 pub fn smtp_config(port: u16) -> Config {
@@ -45,7 +45,7 @@ base_url = "https://rides.example.org"
 path = "{db}"
 
 [security]
-secret_key = "test-secret-0123456789abcdef"
+secret_key = "test-secret-0123456789abcdefghijklmnop"
 
 [smtp]
 host = "127.0.0.1"
