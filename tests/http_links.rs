@@ -355,3 +355,43 @@ fn concurrent_accepts_for_the_last_seat() {
         assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 0);
     }
 }
+
+/// "Send me a fresh link" counts against the recipient's hourly cap like a seat request:
+/// over it, a French "Trop de demandes" page, and nothing is written or sent.
+#[test]
+fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
+    let s = start();
+    let offer = s.create_offer(8);
+    // 20 seat requests: the driver's 20 emails of the hour.
+    let ids: Vec<i64> = (0..20)
+        .map(|i| s.request_seat(offer, &format!("p{i}@example.org"), 1))
+        .collect();
+    let expired = |action, id| {
+        s.sign(
+            action,
+            Subject::Reservation(id),
+            t0() + Duration::minutes(5),
+        )
+    };
+    // Past the 10-minute resend cooldown, well within the hour.
+    s.set_now(t0() + Duration::minutes(15));
+    let to_driver = expired(LinkAction::Accept, ids[0]);
+    let before = s.dump();
+    let page = s.post_form("/api/link/resend", &format!("token={to_driver}"));
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Trop de demandes"), "{}", page.body);
+    assert!(page.body.contains("au cours de la dernière heure"), "{}", page.body);
+    assert!(page.body.contains("rien n'a été modifié"), "{}", page.body);
+    assert!(!page.body.contains("jean@"), "{}", page.body);
+    assert!(page.header("retry-after").is_some());
+    assert_eq!(s.dump(), before, "nothing written, nothing queued");
+
+    // The passenger's own fresh link is not held back by the driver's inbox.
+    let to_passenger = expired(LinkAction::Cancel, ids[0]);
+    let sent = s.post_form("/api/link/resend", &format!("token={to_passenger}"));
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("request_passenger", "p0@example.org"))
+    );
+}

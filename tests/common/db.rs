@@ -13,9 +13,14 @@ pub fn dump(path: &std::path::Path) -> Vec<String> {
         .collect::<Result<_, _>>()
         .unwrap();
     for t in tables {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
+        // WITHOUT ROWID tables have no rowid: their primary key (the leading columns
+        // here) orders them.
+        let mut stmt = match conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")) {
+            Ok(stmt) => stmt,
+            Err(_) => conn
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
+                .unwrap(),
+        };
         let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
