@@ -43,11 +43,14 @@ pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
     v
 }
 
+/// The passenger's address only once the driver said yes (SPEC: contact details are
+/// exchanged on confirmation), so no page can show a pending requester's address.
 pub fn reservation(r: &Reservation) -> Value {
+    let email = crate::service::context::contacts_shared(r).then(|| r.passenger_email.clone());
     let mut v = json!({
         "id": r.id,
         "passenger_name": r.passenger_name,
-        "passenger_email": r.passenger_email,
+        "passenger_email": email,
         "seats": r.seats,
         "seats_fr": seats_fr(r.seats),
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
