@@ -186,6 +186,50 @@ fn every_bad_input_is_refused_and_writes_nothing() {
             Some("message"),
         ),
         ("/api/offers/999/reservations", r.clone(), 404, None),
+        // Ambiguous input: a repeated key (serde_json alone would keep the last one).
+        (
+            &seats,
+            format!("{{\"passenger_email\":\"evil@example.org\",{}", &r[1..]),
+            422,
+            Some("passenger_email"),
+        ),
+        (
+            offers,
+            format!("{{\"driver_name\":\"Paul\",{}", &o[1..]),
+            422,
+            Some("driver_name"),
+        ),
+        (
+            &seats,
+            r.replace("\"pickup\":{", "\"pickup\":{\"label\":\"Ailleurs\","),
+            422,
+            Some("pickup.label"),
+        ),
+        (
+            offers,
+            o.replace("\"origin\":{", "\"origin\":{\"lat\":1.0,"),
+            422,
+            Some("origin.lat"),
+        ),
+        // Names that print nothing.
+        (
+            offers,
+            with(&o, &["driver_name"], json!("\u{200B}\u{200B}")),
+            422,
+            Some("driver_name"),
+        ),
+        (
+            &seats,
+            with(&r, &["passenger_name"], json!(" \u{200B}\u{200D}\u{2060}\u{FEFF} ")),
+            422,
+            Some("passenger_name"),
+        ),
+        (
+            &seats,
+            with(&r, &["passenger_name"], json!("\u{3164}\u{2800}\u{00AD}")),
+            422,
+            Some("passenger_name"),
+        ),
     ];
     for (path, body, status, field) in cases {
         let before = s.dump();
@@ -199,6 +243,19 @@ fn every_bad_input_is_refused_and_writes_nothing() {
     // The field error reads as English, naming the field.
     let reply = s.post_json(offers, &with(&o, &["seats"], json!("three")));
     assert_eq!(reply.json()["error"], "seats must be a whole number");
+    let reply = s.post_json(
+        &seats,
+        r#"{"passenger_email":"a@b.org","passenger_email":"c@d.org","passenger_name":"M","seats":1}"#,
+    );
+    assert_eq!(
+        reply.json()["error"],
+        "passenger_email appears more than once; send each field once"
+    );
+    let reply = s.post_json(&seats, &with(&r, &["passenger_name"], json!("\u{200B}")));
+    assert_eq!(
+        reply.json()["error"],
+        "passenger_name must contain at least one visible character"
+    );
 }
 
 #[test]

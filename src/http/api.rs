@@ -165,12 +165,17 @@ async fn read_json<T: serde::de::DeserializeOwned>(
                 response::json_error(StatusCode::BAD_REQUEST, "the body could not be read", None)
             }
         })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        response::json_error(
+    let value: Value = shape::parse_json(&bytes).map_err(|e| match e {
+        shape::JsonError::Malformed(e) => response::json_error(
             StatusCode::BAD_REQUEST,
             &format!("malformed JSON: {e}"),
             None,
-        )
+        ),
+        shape::JsonError::Duplicate(path) => response::json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{path} appears more than once; send each field once"),
+            Some(&path),
+        ),
     })?;
     shape::parse(value, fields).map_err(|e| {
         let status = if e.field.is_some() {
