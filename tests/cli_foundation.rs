@@ -48,7 +48,11 @@ fn init_writes_a_private_config_once() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(!text.contains(carette::config::PLACEHOLDER_SECRET));
     let again = carette(&cfg, &["init"]);
-    assert_eq!(again.status.code(), Some(2), "usage error, as the README says");
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "usage error, as the README says"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains(cfg.to_str().unwrap()));
     assert_eq!(
         std::fs::read_to_string(&cfg).unwrap(),
@@ -207,7 +211,11 @@ fn config_mistakes_stop_serve_with_exit_2() {
             &["email.outbox_lease_secs", "smtp.timeout_secs"],
             "",
         ),
-        ("short_secret.toml", &["security.secret_key"], "tiny-secret-val"),
+        (
+            "short_secret.toml",
+            &["security.secret_key"],
+            "tiny-secret-val",
+        ),
         (
             "secret_31_chars.toml",
             &["security.secret_key", "at least 32"],
@@ -253,7 +261,10 @@ fn config_mistakes_stop_serve_with_exit_2() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("SECRET_KEY") && err.contains("variety"), "{err}");
+    assert!(
+        err.contains("SECRET_KEY") && err.contains("variety"),
+        "{err}"
+    );
     assert!(
         !dir.path().join("data").join("carette.db").exists(),
         "nothing is created before the configuration is accepted"

@@ -58,8 +58,12 @@ fn no_address_is_shared_before_the_driver_says_yes() {
     let db = db();
     let s = &db.service;
     let t = now();
-    let a = s.create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), t).unwrap();
-    let b = s.create_offer(&offer(utc(2026, 12, 4, 7, 0), 3), t).unwrap();
+    let a = s
+        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), t)
+        .unwrap();
+    let b = s
+        .create_offer(&offer(utc(2026, 12, 4, 7, 0), 3), t)
+        .unwrap();
     let ask = |offer: i64, email: &str| {
         s.request_seat(offer, &request("Quelqu'un", email), t)
             .unwrap()
@@ -81,7 +85,8 @@ fn no_address_is_shared_before_the_driver_says_yes() {
     let later = t + Duration::hours(25);
     s.run_job(Job::Expire, later).unwrap();
 
-    let outgoing = Outgoing::from_config(&smtp_config(server.port()), db.dir.path(), SECRET).unwrap();
+    let outgoing =
+        Outgoing::from_config(&smtp_config(server.port()), db.dir.path(), SECRET).unwrap();
     let sender = OutboxSender::new(s.clone(), outgoing, SenderOptions::with_workers(2));
     let queued = s.outbox_list(None, 1000, 0).unwrap().len();
     while sender.deliver_due(later).unwrap().claimed > 0 {}
@@ -93,7 +98,10 @@ fn no_address_is_shared_before_the_driver_says_yes() {
     let mut seen = std::collections::BTreeSet::new();
     for (to, template, reply_to, readable) in mails.iter().filter(|m| m.0 != DRIVER) {
         seen.insert(template.as_str());
-        let shared = matches!(template.as_str(), "confirmed_passenger" | "removed_passenger");
+        let shared = matches!(
+            template.as_str(),
+            "confirmed_passenger" | "removed_passenger"
+        );
         assert_eq!(
             readable.contains(DRIVER),
             shared,
@@ -114,7 +122,10 @@ fn no_address_is_shared_before_the_driver_says_yes() {
         "confirmed_passenger",
         "removed_passenger",
     ] {
-        assert!(seen.contains(template), "{template} not exercised: {seen:?}");
+        assert!(
+            seen.contains(template),
+            "{template} not exercised: {seen:?}"
+        );
     }
 
     // And the driver sees a passenger's address only once he accepted that passenger.
@@ -133,15 +144,30 @@ fn no_address_is_shared_before_the_driver_says_yes() {
         }
         if template == "request_driver" {
             assert_eq!(reply_to, &None);
-            assert!(!readable.contains("marie@") && !readable.contains("ana@"), "{readable}");
+            assert!(
+                !readable.contains("marie@") && !readable.contains("ana@"),
+                "{readable}"
+            );
         }
     }
-    for template in ["request_driver", "cancelled_driver", "expired_driver", "itinerary_driver"] {
-        assert!(driver_templates.contains(template), "{template}: {driver_templates:?}");
+    for template in [
+        "request_driver",
+        "cancelled_driver",
+        "expired_driver",
+        "itinerary_driver",
+    ] {
+        assert!(
+            driver_templates.contains(template),
+            "{template}: {driver_templates:?}"
+        );
     }
     // The accepted passenger's address does reach the driver, with a Reply-To.
-    assert!(mails.iter().any(|(to, template, reply_to, readable)| to == DRIVER
-        && template == "itinerary_driver"
-        && reply_to.as_deref() == Some("marie@example.org")
-        && readable.contains("marie@example.org")));
+    assert!(
+        mails
+            .iter()
+            .any(|(to, template, reply_to, readable)| to == DRIVER
+                && template == "itinerary_driver"
+                && reply_to.as_deref() == Some("marie@example.org")
+                && readable.contains("marie@example.org"))
+    );
 }

@@ -220,7 +220,11 @@ fn every_bad_input_is_refused_and_writes_nothing() {
         ),
         (
             &seats,
-            with(&r, &["passenger_name"], json!(" \u{200B}\u{200D}\u{2060}\u{FEFF} ")),
+            with(
+                &r,
+                &["passenger_name"],
+                json!(" \u{200B}\u{200D}\u{2060}\u{FEFF} "),
+            ),
             422,
             Some("passenger_name"),
         ),
@@ -455,7 +459,12 @@ fn the_21st_request_to_one_driver_in_an_hour_is_429_and_writes_nothing() {
     let s = start();
     let offer = s.create_offer(8);
     let path = format!("/api/offers/{offer}/reservations");
-    let ask = |i: usize| s.post_json(&path, &reservation_body("P", &format!("p{i}@example.org"), 1));
+    let ask = |i: usize| {
+        s.post_json(
+            &path,
+            &reservation_body("P", &format!("p{i}@example.org"), 1),
+        )
+    };
     for i in 0..20 {
         // Spread over the hour: the cap is per hour, not per burst.
         s.set_now(http_support::t0() + chrono::Duration::minutes(i as i64 * 3));
@@ -487,7 +496,10 @@ fn the_21st_request_to_one_driver_in_an_hour_is_429_and_writes_nothing() {
     // The first request (08:00) leaves the window at 09:10 at the latest: Retry-After
     // says when, and not a second earlier is another email allowed.
     let last = http_support::t0() + chrono::Duration::minutes(57);
-    assert_eq!(retry, (http_support::t0() + chrono::Duration::minutes(70) - last).num_seconds());
+    assert_eq!(
+        retry,
+        (http_support::t0() + chrono::Duration::minutes(70) - last).num_seconds()
+    );
     s.set_now(http_support::t0() + chrono::Duration::minutes(70) - chrono::Duration::seconds(1));
     assert_eq!(ask(21).status, 429);
     assert_eq!(s.dump(), before);
@@ -522,7 +534,12 @@ fn one_passenger_address_gets_at_most_20_request_emails_an_hour() {
     );
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.json()["field"], "passenger_email");
-    assert!(r.json()["error"].as_str().unwrap().contains("too many emails"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many emails")
+    );
     assert!(r.header("retry-after").is_some());
     assert_eq!(s.dump(), before);
     // Another passenger on that offer is not affected.

@@ -380,7 +380,11 @@ fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
     let page = s.post_form("/api/link/resend", &format!("token={to_driver}"));
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.body.contains("Trop de demandes"), "{}", page.body);
-    assert!(page.body.contains("au cours de la dernière heure"), "{}", page.body);
+    assert!(
+        page.body.contains("au cours de la dernière heure"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("rien n'a été modifié"), "{}", page.body);
     assert!(!page.body.contains("jean@"), "{}", page.body);
     assert!(page.header("retry-after").is_some());

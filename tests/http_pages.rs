@@ -257,15 +257,27 @@ fn the_dashboard_link_works_for_every_valid_address() {
         assert_eq!(page.status, 200, "{driver}: {}", page.body);
         assert!(page.body.contains("Marie Curie"), "{driver}: {}", page.body);
         assert_eq!(page.body.matches("<section class=\"card\">").count(), 1);
-        assert!(!page.body.contains("marie@example.org"), "pending: {}", page.body);
+        assert!(
+            !page.body.contains("marie@example.org"),
+            "pending: {}",
+            page.body
+        );
         // The public offer JSON never carries the driver's address.
         let public = s.get(&format!("/api/offers/{offer}"));
         assert_eq!(public.status, 200);
-        assert!(public.json().get("driver_email").is_none(), "{}", public.body);
+        assert!(
+            public.json().get("driver_email").is_none(),
+            "{}",
+            public.body
+        );
         assert!(!public.body.contains('@'), "{}", public.body);
 
         s.service.accept(marie, t0()).unwrap();
         let page = s.get(&format!("/dashboard?token={token}"));
-        assert!(page.body.contains("marie@example.org"), "confirmed: {}", page.body);
+        assert!(
+            page.body.contains("marie@example.org"),
+            "confirmed: {}",
+            page.body
+        );
     }
 }

@@ -211,11 +211,8 @@ fn service_error(e: &ServiceError) -> Resp {
             who,
             retry_after_secs,
         } => {
-            let mut resp = response::json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                who.describe(),
-                e.field(),
-            );
+            let mut resp =
+                response::json_error(StatusCode::TOO_MANY_REQUESTS, who.describe(), e.field());
             response::set_header(
                 &mut resp,
                 header::RETRY_AFTER,

@@ -77,7 +77,11 @@ pub(crate) fn check(
 }
 
 /// Counts one email to `address`; call after `check` passed, in the same transaction.
-pub(crate) fn charge(tx: &Connection, address: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
+pub(crate) fn charge(
+    tx: &Connection,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
     quota::charge(tx, &normalize(address), now.timestamp())?;
     Ok(())
 }
