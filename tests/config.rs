@@ -114,6 +114,7 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "routing.stop_minutes",
         "email.templates_dir",
         "email.outbox_lease_secs",
+        "email.max_per_recipient_per_hour",
     ]
     .into_iter()
     .map(String::from)
@@ -174,11 +175,12 @@ fn every_key_of_a_full_file_is_read() {
         (10, 3)
     );
     assert_eq!(c.routing.stop_minutes, 1);
+    assert_eq!(c.email.max_per_recipient_per_hour, 50);
     assert!(!c.dev_mode());
 }
 
 /// Each invalid fixture: the key its error must name, and a fragment of the reason.
-const INVALID: [(&str, &str, &str); 14] = [
+const INVALID: [(&str, &str, &str); 17] = [
     (
         "unknown_key.toml",
         "smtp.passwd",
