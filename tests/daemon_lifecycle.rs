@@ -43,10 +43,11 @@ tls = "none"
 user = "{user}"
 password = "{password}"
 from = "{from}"
-timeout_secs = 3
+timeout_secs = 2
 pool_size = 4
 
 [email]
+# Short, for a quick recovery after kill -9; still at least twice smtp.timeout_secs.
 outbox_lease_secs = 5
 "#,
         db = dir.join("carette.db").display(),
