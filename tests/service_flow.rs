@@ -205,14 +205,17 @@ fn illegal_transitions_are_refused_and_change_nothing() {
         f.service.accept(999, now()),
         Err(ServiceError::ReservationNotFound(999))
     ));
-    // Only Paul's request (and its two emails + audit row) was added in between.
+    // Only Paul's request (and its two emails + audit row + Paul's hourly email
+    // counter) was added in between.
     let after = dump(&f.path);
-    assert_eq!(after.len(), before.len() + 4);
-    // (The pending count moved with Paul's request: that derived row is the only change.)
+    assert_eq!(after.len(), before.len() + 5);
+    // (The pending count and the driver's hourly email counter moved with Paul's
+    // request: those derived rows are the only changes.)
     assert!(
         before
             .iter()
             .filter(|row| !row.starts_with("reservation_status_counts:"))
+            .filter(|row| !row.starts_with("recipient_email_counts:"))
             .all(|row| after.contains(row)),
         "existing rows unchanged"
     );
