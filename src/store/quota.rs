@@ -1,6 +1,6 @@
 //! Per-recipient email counters (`email.max_per_recipient_per_hour`), in 10-minute slots
 //! keyed by (slot, address) so that writes append and pruning is a range delete (see
-//! migrations/04-recipient-caps).
+//! migrations/06-recipient-caps).
 
 use rusqlite::{Connection, params};
 
