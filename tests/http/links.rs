@@ -1,0 +1,399 @@
+//! Magic links over real HTTP: a GET never changes anything, the POST does it once,
+//! a replay shows the current state, expired and tampered links say so and leak nothing.
+
+use crate::support::http::{start, t0};
+use carette::domain::token::{LinkAction, Subject};
+use chrono::Duration;
+
+fn templates(rows: &[(String, String)]) -> Vec<(&str, &str)> {
+    rows.iter().map(|(t, r)| (t.as_str(), r.as_str())).collect()
+}
+
+#[test]
+fn the_seed_flow_request_then_accept() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 2);
+    assert_eq!(
+        templates(&s.outbox()),
+        [
+            ("request_driver", "jean@example.org"),
+            ("request_passenger", "marie@example.org")
+        ]
+    );
+    let token = s.token(LinkAction::Accept, Subject::Reservation(id));
+
+    // What an email scanner does: GET, twice. Nothing may change.
+    let before = s.dump();
+    for _ in 0..2 {
+        let page = s.get(&format!("/api/reservation/accept?token={token}"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Accepter cette demande"));
+        assert!(page.body.contains("Marie Curie"));
+        assert!(page.body.contains("2 places"));
+        assert!(page.body.contains("Lyon Part-Dieu → Grenoble Gare"));
+        assert!(
+            page.body.contains("lundi 10 juin à 09 h 30"),
+            "{}",
+            page.body
+        );
+        // The rider's text is escaped, not interpreted.
+        assert!(page.body.contains("&lt;b&gt;rouge&lt;/b&gt;"));
+        assert_eq!(page.body.matches("<form").count(), 1);
+        assert!(page.body.contains("action=\"/api/reservation/accept\""));
+        assert_eq!(page.form_token(), token);
+    }
+    assert_eq!(s.dump(), before);
+    assert_eq!(s.status_of(id), "pending");
+
+    // The button.
+    let done = s.post_form("/api/reservation/accept", &format!("token={token}"));
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Demande acceptée"));
+    assert_eq!(s.status_of(id), "confirmed");
+    assert_eq!(
+        templates(&s.outbox())[2..],
+        [
+            ("confirmed_passenger", "marie@example.org"),
+            ("itinerary_driver", "jean@example.org")
+        ]
+    );
+    let seats_left = s.get(&format!("/api/offers/{offer}")).json()["seats_left"].clone();
+    assert_eq!(seats_left, 1);
+
+    // Replays: the current state, no second change, no second email.
+    let before = s.dump();
+    let again = s.post_form("/api/reservation/accept", &format!("token={token}"));
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("Cette demande a déjà été acceptée"));
+    let look = s.get(&format!("/api/reservation/accept?token={token}"));
+    assert_eq!(look.status, 200);
+    assert!(look.body.contains("Cette demande a déjà été acceptée"));
+    assert!(!look.body.contains("<form"));
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn refuse_with_the_token_in_the_query() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let token = s.token(LinkAction::Refuse, Subject::Reservation(id));
+    let done = s.post_form(&format!("/api/reservation/refuse?token={token}"), "");
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Demande refusée"));
+    assert_eq!(s.status_of(id), "refused");
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("refused_passenger", "marie@example.org"))
+    );
+    let again = s.get(&format!("/api/reservation/refuse?token={token}"));
+    assert!(again.body.contains("Cette demande a déjà été refusée"));
+    // An accept token for a refused request shows the state too.
+    let accept = s.token(LinkAction::Accept, Subject::Reservation(id));
+    let r = s.post_form("/api/reservation/accept", &format!("token={accept}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("déjà été refusée"));
+}
+
+#[test]
+fn passenger_cancels_then_replays() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    s.service.accept(id, t0()).unwrap();
+    let token = s.token(LinkAction::Cancel, Subject::Reservation(id));
+    let page = s.get(&format!("/api/reservation/cancel?token={token}"));
+    assert!(page.body.contains("Annuler votre réservation"));
+    assert_eq!(s.status_of(id), "confirmed");
+    let done = s.post_form("/api/reservation/cancel", &format!("token={token}"));
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains("Réservation annulée"));
+    assert_eq!(s.status_of(id), "cancelled");
+    let rows = s.outbox();
+    assert_eq!(
+        templates(&rows)[rows.len() - 2..],
+        [
+            ("cancelled_passenger", "marie@example.org"),
+            ("cancelled_driver", "jean@example.org")
+        ]
+    );
+    let before = s.dump();
+    let again = s.post_form("/api/reservation/cancel", &format!("token={token}"));
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("Cette demande a été annulée"));
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn driver_removes_a_confirmed_passenger_only() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let token = s.token(LinkAction::Remove, Subject::Reservation(id));
+    // Still pending: nothing to remove.
+    let before = s.dump();
+    let page = s.get(&format!("/api/reservation/remove?token={token}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("pas encore de passager à retirer"));
+    let r = s.post_form("/api/reservation/remove", &format!("token={token}"));
+    assert_eq!(r.status, 409);
+    assert_eq!(s.dump(), before);
+
+    s.service.accept(id, t0()).unwrap();
+    let page = s.get(&format!("/api/reservation/remove?token={token}"));
+    assert!(page.body.contains("Retirer ce passager"));
+    let done = s.post_form("/api/reservation/remove", &format!("token={token}"));
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains("Passager retiré"));
+    assert_eq!(s.status_of(id), "removed");
+    let rows = s.outbox();
+    assert_eq!(
+        templates(&rows)[rows.len() - 2..],
+        [
+            ("removed_passenger", "marie@example.org"),
+            ("itinerary_driver", "jean@example.org")
+        ]
+    );
+}
+
+#[test]
+fn offer_cancel_then_new_requests_are_refused() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let a = s.request_seat(offer, "marie@example.org", 1);
+    let _b = s.request_seat(offer, "paul@example.org", 1);
+    s.service.accept(a, t0()).unwrap();
+    let token = s.token(LinkAction::OfferCancel, Subject::Offer(offer));
+    let before = s.dump();
+    let page = s.get(&format!("/api/offer/cancel?token={token}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Annuler ce trajet"));
+    assert!(page.body.contains("2 réservations"));
+    assert_eq!(s.dump(), before);
+
+    let done = s.post_form("/api/offer/cancel", &format!("token={token}"));
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Trajet annulé"));
+    let rows = s.outbox();
+    let mut last3: Vec<_> = templates(&rows)[rows.len() - 3..].to_vec();
+    last3.sort();
+    assert_eq!(
+        last3,
+        [
+            ("offer_cancelled_driver", "jean@example.org"),
+            ("offer_cancelled_passenger", "marie@example.org"),
+            ("offer_cancelled_passenger", "paul@example.org"),
+        ]
+    );
+
+    let before = s.dump();
+    let again = s.post_form("/api/offer/cancel", &format!("token={token}"));
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("Ce trajet a déjà été annulé"));
+    let late = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &crate::support::http::reservation_body("Zoé", "zoe@example.org", 1),
+    );
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert_eq!(late.json()["field"], serde_json::Value::Null);
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn tampered_foreign_and_missing_tokens_are_invalid_and_leak_nothing() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let good = s.token(LinkAction::Accept, Subject::Reservation(id));
+    let mut bytes = good.clone().into_bytes();
+    bytes[3] = if bytes[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let other_key =
+        carette::domain::token::TokenSigner::new(b"another-key-another-key-another-key").sign(
+            LinkAction::Accept,
+            &Subject::Reservation(id),
+            t0() + Duration::days(7),
+        );
+    let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
+    let before = s.dump();
+    for path in [
+        format!("/api/reservation/accept?token={tampered}"),
+        format!("/api/reservation/accept?token={other_key}"),
+        format!("/api/reservation/accept?token={refuse}"),
+        "/api/reservation/accept?token=".to_owned(),
+        "/api/reservation/accept".to_owned(),
+        "/api/reservation/accept?token=%ff%fe".to_owned(),
+    ] {
+        for reply in [s.get(&path), s.post_form(&path, "")] {
+            assert_eq!(reply.status, 400, "{path}");
+            assert!(reply.body.contains("Lien invalide"));
+            assert!(!reply.body.contains("Marie"));
+            assert!(!reply.body.contains("Grenoble"));
+        }
+    }
+    assert_eq!(s.dump(), before);
+    assert_eq!(s.status_of(id), "pending");
+}
+
+#[test]
+fn an_expired_link_says_so_and_emails_a_fresh_one() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let token = s.sign(
+        LinkAction::Accept,
+        Subject::Reservation(id),
+        t0() + Duration::hours(1),
+    );
+    s.set_now(t0() + Duration::hours(2));
+    let before = s.dump();
+    for reply in [
+        s.get(&format!("/api/reservation/accept?token={token}")),
+        s.post_form("/api/reservation/accept", &format!("token={token}")),
+    ] {
+        assert_eq!(reply.status, 410);
+        assert!(reply.body.contains("Lien expiré"));
+        assert!(!reply.body.contains("Marie"));
+        assert!(reply.body.contains("action=\"/api/link/resend\""));
+        assert_eq!(reply.form_token(), token);
+    }
+    assert_eq!(s.dump(), before);
+    assert_eq!(s.status_of(id), "pending");
+
+    let sent = s.post_form("/api/link/resend", &format!("token={token}"));
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.body.contains("nouveau lien"));
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("request_driver", "jean@example.org"))
+    );
+    assert_eq!(s.outbox().len(), 3);
+    // Pressing again right away: the same page, no second email.
+    let again = s.post_form("/api/link/resend", &format!("token={token}"));
+    assert_eq!(again.status, 200);
+    assert_eq!(s.outbox().len(), 3);
+
+    // Once answered, an old link gets the same page but nothing is sent.
+    s.service.refuse(id, t0() + Duration::hours(2)).unwrap();
+    s.set_now(t0() + Duration::hours(3));
+    let n = s.outbox().len();
+    let after = s.post_form("/api/link/resend", &format!("token={token}"));
+    assert_eq!(after.status, 200);
+    assert_eq!(after.body, sent.body);
+    assert_eq!(s.outbox().len(), n);
+
+    // A still-valid or forged token is not "resent".
+    let valid = s.token(LinkAction::Cancel, Subject::Reservation(id));
+    let r = s.post_form("/api/link/resend", &format!("token={valid}"));
+    assert!(r.body.contains("encore valable"));
+    let r = s.post_form("/api/link/resend", "token=abc.def");
+    assert_eq!(r.status, 400);
+    assert_eq!(s.outbox().len(), n);
+}
+
+#[test]
+fn a_departed_trip_is_explained() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let later = crate::support::http::departure() + Duration::minutes(5);
+    let token = s.sign(
+        LinkAction::Accept,
+        Subject::Reservation(id),
+        later + Duration::days(1),
+    );
+    s.set_now(later);
+    let before = s.dump();
+    let page = s.get(&format!("/api/reservation/accept?token={token}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Ce trajet est déjà parti"));
+    let r = s.post_form("/api/reservation/accept", &format!("token={token}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Ce trajet est déjà parti"));
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn concurrent_accepts_for_the_last_seat() {
+    let s = start();
+    for round in 0..3 {
+        let offer = s.create_offer(1);
+        let ids: Vec<i64> = (0..2)
+            .map(|i| s.request_seat(offer, &format!("p{round}-{i}@example.org"), 1))
+            .collect();
+        let tokens: Vec<String> = ids
+            .iter()
+            .map(|id| s.token(LinkAction::Accept, Subject::Reservation(*id)))
+            .collect();
+        let barrier = std::sync::Barrier::new(2);
+        let replies: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tokens
+                .iter()
+                .map(|t| {
+                    let (s, barrier) = (&s, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        s.post_form("/api/reservation/accept", &format!("token={t}"))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = replies.iter().filter(|r| r.status == 200).count();
+        assert_eq!(ok, 1, "round {round}");
+        let loser = replies.iter().find(|r| r.status != 200).unwrap();
+        assert_eq!(loser.status, 409);
+        assert!(loser.body.contains("Plus assez de places"));
+        let confirmed = ids
+            .iter()
+            .filter(|id| s.status_of(**id) == "confirmed")
+            .count();
+        assert_eq!(confirmed, 1);
+        assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 0);
+    }
+}
+
+/// "Send me a fresh link" counts against the recipient's hourly cap like a seat request:
+/// over it, a French "Trop de demandes" page, and nothing is written or sent.
+#[test]
+fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
+    let s = start();
+    let offer = s.create_offer(8);
+    // 20 seat requests: the driver's 20 emails of the hour.
+    let ids: Vec<i64> = (0..20)
+        .map(|i| s.request_seat(offer, &format!("p{i}@example.org"), 1))
+        .collect();
+    let expired = |action, id| {
+        s.sign(
+            action,
+            Subject::Reservation(id),
+            t0() + Duration::minutes(5),
+        )
+    };
+    // Past the 10-minute resend cooldown, well within the hour.
+    s.set_now(t0() + Duration::minutes(15));
+    let to_driver = expired(LinkAction::Accept, ids[0]);
+    let before = s.dump();
+    let page = s.post_form("/api/link/resend", &format!("token={to_driver}"));
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Trop de demandes"), "{}", page.body);
+    assert!(
+        page.body.contains("au cours de la dernière heure"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("rien n'a été modifié"), "{}", page.body);
+    assert!(!page.body.contains("jean@"), "{}", page.body);
+    assert!(page.header("retry-after").is_some());
+    assert_eq!(s.dump(), before, "nothing written, nothing queued");
+
+    // The passenger's own fresh link is not held back by the driver's inbox.
+    let to_passenger = expired(LinkAction::Cancel, ids[0]);
+    let sent = s.post_form("/api/link/resend", &format!("token={to_passenger}"));
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("request_passenger", "p0@example.org"))
+    );
+}

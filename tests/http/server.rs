@@ -1,0 +1,303 @@
+//! The server itself: health, metrics equal to `carette stats`, security headers,
+//! slow clients, graceful shutdown.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::support::http::{config, start, start_with, t0};
+use carette::service::jobs::Job;
+use chrono::Duration as Days;
+
+#[test]
+fn healthz_answers_when_the_database_does() {
+    let s = start();
+    let r = s.get("/healthz");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"status": "ok", "failed": [], "checks": {"database": "ok"}})
+    );
+    let r = s.request("HEAD", "/healthz", &[], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "");
+    // The database file disappears from under the daemon (a wiped disk, say): readers
+    // open lazily, so a fresh connection fails and the check says so.
+    let s = start();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", s.path.display()));
+    }
+    let r = s.get("/healthz");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["failed"], serde_json::json!(["database"]));
+    assert_eq!(r.json()["checks"]["database"], "cannot read the database");
+}
+
+fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn metrics_equal_the_stats_figures() {
+    let s = start();
+    let offer = s.create_offer(4);
+    let a = s.request_seat(offer, "a@example.org", 1);
+    let b = s.request_seat(offer, "b@example.org", 1);
+    let c = s.request_seat(offer, "c@example.org", 1);
+    let _d = s.request_seat(offer, "d@example.org", 1);
+    s.service.accept(a, t0()).unwrap();
+    s.service.accept(b, t0()).unwrap();
+    s.service.refuse(c, t0()).unwrap();
+    // Two emails went out this morning, one failed for good, one was only written as a
+    // dev-mode .eml file (counted apart).
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    conn.execute_batch(
+        "UPDATE outbox SET status = 'sent', sent_at = '2030-06-01 07:59:00', channel = 'smtp' WHERE id IN (1, 2);
+         UPDATE outbox SET status = 'sent', sent_at = '2030-06-01 07:58:00', channel = 'file' WHERE id = 4;
+         UPDATE outbox SET status = 'failed' WHERE id = 3;",
+    )
+    .unwrap();
+    s.service.run_job(Job::Expire, t0()).unwrap();
+    s.set_now(t0() + Days::minutes(30));
+
+    let r = s.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let m = parse_metrics(&r.body);
+    let stats = s.service.stats(t0() + Days::minutes(30)).unwrap();
+    let get = |k: &str| {
+        *m.get(k)
+            .unwrap_or_else(|| panic!("{k} missing in\n{}", r.body))
+    };
+    for (status, n) in [
+        ("pending", stats.pending),
+        ("confirmed", stats.confirmed),
+        ("refused", stats.refused),
+        ("expired", stats.expired),
+        ("cancelled", stats.cancelled),
+        ("removed", stats.removed),
+    ] {
+        assert_eq!(
+            get(&format!("carette_reservations{{status=\"{status}\"}}")),
+            n as f64
+        );
+    }
+    assert_eq!((stats.pending, stats.confirmed, stats.refused), (1, 2, 1));
+    assert_eq!(
+        get("carette_acceptance_rate_percent"),
+        stats.acceptance_rate.unwrap()
+    );
+    assert_eq!(get("carette_acceptance_rate_percent"), 66.7);
+    assert_eq!(
+        get("carette_emails_sent_today"),
+        stats.emails_sent_today as f64
+    );
+    assert_eq!(stats.emails_sent_today, 2);
+    assert_eq!(
+        get("carette_emails_logged_today"),
+        stats.emails_logged_today as f64
+    );
+    assert_eq!(stats.emails_logged_today, 1);
+    for (status, n) in [
+        ("queued", stats.outbox_queued),
+        ("sending", stats.outbox_sending),
+        ("failed", stats.outbox_failed),
+        ("sent", stats.outbox_sent),
+    ] {
+        assert_eq!(
+            get(&format!("carette_outbox_emails{{status=\"{status}\"}}")),
+            n as f64
+        );
+    }
+    assert_eq!(
+        get("carette_outbox_oldest_queued_age_seconds"),
+        stats.oldest_queued_age_seconds.unwrap() as f64
+    );
+    assert_eq!(get("carette_outbox_oldest_queued_age_seconds"), 1800.0);
+    assert_eq!(
+        get("carette_reservations_pending_overdue"),
+        stats.pending_overdue as f64
+    );
+    let last = s.service.last_job_run(Job::Expire).unwrap().unwrap();
+    let at = last.finished_at.unwrap_or(last.started_at).timestamp() as f64;
+    assert_eq!(
+        get("carette_job_last_success_timestamp_seconds{job=\"expire\"}"),
+        at
+    );
+    assert!(!m.contains_key("carette_job_last_success_timestamp_seconds{job=\"reminders\"}"));
+    // In-process HTTP figures: the requests made above, by route and status.
+    assert_eq!(
+        get("carette_http_requests_total{route=\"create_offer\",status=\"201\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("carette_http_requests_total{route=\"request_seat\",status=\"201\"}"),
+        4.0
+    );
+    assert_eq!(
+        get("carette_http_request_duration_seconds_count{route=\"request_seat\"}"),
+        4.0
+    );
+    assert_eq!(
+        get("carette_http_request_duration_seconds_bucket{route=\"request_seat\",le=\"+Inf\"}"),
+        4.0
+    );
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let s = start();
+    let offer = s.create_offer(2);
+    let replies = [
+        s.get(&format!("/api/offers/{offer}")),
+        s.get("/api/reservation/accept?token=nope"),
+        s.get("/nowhere"),
+        s.get("/metrics"),
+        s.post_json("/api/offers", "{"),
+    ];
+    for r in replies {
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+            )
+        );
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    // Pages load nothing from elsewhere and run no script.
+    let page = s.get("/api/reservation/accept?token=nope");
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    for needle in ["<script", "http://", "https://", "src="] {
+        assert!(!page.body.contains(needle), "{needle}");
+    }
+}
+
+/// Opens a connection, writes `parts` with `gap` between them, and returns how long the
+/// server took to close it, with what it said.
+fn slow_client(
+    s: &crate::support::http::TestServer,
+    parts: &[&[u8]],
+    gap: Duration,
+) -> (Duration, String) {
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    for p in parts {
+        if c.write_all(p).is_err() {
+            break;
+        }
+        std::thread::sleep(gap);
+    }
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&out).into_owned(),
+    )
+}
+
+#[test]
+fn slow_header_clients_are_disconnected() {
+    let s = start();
+    // Half a request line, then nothing.
+    let (took, said) = slow_client(
+        &s,
+        &[b"GET /healthz HTTP/1.1\r\nHost: x\r\n"],
+        Duration::ZERO,
+    );
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(!said.contains("200 OK"), "{said}");
+    // Dripping one header byte at a time does not extend the deadline.
+    let drip: Vec<&[u8]> = b"GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        .chunks(1)
+        .collect();
+    let (took, said) = slow_client(&s, &drip, Duration::from_millis(100));
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(!said.contains("200 OK"), "{said}");
+    // An idle keep-alive connection is closed after the same delay.
+    let (took, said) = slow_client(
+        &s,
+        &[b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"],
+        Duration::ZERO,
+    );
+    assert!(said.starts_with("HTTP/1.1 200"), "{said}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
+fn shutdown_finishes_in_flight_requests_then_stops() {
+    let mut s = start();
+    // An idle keep-alive connection.
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // A request in flight: its body is still arriving.
+    let body = crate::support::http::offer_body(2);
+    let (first, rest) = body.split_at(10);
+    let mut busy = TcpStream::connect(s.addr).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    busy.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    s.request_stop();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(TcpStream::connect(s.addr).is_err(), "still accepting");
+    // The idle connection is closed at once.
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    // The busy one completes, then closes.
+    busy.write_all(rest.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = busy.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 201"), "{out}");
+    assert!(s.wait_stopped() < Duration::from_secs(2));
+    assert_eq!(s.service.get_offer(1).unwrap().seats, 2);
+}
+
+#[test]
+fn the_drain_deadline_ends_stuck_requests() {
+    let mut c = config();
+    c.body_read_timeout = Duration::from_secs(60);
+    c.drain_timeout = Duration::from_millis(800);
+    let mut s = start_with(c);
+    let mut stuck = TcpStream::connect(s.addr).unwrap();
+    stuck
+        .write_all(b"POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    s.request_stop();
+    let took = s.wait_stopped();
+    assert!(took >= Duration::from_millis(700), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        s.dump()
+            .iter()
+            .all(|row| !row.starts_with("carpool_offers:"))
+    );
+}

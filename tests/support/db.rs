@@ -1,0 +1,50 @@
+//! Database snapshots for "nothing changed" assertions, shared by every test fixture module.
+
+/// Every row of every table, as text: "nothing changed" means this is equal before and after.
+pub fn dump(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut out = Vec::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in tables {
+        // WITHOUT ROWID tables have no rowid: their primary key (the leading columns
+        // here) orders them.
+        let mut stmt = match conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")) {
+            Ok(stmt) => stmt,
+            Err(_) => conn
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
+                .unwrap(),
+        };
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                let mut s = format!("{t}:");
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    s.push_str(&format!("{v:?}|"));
+                }
+                Ok(s)
+            })
+            .unwrap();
+        for row in rows {
+            out.push(row.unwrap());
+        }
+    }
+    out
+}
+
+/// (template, recipient) of every outbox row, in order.
+pub fn outbox(path: &std::path::Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.prepare("SELECT template, recipient FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
