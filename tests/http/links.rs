@@ -397,3 +397,71 @@ fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
         Some(&("request_passenger", "p0@example.org"))
     );
 }
+
+/// The most one attacker can make Carette send one address in an hour, with everything
+/// an attacker can hold: any number of passenger addresses of his own, his own offers,
+/// and the links those bring him. Seat requests stop at the cap (20); each can add at
+/// most the follow-ups the attacker's own links trigger.
+#[test]
+fn what_one_attacker_can_send_one_address_in_an_hour() {
+    let ask = |s: &crate::support::http::TestServer, offer: i64, email: &str| {
+        s.post_json(
+            &format!("/api/offers/{offer}/reservations"),
+            &crate::support::http::reservation_body("X", email, 1),
+        )
+    };
+    let to = |s: &crate::support::http::TestServer, who: &str| {
+        s.outbox().iter().filter(|(_, r)| r == who).count()
+    };
+    // The victim drives (jean@example.org): request under ever new addresses, then
+    // cancel each with the cancel link the attacker's own address received.
+    let s = start();
+    let offer = s.create_offer(8);
+    let mut refused = 0;
+    for i in 0..100 {
+        let r = ask(&s, offer, &format!("attacker{i}@example.net"));
+        if r.status == 429 {
+            refused += 1;
+            continue;
+        }
+        let id = r.json()["id"].as_i64().unwrap();
+        let cancel = s.token(LinkAction::Cancel, Subject::Reservation(id));
+        let done = s.post_form("/api/reservation/cancel", &format!("token={cancel}"));
+        assert_eq!(done.status, 200);
+    }
+    assert_eq!(refused, 80);
+    assert_eq!(
+        to(&s, "jean@example.org"),
+        40,
+        "20 requests + 20 cancellations"
+    );
+
+    // The victim is the passenger: the attacker drives, and accepts then removes the
+    // victim each time with his own driver links.
+    let s = start();
+    let offer = s.create_offer(8);
+    let victim = "victim@example.org";
+    let mut refused = 0;
+    for _ in 0..100 {
+        let r = ask(&s, offer, victim);
+        if r.status == 429 {
+            refused += 1;
+            continue;
+        }
+        let id = r.json()["id"].as_i64().unwrap();
+        for action in [LinkAction::Accept, LinkAction::Remove] {
+            let token = s.token(action, Subject::Reservation(id));
+            let done = s.post_form(
+                action.path(&Subject::Reservation(id)).as_str(),
+                &format!("token={token}"),
+            );
+            assert_eq!(done.status, 200, "{action:?}");
+        }
+    }
+    assert_eq!(refused, 80);
+    assert_eq!(
+        to(&s, victim),
+        60,
+        "20 requests + 20 confirmations + 20 removals"
+    );
+}
