@@ -198,8 +198,8 @@ pub struct EmailConfig {
     /// How long the sender holds a claimed email; after a crash, emails it claimed but
     /// did not finish are sent again once this has passed.
     pub outbox_lease_secs: u64,
-    /// Emails that unauthenticated actions (seat requests, fresh-link resends) may cause
-    /// to one address in any hour; beyond it they are refused (429).
+    /// Emails that other people's actions (seat requests, fresh-link resends, link
+    /// answers) may cause to one address in any hour; beyond it they are refused (429).
     pub max_per_recipient_per_hour: u32,
 }
 

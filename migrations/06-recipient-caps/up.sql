@@ -1,5 +1,5 @@
--- Emails that unauthenticated actions (seat requests, fresh-link resends) caused to each
--- address, per 10-minute slot: the email.max_per_recipient_per_hour check reads the last
+-- Emails that other people's actions (seat requests, fresh-link resends, link answers)
+-- caused to each address, per 10-minute slot: the email.max_per_recipient_per_hour check reads the last
 -- 7 slots of one address (7 point lookups) and bumps one counter.
 -- The key starts with the slot, so every write lands at the right edge of the B-tree
 -- (the current slot) and old slots are pruned as one contiguous range; a random-key

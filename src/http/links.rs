@@ -117,6 +117,10 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         Ok(Err(ServiceError::Store(e))) if e.is_busy() => {
             Loaded::Failed(response::busy(state, false))
         }
+        // The other party's hourly email cap: nothing done, say when to retry.
+        Ok(Err(ServiceError::RecipientCapped {
+            retry_after_secs, ..
+        })) => Loaded::Failed(pages::too_many_emails(state, retry_after_secs)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
             Loaded::Failed(response::error_page(

@@ -88,7 +88,7 @@ pub struct Settings {
     pub reminder_time: NaiveTime,
     /// Route recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
-    /// `email.max_per_recipient_per_hour`: emails unauthenticated actions may cause to
+    /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
     /// one address in any hour.
     pub max_per_recipient_per_hour: u32,
 }

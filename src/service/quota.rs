@@ -1,10 +1,16 @@
-//! No inbox bombing through Carette: the emails that unauthenticated actions (seat
-//! requests, fresh-link resends) cause to one address are capped per hour
-//! (`email.max_per_recipient_per_hour`). The check runs inside the use case's write
-//! transaction, before anything else is written: a refused action writes nothing.
+//! No inbox bombing through Carette: the emails that someone else's action causes to one
+//! address are capped per rolling hour (`email.max_per_recipient_per_hour`): seat
+//! requests (to the driver and the passenger), fresh-link resends, and what a link's
+//! holder sends the other party (accept, refuse, remove → the passenger; a passenger's
+//! cancel → the driver; an offer cancelled → its passengers). The last ones count
+//! because an attacker driving his own offers could otherwise leave hundreds of requests
+//! pending for a day and answer them in one burst. An email to the actor himself (the
+//! driver's own itinerary) and the scheduled jobs' emails are not counted.
 //!
-//! Emails caused by a link's owner (accept, refuse, cancel, remove) are not counted nor
-//! refused: a driver must always be able to answer.
+//! The check runs inside the use case's write transaction, before anything else is
+//! written: a refused action writes nothing and can simply be retried later. Legitimate
+//! use stays far below the cap; the price is that an attacked address also gets nothing
+//! new from anyone until its window clears.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;

@@ -176,6 +176,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<TransitionOutcome, ServiceError> {
         let routing = self.settings.routing_enabled;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, route) = self.store.write(|tx| {
             let (r, offer) = load(tx, id)?;
             let to = next_status(r.status, action).map_err(|error| ServiceError::Illegal {
@@ -189,6 +190,27 @@ impl Service {
                 // Re-checked inside the write transaction: two accepts racing for the last
                 // seat are serialized by the write lock, and the second one sees 0 left.
                 check_seats(r.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
+            }
+            // What the link's holder makes Carette send to the other party counts against
+            // that party's hourly cap too: otherwise requests left pending for a day could
+            // be answered in one burst (accept + remove, or cancel, hundreds at once).
+            let others: Vec<&str> = emails_for(action)
+                .iter()
+                .filter_map(|&(_, to, _)| match (to, actor) {
+                    (To::Passenger, Actor::Driver) => Some(r.passenger_email.as_str()),
+                    (To::Driver, Actor::Passenger) => Some(offer.driver_email.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for &address in &others {
+                let who = match actor {
+                    Actor::Passenger => Capped::Driver,
+                    _ => Capped::LinkRecipient,
+                };
+                quota::check(tx, cap, address, who, now)?;
+            }
+            for &address in &others {
+                quota::charge(tx, address, now)?;
             }
             let from = r.status;
             if !reservations::transition(tx, id, from, to, actor, now)? {
