@@ -65,10 +65,9 @@ impl Env {
     /// Opens the database read-write, applying migrations.
     pub fn open_service(&self) -> Result<Service, AppError> {
         let store = Store::open(&self.db_path)?;
-        Ok(Service::new(
-            Arc::new(store),
-            Settings::from_config(&self.config),
-        ))
+        let mut settings = Settings::from_config(&self.config);
+        settings.retention.eml_dir = Some(paths::emails_dir(&self.data_dir));
+        Ok(Service::new(Arc::new(store), settings))
     }
 
     /// The magic-link key (generated once into the data dir when not configured).

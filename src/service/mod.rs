@@ -9,6 +9,7 @@ pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod reservations;
+pub mod retention;
 pub mod routes;
 
 use std::sync::Arc;
@@ -76,6 +77,7 @@ pub struct Settings {
     pub reminder_time: NaiveTime,
     /// Route recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
+    pub retention: retention::RetentionSettings,
 }
 
 impl Settings {
@@ -85,6 +87,7 @@ impl Settings {
             tz: c.jobs.timezone,
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
+            retention: retention::RetentionSettings::from_config(&c.retention),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! SQLite persistence. One file, WAL, one writer at a time (`BEGIN IMMEDIATE`), any number
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
+pub mod backup;
 pub mod browse;
+pub mod erasure;
 pub mod jobs;
 mod migrations;
 pub mod offers;
@@ -269,6 +271,58 @@ impl Store {
         Ok(value)
     }
 
+    /// Erasure: runs `erase` in its own transaction with `secure_delete` on (freed bytes are
+    /// zeroed in the file), then scrubs the WAL, which still holds older copies of the pages:
+    /// a PASSIVE checkpoint copies the new pages into the database, and `touch` (a small
+    /// write) restarts the WAL with `journal_size_limit = 0`, which truncates it on commit.
+    /// Never a TRUNCATE checkpoint: it would fight Litestream, which must see every frame.
+    /// With another process reading (Litestream, the TUI) the restart may have to wait for
+    /// it; `scrubbed` then tells the caller to look again later.
+    pub fn write_erasing<T, E>(
+        &self,
+        erase: impl FnOnce(&Connection) -> Result<T, E>,
+        mut touch: impl FnMut(&Connection) -> Result<(), StoreError>,
+        mut scrubbed: impl FnMut() -> bool,
+    ) -> Result<(T, bool), E>
+    where
+        E: From<StoreError>,
+    {
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        // Writes already grouped are committed first: the erasure is a transaction of its own.
+        self.finish_group(&mut w);
+        let conn = &w.conn;
+        let secure: i64 = conn
+            .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+            .map_err(StoreError::from)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(StoreError::from)?;
+        let out = run_in_transaction(conn, erase);
+        let restored = conn.pragma_update(None, "secure_delete", secure);
+        let value = out?;
+        restored.map_err(StoreError::from)?;
+        conn.pragma_update(None, "journal_size_limit", 0)
+            .map_err(StoreError::from)?;
+        let mut clean = false;
+        for attempt in 0..20 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // PASSIVE never waits for nor disturbs a reader such as Litestream.
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(StoreError::from)?;
+            run_in_transaction(conn, &mut touch)?;
+            if scrubbed() {
+                clean = true;
+                break;
+            }
+        }
+        // The default (-1): a WAL truncated after every restart would cost the daemon an
+        // extension of the file at each checkpoint cycle.
+        conn.pragma_update(None, "journal_size_limit", -1)
+            .map_err(StoreError::from)?;
+        Ok((value, clean))
+    }
+
     fn finish_group(&self, w: &mut Writer) {
         w.commit();
         self.committed.notify_all();
@@ -306,6 +360,32 @@ impl Store {
     /// Liveness for /healthz.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|c: &Connection| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+}
+
+/// `f` in a `BEGIN IMMEDIATE` transaction of its own: committed on Ok, rolled back on Err.
+fn run_in_transaction<T, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(StoreError::from)?;
+    match f(conn) {
+        Ok(v) => {
+            if let Err(e) = conn.execute_batch("COMMIT") {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "commit failed; the transaction is rolled back");
+                return Err(StoreError::CommitFailed.into());
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }
 
