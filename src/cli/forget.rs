@@ -24,6 +24,11 @@ pub fn forget(config: Option<&Path>, email: &str) -> anyhow::Result<ExitCode> {
             r.still_active
         );
     }
+    if r.vacuumed {
+        println!(
+            "the database file was rebuilt (VACUUM) to clear copies left in free space by earlier writes."
+        );
+    }
     if r.wal_scrubbed {
         println!(
             "checked: the address no longer appears in the database file nor in its WAL."

@@ -104,6 +104,8 @@ pub struct ForgetReport {
     pub still_active: usize,
     /// False when another process (Litestream, the TUI) kept old copies in the WAL.
     pub wal_scrubbed: bool,
+    /// The file had to be rebuilt (VACUUM) to clear older free space.
+    pub vacuumed: bool,
 }
 
 impl Service {
@@ -229,7 +231,7 @@ impl Service {
             jobs::record(tx, "forget", now, now, Utc::now().max(now), true, &summary.borrow())
         };
         let scrubbed = || !file_mentions(&db_path, &email) && !file_mentions(&wal_of(&db_path), &email);
-        let (mut report, clean) = self.store.write_erasing(
+        let (mut report, mut clean) = self.store.write_erasing(
             |tx| {
                 let r = erase(tx)?;
                 *summary.borrow_mut() = format!(
@@ -238,9 +240,17 @@ impl Service {
                 );
                 Ok::<_, ForgetError>(r)
             },
-            touch,
-            scrubbed,
+            &touch,
+            &scrubbed,
         )?;
+        if !clean && file_mentions(&db_path, &email) {
+            // Copies left in free space by older versions (before secure_delete was on),
+            // or by the operator's own SQL: only rebuilding the file clears them.
+            tracing::info!("forget: rebuilding the database file (VACUUM) to clear old free space");
+            self.store.vacuum()?;
+            report.vacuumed = true;
+            clean = self.store.scrub_wal(&touch, &scrubbed)?;
+        }
         report.wal_scrubbed = clean;
         if let Some(dir) = &self.settings.retention.eml_dir {
             report.eml_files_deleted = delete_eml_mentioning(dir, &email);

@@ -66,6 +66,10 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Riders' data: bytes freed by an UPDATE or DELETE are zeroed, not left in free
+        // space where `carette forget` or retention could not reach them. Costs a little
+        // CPU per write; pages are written whole anyway.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // FULL: an acknowledged request survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
@@ -271,56 +275,68 @@ impl Store {
         Ok(value)
     }
 
-    /// Erasure: runs `erase` in its own transaction with `secure_delete` on (freed bytes are
-    /// zeroed in the file), then scrubs the WAL, which still holds older copies of the pages:
-    /// a PASSIVE checkpoint copies the new pages into the database, and `touch` (a small
-    /// write) restarts the WAL with `journal_size_limit = 0`, which truncates it on commit.
-    /// Never a TRUNCATE checkpoint: it would fight Litestream, which must see every frame.
-    /// With another process reading (Litestream, the TUI) the restart may have to wait for
-    /// it; `scrubbed` then tells the caller to look again later.
+    /// Erasure: runs `erase` in a transaction of its own (`secure_delete` is on for every
+    /// writer, so freed bytes are zeroed in the pages), then [`Store::scrub_wal`].
     pub fn write_erasing<T, E>(
         &self,
         erase: impl FnOnce(&Connection) -> Result<T, E>,
-        mut touch: impl FnMut(&Connection) -> Result<(), StoreError>,
-        mut scrubbed: impl FnMut() -> bool,
+        touch: impl FnMut(&Connection) -> Result<(), StoreError>,
+        scrubbed: impl FnMut() -> bool,
     ) -> Result<(T, bool), E>
     where
         E: From<StoreError>,
     {
+        let value = {
+            let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+            // Writes already grouped are committed first: the erasure stands alone.
+            self.finish_group(&mut w);
+            run_in_transaction(&w.conn, erase)?
+        };
+        let clean = self.scrub_wal(touch, scrubbed)?;
+        Ok((value, clean))
+    }
+
+    /// The WAL still holds older copies of rewritten pages. A PASSIVE checkpoint copies
+    /// the new pages into the database file; then `touch` (a small write) restarts the WAL
+    /// with `journal_size_limit = 0`, which truncates it at that commit. Never a TRUNCATE
+    /// checkpoint: it would fight Litestream, which must see every frame. While another
+    /// process reads (Litestream, the TUI) the restart may have to wait for it: this
+    /// retries a few times until `scrubbed()` says so, and returns whether it did.
+    pub fn scrub_wal(
+        &self,
+        mut touch: impl FnMut(&Connection) -> Result<(), StoreError>,
+        mut scrubbed: impl FnMut() -> bool,
+    ) -> Result<bool, StoreError> {
         let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        // Writes already grouped are committed first: the erasure is a transaction of its own.
         self.finish_group(&mut w);
         let conn = &w.conn;
-        let secure: i64 = conn
-            .query_row("PRAGMA secure_delete", [], |r| r.get(0))
-            .map_err(StoreError::from)?;
-        conn.pragma_update(None, "secure_delete", "ON")
-            .map_err(StoreError::from)?;
-        let out = run_in_transaction(conn, erase);
-        let restored = conn.pragma_update(None, "secure_delete", secure);
-        let value = out?;
-        restored.map_err(StoreError::from)?;
-        conn.pragma_update(None, "journal_size_limit", 0)
-            .map_err(StoreError::from)?;
+        conn.pragma_update(None, "journal_size_limit", 0)?;
         let mut clean = false;
         for attempt in 0..20 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(50));
             }
             // PASSIVE never waits for nor disturbs a reader such as Litestream.
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                .map_err(StoreError::from)?;
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             run_in_transaction(conn, &mut touch)?;
             if scrubbed() {
                 clean = true;
                 break;
             }
         }
-        // The default (-1): a WAL truncated after every restart would cost the daemon an
-        // extension of the file at each checkpoint cycle.
-        conn.pragma_update(None, "journal_size_limit", -1)
-            .map_err(StoreError::from)?;
-        Ok((value, clean))
+        // Back to the default (-1): truncating at every restart would cost the daemon a
+        // file extension per checkpoint cycle.
+        conn.pragma_update(None, "journal_size_limit", -1)?;
+        Ok(clean)
+    }
+
+    /// Rebuilds the database file (VACUUM): the only way to clear free space written
+    /// before `secure_delete` was on. Readers keep reading; writers wait meanwhile.
+    pub fn vacuum(&self) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        self.finish_group(&mut w);
+        w.conn.execute_batch("VACUUM")?;
+        Ok(())
     }
 
     fn finish_group(&self, w: &mut Writer) {
