@@ -172,22 +172,25 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// Files that hold riders' data or secrets must be private to their owner.
 fn permissions(env: &Env) -> Line {
-    let mut files: Vec<PathBuf> = ["", "-wal", "-shm"]
+    // (path, forbidden mode bits): the config may be group-readable (root:carette 0640,
+    // as the systemd unit's README steps leave it), nothing else may.
+    let mut files: Vec<(PathBuf, u32)> = ["", "-wal", "-shm"]
         .iter()
-        .map(|s| sibling(&env.db_path, s))
+        .map(|s| (sibling(&env.db_path, s), 0o077))
         .collect();
-    files.push(env.data_dir.join(crate::paths::SECRET_FILE));
-    files.extend(env.config_source.clone());
+    files.push((env.data_dir.join(crate::paths::SECRET_FILE), 0o077));
+    files.push((env.data_dir.clone(), 0o077));
+    files.extend(env.config_source.clone().map(|p| (p, 0o027)));
     let mut open = Vec::new();
-    for path in files.iter().chain([&env.data_dir]) {
+    for (path, forbidden) in &files {
         if let Some(mode) = mode_of(path)
-            && mode & 0o077 != 0
+            && mode & forbidden != 0
         {
             open.push((path.clone(), mode));
         }
     }
     if open.is_empty() {
-        Line::pass("permissions: database, secret and config readable by their owner only")
+        Line::pass("permissions: database and secret private to their owner, config not readable by others")
     } else {
         let list: Vec<String> = open
             .iter()
