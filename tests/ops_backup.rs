@@ -6,7 +6,9 @@ mod ops_support;
 
 use std::time::Duration;
 
-use ops_support::{Daemon, Load, free_port, integrity, mode, reservations_and_emails, run, write_config};
+use ops_support::{
+    Daemon, Load, free_port, integrity, mode, reservations_and_emails, run, write_config,
+};
 
 fn backed_up_count(stdout: &str, what: &str) -> i64 {
     // "... : 123 reservation(s), 246 email(s) in the outbox; ..."
@@ -47,15 +49,29 @@ fn backup_while_the_daemon_writes_then_restore_by_stop_copy_start() {
     assert_eq!(integrity(&copy), "ok");
     assert!(stdout.contains("integrity_check ok"), "{stdout}");
     let in_copy = reservations_and_emails(&copy);
-    assert_eq!(backed_up_count(&stdout, " reservation(s)"), in_copy.len() as i64);
+    assert_eq!(
+        backed_up_count(&stdout, " reservation(s)"),
+        in_copy.len() as i64
+    );
     let emails: i64 = in_copy.iter().map(|r| r.1).sum();
     assert_eq!(backed_up_count(&stdout, " email(s)"), emails);
     let size = std::fs::metadata(&copy).unwrap().len();
-    assert!(stdout.contains(&format!("{size} bytes")) || stdout.contains(&format!("({size} B")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{size} bytes")) || stdout.contains(&format!("({size} B")),
+        "{stdout}"
+    );
     // Taken while the daemon wrote: a consistent snapshot, a strict prefix of what was acknowledged.
-    assert!(!in_copy.is_empty() && in_copy.len() < acked.len(), "{} vs {}", in_copy.len(), acked.len());
+    assert!(
+        !in_copy.is_empty() && in_copy.len() < acked.len(),
+        "{} vs {}",
+        in_copy.len(),
+        acked.len()
+    );
     for (id, n) in &in_copy {
-        assert!(acked.binary_search(id).is_ok(), "reservation {id} in the copy was acknowledged");
+        assert!(
+            acked.binary_search(id).is_ok(),
+            "reservation {id} in the copy was acknowledged"
+        );
         assert_eq!(*n, 2, "reservation {id} has both of its emails in the copy");
     }
 
@@ -67,7 +83,10 @@ fn backup_while_the_daemon_writes_then_restore_by_stop_copy_start() {
     std::fs::copy(&copy, &db).unwrap();
     let daemon = Daemon::start(&config, port);
     let restored = reservations_and_emails(&db);
-    assert_eq!(restored.iter().map(|r| r.0).collect::<Vec<_>>(), in_copy.iter().map(|r| r.0).collect::<Vec<_>>());
+    assert_eq!(
+        restored.iter().map(|r| r.0).collect::<Vec<_>>(),
+        in_copy.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
     // And it serves again: a new request lands after the restored ones.
     let (status, v) = daemon.post(
         &format!("/api/offers/{}/reservations", offers[0]),
@@ -87,13 +106,19 @@ fn an_existing_or_unwritable_destination_is_refused_and_nothing_changes() {
     std::fs::write(&existing, b"precious").unwrap();
     let (code, stdout, stderr) = run(&config, &["backup", existing.to_str().unwrap()]);
     assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stderr.contains("already exists") && stderr.contains("never overwrites"), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("never overwrites"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
 
     let missing_dir = dir.path().join("no-such-dir").join("copy.db");
     let (code, _, stderr) = run(&config, &["backup", missing_dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("cannot create") && stderr.contains("no-such-dir"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create") && stderr.contains("no-such-dir"),
+        "{stderr}"
+    );
     assert!(!missing_dir.exists());
 
     // A directory the operator cannot write into (root bypasses permissions: skip then).
@@ -103,7 +128,10 @@ fn an_existing_or_unwritable_destination_is_refused_and_nothing_changes() {
     if std::fs::write(locked.join("probe"), b"").is_err() {
         let (code, _, stderr) = run(&config, &["backup", locked.join("c.db").to_str().unwrap()]);
         assert_eq!(code, 1, "{stderr}");
-        assert!(stderr.contains("Permission denied") || stderr.contains("permission denied"), "{stderr}");
+        assert!(
+            stderr.contains("Permission denied") || stderr.contains("permission denied"),
+            "{stderr}"
+        );
     }
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let _ = std::fs::remove_file(locked.join("probe"));
@@ -112,7 +140,10 @@ fn an_existing_or_unwritable_destination_is_refused_and_nothing_changes() {
     // No database yet: nothing to copy, and none created.
     let other = tempfile::tempdir().unwrap();
     let config = write_config(other.path(), free_port(), "");
-    let (code, _, stderr) = run(&config, &["backup", other.path().join("c.db").to_str().unwrap()]);
+    let (code, _, stderr) = run(
+        &config,
+        &["backup", other.path().join("c.db").to_str().unwrap()],
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(!other.path().join("c.db").exists() && !other.path().join("carette.db").exists());

@@ -27,7 +27,9 @@ fn parse(unit: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
 }
 
 fn one<'a>(keys: &'a BTreeMap<String, Vec<String>>, k: &str) -> &'a str {
-    let v = keys.get(k).unwrap_or_else(|| panic!("{k}= missing from contrib/carette.service"));
+    let v = keys
+        .get(k)
+        .unwrap_or_else(|| panic!("{k}= missing from contrib/carette.service"));
     assert_eq!(v.len(), 1, "{k}= set more than once");
     &v[0]
 }
@@ -53,7 +55,9 @@ fn the_unit_is_hardened_and_its_paths_match_carettes_defaults() {
     // The default listen address is IPv4 loopback; "[::]:8080" needs IPv6.
     let families = one(&keys, "RestrictAddressFamilies");
     let default_listen = carette::config::Config::default().server.listen;
-    assert!(default_listen.is_ipv4() && families.contains("AF_INET") && families.contains("AF_INET6"));
+    assert!(
+        default_listen.is_ipv4() && families.contains("AF_INET") && families.contains("AF_INET6")
+    );
     // The stop timeout leaves room for the HTTP drain and the sender's last message.
     let stop: u64 = one(&keys, "TimeoutStopSec").parse().unwrap();
     assert!(stop > carette::http::HttpConfig::default().drain_timeout.as_secs() + 5);
@@ -61,24 +65,47 @@ fn the_unit_is_hardened_and_its_paths_match_carettes_defaults() {
     // --config is in the ConfigurationDirectory; the data dir is the StateDirectory.
     let exec = one(&keys, "ExecStart");
     let config = format!("/etc/{}/config.toml", one(&keys, "ConfigurationDirectory"));
-    assert_eq!(exec, format!("/usr/local/bin/carette --config {config} serve"));
+    assert_eq!(
+        exec,
+        format!("/usr/local/bin/carette --config {config} serve")
+    );
     let state = format!("/var/lib/{}", one(&keys, "StateDirectory"));
-    let env: Vec<&str> = keys["Environment"].iter().flat_map(|e| e.split_whitespace()).collect();
-    assert!(env.contains(&"XDG_DATA_HOME=/var/lib") && env.contains(&"XDG_CONFIG_HOME=/etc"), "{env:?}");
+    let env: Vec<&str> = keys["Environment"]
+        .iter()
+        .flat_map(|e| e.split_whitespace())
+        .collect();
+    assert!(
+        env.contains(&"XDG_DATA_HOME=/var/lib") && env.contains(&"XDG_CONFIG_HOME=/etc"),
+        "{env:?}"
+    );
 
     // The Litestream variant watches the same database with the shipped config.
     let ls = commented
         .iter()
         .find(|c| c.starts_with("ExecStart=") && c.contains("litestream replicate"))
         .expect("the Litestream ExecStart variant");
-    assert!(ls.contains(&format!("-config /etc/{}/litestream.yml", one(&keys, "ConfigurationDirectory"))), "{ls}");
-    assert!(ls.contains(&format!("-exec \"/usr/local/bin/carette --config {config} serve\"")), "{ls}");
+    assert!(
+        ls.contains(&format!(
+            "-config /etc/{}/litestream.yml",
+            one(&keys, "ConfigurationDirectory")
+        )),
+        "{ls}"
+    );
+    assert!(
+        ls.contains(&format!(
+            "-exec \"/usr/local/bin/carette --config {config} serve\""
+        )),
+        "{ls}"
+    );
     let db_line = LITESTREAM_YML
         .lines()
         .find(|l| l.trim_start().starts_with("- path:"))
         .unwrap();
     assert_eq!(db_line.trim(), format!("- path: {state}/carette.db"));
-    assert!(!LITESTREAM_YML.contains("secret-access-key: ") || LITESTREAM_YML.contains("${LITESTREAM_SECRET_ACCESS_KEY}"));
+    assert!(
+        !LITESTREAM_YML.contains("secret-access-key: ")
+            || LITESTREAM_YML.contains("${LITESTREAM_SECRET_ACCESS_KEY}")
+    );
 }
 
 #[test]
@@ -102,9 +129,16 @@ fn with_the_units_environment_the_defaults_land_in_state_and_configuration_direc
         .env("XDG_CONFIG_HOME", &etc)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(lib.join("carette/carette.db").is_file());
-    assert!(!root.path().join("home").exists(), "nothing under HOME (ProtectHome=yes)");
+    assert!(
+        !root.path().join("home").exists(),
+        "nothing under HOME (ProtectHome=yes)"
+    );
 }
 
 #[test]
@@ -119,7 +153,10 @@ fn systemd_analyze_verify_accepts_the_unit() {
     let unit = dir.path().join("carette.service");
     std::fs::write(
         &unit,
-        UNIT.replace("ExecStart=/usr/local/bin/carette", &format!("ExecStart={}", env!("CARGO_BIN_EXE_carette"))),
+        UNIT.replace(
+            "ExecStart=/usr/local/bin/carette",
+            &format!("ExecStart={}", env!("CARGO_BIN_EXE_carette")),
+        ),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")
@@ -136,16 +173,29 @@ fn systemd_analyze_verify_accepts_the_unit() {
 fn litestream_reads_the_shipped_config_when_available() {
     let bin = std::env::var_os("LITESTREAM").filter(|p| Path::new(p).is_file());
     let Some(bin) = bin else {
-        eprintln!("LITESTREAM not set: contrib/litestream.yml not read by litestream (see tests/ops_litestream.rs)");
+        eprintln!(
+            "LITESTREAM not set: contrib/litestream.yml not read by litestream (see tests/ops_litestream.rs)"
+        );
         return;
     };
     let out = Command::new(bin)
-        .args(["databases", "-config", concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/litestream.yml")])
+        .args([
+            "databases",
+            "-config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/litestream.yml"),
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("/var/lib/carette/carette.db") && stdout.contains("s3"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("/var/lib/carette/carette.db") && stdout.contains("s3"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -59,8 +59,16 @@ fn wal(db: &Path) -> PathBuf {
 /// queued to her), and drives her own trip with a passenger; many other riders around.
 fn populate(s: &Service) {
     let now = Utc::now();
-    let jean = s.create_offer(&offer_input(now + Duration::days(5), 4), now).unwrap();
-    let r = s.request_seat(jean.id, &request("Marie Curie", "Marie@Example.org", 1), now).unwrap();
+    let jean = s
+        .create_offer(&offer_input(now + Duration::days(5), 4), now)
+        .unwrap();
+    let r = s
+        .request_seat(
+            jean.id,
+            &request("Marie Curie", "Marie@Example.org", 1),
+            now,
+        )
+        .unwrap();
     s.accept(r.id, now).unwrap();
     let mut paul_input = offer_input(now + Duration::days(6), 3);
     paul_input.driver_email = "paul@example.org".into();
@@ -73,12 +81,20 @@ fn populate(s: &Service) {
     own.driver_email = "marie@example.org".into();
     own.driver_name = "Marie Curie".into();
     let own = s.create_offer(&own, now).unwrap();
-    let anne = s.request_seat(own.id, &request("Anne Roux", "anne@example.org", 1), now).unwrap();
+    let anne = s
+        .request_seat(own.id, &request("Anne Roux", "anne@example.org", 1), now)
+        .unwrap();
     s.accept(anne.id, now).unwrap();
     for i in 0..50 {
-        let o = s.create_offer(&offer_input(now + Duration::days(8), 4), now).unwrap();
-        s.request_seat(o.id, &request(&format!("Rider {i}"), &format!("rider{i}@example.org"), 1), now)
+        let o = s
+            .create_offer(&offer_input(now + Duration::days(8), 4), now)
             .unwrap();
+        s.request_seat(
+            o.id,
+            &request(&format!("Rider {i}"), &format!("rider{i}@example.org"), 1),
+            now,
+        )
+        .unwrap();
     }
     // Some of those emails went out already (sent rows keep a rendered context).
     let conn = rusqlite::Connection::open(s.store().path()).unwrap();
@@ -90,7 +106,10 @@ fn populate(s: &Service) {
 }
 
 fn count(db: &Path, sql: &str) -> i64 {
-    rusqlite::Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -105,42 +124,86 @@ fn forget_erases_the_address_from_every_row_and_from_the_file_bytes() {
     // A dev-mode copy of an email to her, as the daemon would have written.
     let emails = dir.path().join("emails");
     std::fs::create_dir_all(&emails).unwrap();
-    std::fs::write(emails.join("a.eml"), b"To: Marie Curie <marie@example.org>\r\n").unwrap();
+    std::fs::write(
+        emails.join("a.eml"),
+        b"To: Marie Curie <marie@example.org>\r\n",
+    )
+    .unwrap();
     std::fs::write(emails.join("b.eml"), b"To: anne@example.org\r\n").unwrap();
     assert!(bytes_mention(&db, "marie@example.org"));
-    let queued_to_her = count(&db, "SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'marie@example.org' AND status = 'queued'");
+    let queued_to_her = count(
+        &db,
+        "SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'marie@example.org' AND status = 'queued'",
+    );
     assert!(queued_to_her > 0);
     let (_, stats_before, _) = run(&cfg, &["stats", "--json"]);
 
     // Another process holds the database open (as the TUI would): the WAL file stays.
     let reader = rusqlite::Connection::open(&db).unwrap();
-    let _: i64 = reader.query_row("SELECT COUNT(*) FROM carpool_offers", [], |r| r.get(0)).unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM carpool_offers", [], |r| r.get(0))
+        .unwrap();
     let (code, out, err) = run(&cfg, &["forget", "MARIE@example.ORG"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("offers (driver)                 1"), "{out}");
     assert!(out.contains("reservations (passenger)        2"), "{out}");
-    assert!(out.contains(&format!("queued emails cancelled    {queued_to_her:>6}")), "{out}");
+    assert!(
+        out.contains(&format!("queued emails cancelled    {queued_to_her:>6}")),
+        "{out}"
+    );
     assert!(out.contains(".eml files deleted     1"), "{out}");
-    assert!(out.contains("no longer appears in the database file nor in its WAL"), "{out}");
+    assert!(
+        out.contains("no longer appears in the database file nor in its WAL"),
+        "{out}"
+    );
     assert!(out.contains("still active"), "{out}");
-    assert!(wal(&db).exists(), "the WAL is still there (another connection is open)");
+    assert!(
+        wal(&db).exists(),
+        "the WAL is still there (another connection is open)"
+    );
 
     // Not in the file, not in the WAL, in any case; nor her name, message or pickup place.
     for needle in ["marie@example.org", "Marie Curie", "rue des Lilas"] {
         assert!(!bytes_mention(&db, needle), "{needle} still in carette.db");
-        assert!(!bytes_mention(&wal(&db), needle), "{needle} still in carette.db-wal");
+        assert!(
+            !bytes_mention(&wal(&db), needle),
+            "{needle} still in carette.db-wal"
+        );
     }
     assert!(!emails.join("a.eml").exists() && emails.join("b.eml").exists());
     // Everyone else is untouched.
-    for needle in ["anne@example.org", "Anne Roux", "jean@example.org", "rider49@example.org"] {
-        assert!(bytes_mention(&db, needle) || bytes_mention(&wal(&db), needle), "{needle} lost");
+    for needle in [
+        "anne@example.org",
+        "Anne Roux",
+        "jean@example.org",
+        "rider49@example.org",
+    ] {
+        assert!(
+            bytes_mention(&db, needle) || bytes_mention(&wal(&db), needle),
+            "{needle} lost"
+        );
     }
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'marie@example.org'"), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'marie@example.org'"
+        ),
+        0
+    );
     // The reservation figures are the same; only her queued emails left the queue.
     let (_, stats_after, _) = run(&cfg, &["stats", "--json"]);
     let before: serde_json::Value = serde_json::from_str(&stats_before).unwrap();
     let after: serde_json::Value = serde_json::from_str(&stats_after).unwrap();
-    for key in ["pending", "confirmed", "refused", "expired", "cancelled", "removed", "acceptance_rate", "emails_sent_today"] {
+    for key in [
+        "pending",
+        "confirmed",
+        "refused",
+        "expired",
+        "cancelled",
+        "removed",
+        "acceptance_rate",
+        "emails_sent_today",
+    ] {
         assert_eq!(after[key], before[key], "{key}");
     }
     assert_eq!(
@@ -148,14 +211,23 @@ fn forget_erases_the_address_from_every_row_and_from_the_file_bytes() {
         before["outbox_queued"].as_i64().unwrap() - queued_to_her
     );
     // A record of the erasure, without the address.
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_runs WHERE job = 'forget' AND summary LIKE 'erased 1 offer(s), 2 reservation(s)%'"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM job_runs WHERE job = 'forget' AND summary LIKE 'erased 1 offer(s), 2 reservation(s)%'"
+        ),
+        1
+    );
     drop(reader);
 
     // A second time: nothing names her any more.
     let before = dump(&db);
     let (code, _, err) = run(&cfg, &["forget", "marie@example.org"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("no offer or reservation names marie@example.org: nothing changed"), "{err}");
+    assert!(
+        err.contains("no offer or reservation names marie@example.org: nothing changed"),
+        "{err}"
+    );
     assert_eq!(dump(&db), before);
 }
 
@@ -171,7 +243,10 @@ fn unknown_or_malformed_addresses_change_nothing() {
     let before = dump(&db);
     let (code, out, err) = run(&cfg, &["forget", "nobody@example.org"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("no offer or reservation names nobody@example.org"), "{err}");
+    assert!(
+        err.contains("no offer or reservation names nobody@example.org"),
+        "{err}"
+    );
     let (code, _, err) = run(&cfg, &["forget", "not an address"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("must be a valid email address"), "{err}");
@@ -206,9 +281,18 @@ fn copies_left_in_free_space_by_an_older_writer_are_cleared_by_a_rebuild() {
     assert!(out.contains("no longer appears"), "{out}");
     for needle in ["marie@example.org", "Marie Curie", "rue des Lilas"] {
         assert!(!bytes_mention(&db, needle), "{needle} still in carette.db");
-        assert!(!bytes_mention(&wal(&db), needle), "{needle} still in carette.db-wal");
+        assert!(
+            !bytes_mention(&wal(&db), needle),
+            "{needle} still in carette.db-wal"
+        );
     }
     // The rebuild kept everyone else.
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM carpool_reservations WHERE passenger_email = 'anne@example.org'"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM carpool_reservations WHERE passenger_email = 'anne@example.org'"
+        ),
+        1
+    );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM carpool_reservations"), 53);
 }

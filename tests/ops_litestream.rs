@@ -60,7 +60,9 @@ fn write_litestream_config(dir: &Path, db: &Path, replica: &Path) -> PathBuf {
 fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
     let Some(bin) = litestream() else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("litestream not found ($LITESTREAM or PATH): .ci/run installs it; under CI=true this test must run");
+            panic!(
+                "litestream not found ($LITESTREAM or PATH): .ci/run installs it; under CI=true this test must run"
+            );
         }
         eprintln!(
             "\n\n**********************************************************************\n\
@@ -102,18 +104,29 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
 
     // kill -9 the daemon under Litestream, mid-load: no graceful close, no final checkpoint.
     let daemons = children_of(litestream.child.id());
-    assert_eq!(daemons.len(), 1, "litestream runs exactly one carette: {daemons:?}");
+    assert_eq!(
+        daemons.len(),
+        1,
+        "litestream runs exactly one carette: {daemons:?}"
+    );
     let status = Command::new("kill")
         .args(["-KILL", &daemons[0].to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let acked = load.finish();
-    assert!(acked.len() > 20, "only {} requests acknowledged", acked.len());
+    assert!(
+        acked.len() > 20,
+        "only {} requests acknowledged",
+        acked.len()
+    );
     // Litestream exits with its child, after a last sync of what the WAL holds.
     let deadline = Instant::now() + Duration::from_secs(60);
     while litestream.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "litestream did not exit after its child");
+        assert!(
+            Instant::now() < deadline,
+            "litestream did not exit after its child"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -129,7 +142,11 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
         .arg(&db)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(integrity(&restored), "ok");
     let rows = reservations_and_emails(&restored);
     let missing: Vec<i64> = acked
@@ -143,7 +160,10 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
         reservations_and_emails(&db).len(),
         rows.len()
     );
-    assert!(missing.is_empty(), "acknowledged but not restored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not restored: {missing:?}"
+    );
     for (id, emails) in rows.iter().filter(|r| acked.binary_search(&r.0).is_ok()) {
         assert_eq!(*emails, 2, "reservation {id}: both request emails restored");
     }

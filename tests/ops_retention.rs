@@ -32,21 +32,32 @@ fn world() -> World {
 
 /// Two trips around `t0` with a reservation in every final status, every email sent.
 fn populate(s: &Service, t0: DateTime<Utc>) {
-    let a = s.create_offer(&offer_input(t0 + Duration::days(2), 4), t0).unwrap();
-    let marie = s.request_seat(a.id, &request("Marie Curie", "marie@example.org", 1), t0).unwrap();
+    let a = s
+        .create_offer(&offer_input(t0 + Duration::days(2), 4), t0)
+        .unwrap();
+    let marie = s
+        .request_seat(a.id, &request("Marie Curie", "marie@example.org", 1), t0)
+        .unwrap();
     s.accept(marie.id, t0).unwrap();
-    let paul = s.request_seat(a.id, &request("Paul Martin", "paul@example.org", 1), t0).unwrap();
+    let paul = s
+        .request_seat(a.id, &request("Paul Martin", "paul@example.org", 1), t0)
+        .unwrap();
     s.refuse(paul.id, t0).unwrap();
-    let luc = s.request_seat(a.id, &request("Luc Petit", "luc@example.org", 1), t0).unwrap();
+    let luc = s
+        .request_seat(a.id, &request("Luc Petit", "luc@example.org", 1), t0)
+        .unwrap();
     s.cancel(luc.id, t0).unwrap();
     let mut b_input = offer_input(t0 + Duration::days(3), 3);
     b_input.driver_email = "sophie@example.org".into();
     b_input.driver_name = "Sophie Germain".into();
     let b = s.create_offer(&b_input, t0).unwrap();
-    let anne = s.request_seat(b.id, &request("Anne Roux", "anne@example.org", 1), t0).unwrap();
+    let anne = s
+        .request_seat(b.id, &request("Anne Roux", "anne@example.org", 1), t0)
+        .unwrap();
     s.accept(anne.id, t0).unwrap();
     s.remove(anne.id, t0).unwrap();
-    s.request_seat(b.id, &request("Zoé Blanc", "zoe@example.org", 1), t0).unwrap();
+    s.request_seat(b.id, &request("Zoé Blanc", "zoe@example.org", 1), t0)
+        .unwrap();
     s.expire_due(t0 + Duration::days(2)).unwrap();
     let conn = rusqlite::Connection::open(s.store().path()).unwrap();
     conn.execute(
@@ -71,7 +82,10 @@ fn facts(db: &Path) -> Vec<String> {
         let rows = stmt
             .query_map([], |r| {
                 (0..n)
-                    .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .unwrap();
@@ -89,17 +103,33 @@ fn text_of(db: &Path, sql: &str) -> String {
     let rows = stmt
         .query_map([], |r| {
             (0..n)
-                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .unwrap();
-    rows.map(|r| r.unwrap().join("|")).collect::<Vec<_>>().join("\n")
+    rows.map(|r| r.unwrap().join("|"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 const PEOPLE: [&str; 14] = [
-    "marie@example.org", "Marie Curie", "paul@example.org", "Paul Martin", "luc@example.org",
-    "anne@example.org", "Anne Roux", "zoe@example.org", "Zoé Blanc", "jean@example.org",
-    "Jean Dupont", "sophie@example.org", "Sophie Germain", "Place Bellecour",
+    "marie@example.org",
+    "Marie Curie",
+    "paul@example.org",
+    "Paul Martin",
+    "luc@example.org",
+    "anne@example.org",
+    "Anne Roux",
+    "zoe@example.org",
+    "Zoé Blanc",
+    "jean@example.org",
+    "Jean Dupont",
+    "sophie@example.org",
+    "Sophie Germain",
+    "Place Bellecour",
 ];
 
 #[test]
@@ -110,14 +140,19 @@ fn old_trips_are_anonymised_and_every_figure_stays_the_same() {
     let now = Utc::now();
     let stats_before = w.service.stats(now).unwrap();
     let facts_before = facts(&w.db);
-    let everything = text_of(&w.db, "SELECT * FROM carpool_reservations") + &text_of(&w.db, "SELECT * FROM outbox");
+    let everything = text_of(&w.db, "SELECT * FROM carpool_reservations")
+        + &text_of(&w.db, "SELECT * FROM outbox");
     assert!(everything.contains("marie@example.org") && everything.contains("petit sac"));
 
     let report = w.service.apply_retention(now).unwrap();
     assert_eq!((report.trips, report.reservations), (2, 5), "{report:?}");
     assert!(report.emails_anonymised > 0);
 
-    assert_eq!(w.service.stats(now).unwrap(), stats_before, "stats, TUI and /metrics figures");
+    assert_eq!(
+        w.service.stats(now).unwrap(),
+        stats_before,
+        "stats, TUI and /metrics figures"
+    );
     assert_eq!(facts(&w.db), facts_before, "statuses, seats and dates kept");
     let after = [
         text_of(&w.db, "SELECT * FROM carpool_offers"),
@@ -131,7 +166,10 @@ fn old_trips_are_anonymised_and_every_figure_stays_the_same() {
     assert!(after.contains("anonymised@invalid"));
     // Idempotent: nothing left to do the next day.
     let again = w.service.apply_retention(now + Duration::days(1)).unwrap();
-    assert_eq!((again.trips, again.reservations, again.emails_anonymised), (0, 0, 0));
+    assert_eq!(
+        (again.trips, again.reservations, again.emails_anonymised),
+        (0, 0, 0)
+    );
 }
 
 #[test]
@@ -142,22 +180,39 @@ fn recent_trips_are_kept_but_old_sent_emails_lose_their_content() {
     let now = Utc::now();
     let stats_before = w.service.stats(now).unwrap();
     let facts_before = facts(&w.db);
-    let people_before = text_of(&w.db, "SELECT driver_name, driver_email FROM carpool_offers")
-        + &text_of(&w.db, "SELECT passenger_name, passenger_email, pickup, message FROM carpool_reservations")
-        + &text_of(&w.db, "SELECT recipient FROM outbox");
+    let people_before = text_of(
+        &w.db,
+        "SELECT driver_name, driver_email FROM carpool_offers",
+    ) + &text_of(
+        &w.db,
+        "SELECT passenger_name, passenger_email, pickup, message FROM carpool_reservations",
+    ) + &text_of(&w.db, "SELECT recipient FROM outbox");
 
     let report = w.service.apply_retention(now).unwrap();
-    assert_eq!(report.trips, 0, "a trip 98 days old is kept (trips_days = 365)");
+    assert_eq!(
+        report.trips, 0,
+        "a trip 98 days old is kept (trips_days = 365)"
+    );
     let n: i64 = rusqlite::Connection::open(&w.db)
         .unwrap()
         .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(report.emails_stripped as i64, n, "every email was sent 100 days ago (> 90)");
-    assert_eq!(text_of(&w.db, "SELECT DISTINCT context FROM outbox"), "Text(\"{}\")");
+    assert_eq!(
+        report.emails_stripped as i64, n,
+        "every email was sent 100 days ago (> 90)"
+    );
+    assert_eq!(
+        text_of(&w.db, "SELECT DISTINCT context FROM outbox"),
+        "Text(\"{}\")"
+    );
     // Who and what stay until the trip itself is old enough.
-    let people_after = text_of(&w.db, "SELECT driver_name, driver_email FROM carpool_offers")
-        + &text_of(&w.db, "SELECT passenger_name, passenger_email, pickup, message FROM carpool_reservations")
-        + &text_of(&w.db, "SELECT recipient FROM outbox");
+    let people_after = text_of(
+        &w.db,
+        "SELECT driver_name, driver_email FROM carpool_offers",
+    ) + &text_of(
+        &w.db,
+        "SELECT passenger_name, passenger_email, pickup, message FROM carpool_reservations",
+    ) + &text_of(&w.db, "SELECT recipient FROM outbox");
     assert_eq!(people_after, people_before);
     assert_eq!(w.service.stats(now).unwrap(), stats_before);
     assert_eq!(facts(&w.db), facts_before);
@@ -170,9 +225,13 @@ fn old_job_runs_and_eml_files_are_deleted_the_latest_run_of_each_job_kept() {
     let now = Utc::now();
     // Scheduler history: 120 days of hourly expiry runs, one reminder run long ago.
     for d in (0..120).rev() {
-        w.service.run_job(Job::Expire, now - Duration::days(d)).unwrap();
+        w.service
+            .run_job(Job::Expire, now - Duration::days(d))
+            .unwrap();
     }
-    w.service.run_job(Job::Reminders, now - Duration::days(200)).unwrap();
+    w.service
+        .run_job(Job::Reminders, now - Duration::days(200))
+        .unwrap();
     let emails = w.dir.path().join("emails");
     let old = emails.join("20200101T000000.000Z-00000001.eml");
     let recent = emails.join("recent.eml");
@@ -182,17 +241,31 @@ fn old_job_runs_and_eml_files_are_deleted_the_latest_run_of_each_job_kept() {
     }
     let twenty_days = std::time::SystemTime::now() - std::time::Duration::from_secs(20 * 86400);
     for p in [&old, &other] {
-        std::fs::File::options().write(true).open(p).unwrap().set_modified(twenty_days).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(twenty_days)
+            .unwrap();
     }
 
     let report = w.service.apply_retention(now).unwrap();
     assert_eq!(report.eml_files_deleted, 1);
-    assert!(!old.exists() && recent.exists() && other.exists(), "only old .eml files go");
+    assert!(
+        !old.exists() && recent.exists() && other.exists(),
+        "only old .eml files go"
+    );
     // 120 expiry runs: those started more than 90 days ago go (30 of them, days 91..=120 ago
     // minus day 90 on the boundary), the 200-day-old reminder run stays: it is its job's latest.
     assert_eq!(report.job_runs_deleted, 29, "{report:?}");
-    let left = text_of(&w.db, "SELECT job, COUNT(*) FROM job_runs GROUP BY job ORDER BY job");
-    assert_eq!(left, "Text(\"expire\")|Integer(91)\nText(\"reminders\")|Integer(1)");
+    let left = text_of(
+        &w.db,
+        "SELECT job, COUNT(*) FROM job_runs GROUP BY job ORDER BY job",
+    );
+    assert_eq!(
+        left,
+        "Text(\"expire\")|Integer(91)\nText(\"reminders\")|Integer(1)"
+    );
 }
 
 #[test]
@@ -212,7 +285,11 @@ fn retention_is_a_daily_job_of_the_scheduler_and_of_jobs_all() {
     // Covered for the day: the next tick does not run it again.
     let next = carette::scheduler::tick(&w.service, now + Duration::minutes(1));
     assert!(next.contains(&(Job::Retention, carette::scheduler::TickOutcome::NotDue)));
-    assert!(!w.service.job_is_due(Job::Retention, now + Duration::hours(1)).unwrap());
+    assert!(
+        !w.service
+            .job_is_due(Job::Retention, now + Duration::hours(1))
+            .unwrap()
+    );
 }
 
 #[test]
@@ -238,7 +315,10 @@ fn jobs_all_through_the_binary_keeps_stats_json_identical() {
     assert_eq!(code, 0, "{e}");
     let (code, out, e) = run(&["jobs", "all"]);
     assert_eq!(code, 0, "{e}");
-    assert!(out.contains("retention: anonymised 2 trip(s) with 5 reservation(s)"), "{out}");
+    assert!(
+        out.contains("retention: anonymised 2 trip(s) with 5 reservation(s)"),
+        "{out}"
+    );
     let (code, after, e) = run(&["stats", "--json"]);
     assert_eq!(code, 0, "{e}");
     let before: serde_json::Value = serde_json::from_str(&before).unwrap();
@@ -274,7 +354,10 @@ fn zero_or_negative_retention_is_a_config_error_exit_2() {
             );
         }
     }
-    assert!(!dir.path().join("carette.db").exists(), "nothing was created");
+    assert!(
+        !dir.path().join("carette.db").exists(),
+        "nothing was created"
+    );
 }
 
 fn common_run(args: &[&str]) -> (i32, String, String) {

@@ -116,7 +116,9 @@ fn database(path: &Path) -> Vec<Line> {
         }
     };
     let mut lines = Vec::new();
-    match conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+    match conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
         Ok(_) => lines.push(Line::pass(format!("database: {shown} opens"))),
         Err(e) => {
             return vec![Line::fail(
@@ -190,7 +192,9 @@ fn permissions(env: &Env) -> Line {
         }
     }
     if open.is_empty() {
-        Line::pass("permissions: database and secret private to their owner, config not readable by others")
+        Line::pass(
+            "permissions: database and secret private to their owner, config not readable by others",
+        )
     } else {
         let list: Vec<String> = open
             .iter()

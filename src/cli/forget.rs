@@ -30,9 +30,7 @@ pub fn forget(config: Option<&Path>, email: &str) -> anyhow::Result<ExitCode> {
         );
     }
     if r.wal_scrubbed {
-        println!(
-            "checked: the address no longer appears in the database file nor in its WAL."
-        );
+        println!("checked: the address no longer appears in the database file nor in its WAL.");
     } else {
         println!(
             "warning: another process reading the database (Litestream, the TUI?) still holds old pages in {}-wal; SQLite overwrites them once that process lets the WAL restart (Litestream: at its next checkpoint).",

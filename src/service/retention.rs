@@ -68,7 +68,9 @@ const EMAIL_BATCH: usize = 500;
 pub enum ForgetError {
     #[error("{0}")]
     Invalid(#[from] FieldError),
-    #[error("no offer or reservation names {0}: nothing changed (addresses are compared without regard to case)")]
+    #[error(
+        "no offer or reservation names {0}: nothing changed (addresses are compared without regard to case)"
+    )]
     Unknown(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -228,9 +230,18 @@ impl Service {
         let touch = |tx: &rusqlite::Connection| {
             // The erasure's record, without the address: proof it was done, and the small
             // write that lets SQLite restart (and truncate) the WAL.
-            jobs::record(tx, "forget", now, now, Utc::now().max(now), true, &summary.borrow())
+            jobs::record(
+                tx,
+                "forget",
+                now,
+                now,
+                Utc::now().max(now),
+                true,
+                &summary.borrow(),
+            )
         };
-        let scrubbed = || !file_mentions(&db_path, &email) && !file_mentions(&wal_of(&db_path), &email);
+        let scrubbed =
+            || !file_mentions(&db_path, &email) && !file_mentions(&wal_of(&db_path), &email);
         let (mut report, mut clean) = self.store.write_erasing(
             |tx| {
                 let r = erase(tx)?;
@@ -317,9 +328,11 @@ fn walk(value: &mut Value, email: &str, names: &[&str], changed: &mut bool) {
             }
         }
         Value::Object(map) => {
-            let is_rider = ["passenger_email", "email"]
-                .iter()
-                .any(|k| map.get(*k).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(email)));
+            let is_rider = ["passenger_email", "email"].iter().any(|k| {
+                map.get(*k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(email))
+            });
             if is_rider {
                 for key in ["pickup", "message"] {
                     if let Some(v) = map.get_mut(key)
@@ -367,7 +380,10 @@ pub fn file_mentions(path: &Path, needle: &str) -> bool {
         };
         let end = filled + n;
         buf[filled..end].make_ascii_lowercase();
-        if buf[..end].windows(needle.len()).any(|w| w == needle.as_slice()) {
+        if buf[..end]
+            .windows(needle.len())
+            .any(|w| w == needle.as_slice())
+        {
             return true;
         }
         let tail = end.saturating_sub(keep);

@@ -220,7 +220,9 @@ pub fn rewrite_email(
     context: &str,
 ) -> Result<usize, StoreError> {
     Ok(conn
-        .prepare_cached("UPDATE outbox SET recipient = ?2, reply_to = ?3, context = ?4 WHERE id = ?1")?
+        .prepare_cached(
+            "UPDATE outbox SET recipient = ?2, reply_to = ?3, context = ?4 WHERE id = ?1",
+        )?
         .execute(params![id, recipient, reply_to, context])?)
 }
 

@@ -175,7 +175,10 @@ pub fn post(base: &str, path: &str, body: &serde_json::Value) -> (u16, serde_jso
     {
         Ok(r) => {
             let status = r.status().as_u16();
-            (status, r.into_body().read_json().unwrap_or(serde_json::Value::Null))
+            (
+                status,
+                r.into_body().read_json().unwrap_or(serde_json::Value::Null),
+            )
         }
         Err(_) => (0, serde_json::Value::Null),
     }
@@ -239,11 +242,9 @@ impl Load {
 
 /// Ids of every reservation in the file, and for each the number of its outbox rows.
 pub fn reservations_and_emails(db: &Path) -> Vec<(i64, i64)> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     conn.prepare(
         "SELECT r.id, (SELECT COUNT(*) FROM outbox o WHERE o.reservation_id = r.id)
          FROM carpool_reservations r ORDER BY r.id",
