@@ -2,11 +2,9 @@
 //! requests: a consistent, private, checked copy; refused destinations change nothing;
 //! and the documented restore (stop, copy, start) gives back every reservation the copy holds.
 
-mod ops_support;
-
 use std::time::Duration;
 
-use ops_support::{
+use crate::support::daemon::{
     Daemon, Load, free_port, integrity, mode, reservations_and_emails, run, write_config,
 };
 

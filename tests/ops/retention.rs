@@ -3,16 +3,14 @@
 //! old sent emails stripped, old job history and .eml files deleted; the daily job in the
 //! scheduler and `jobs all`; 0 or negative retention refused at load.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::support::{offer_input, request};
 use carette::service::jobs::Job;
 use carette::service::{Service, Settings};
 use carette::store::Store;
 use chrono::{DateTime, Duration, Utc};
-use common::{offer_input, request};
 
 struct World {
     dir: tempfile::TempDir,
@@ -300,8 +298,9 @@ fn jobs_all_through_the_binary_keeps_stats_json_identical() {
     std::fs::write(
         &config,
         format!(
-            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"test-secret-0123456789abcdef\"\n",
-            w.db.display()
+            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"{}\"\n",
+            w.db.display(),
+            crate::support::SECRET_KEY
         ),
     )
     .unwrap();

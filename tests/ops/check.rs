@@ -2,14 +2,11 @@
 //! server (which can refuse the login), a closed port, the OSRM stub, real files with
 //! wrong permissions or modes. Exit 0 only when every line is ✓; nothing is ever changed.
 
-mod common;
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use common::dump;
-use common::osrm_stub::{Mode, OsrmStub};
-use support::{PASSWORD, SmtpServer, Stage};
+use crate::support::dump;
+use crate::support::osrm_stub::{Mode, OsrmStub};
+use crate::support::{PASSWORD, SmtpServer, Stage};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -20,7 +17,7 @@ fn free_port() -> u16 {
 }
 
 fn write_config(dir: &Path, smtp_port: u16, extra: &str) -> PathBuf {
-    let path = support::write_config(dir, smtp_port, "");
+    let path = crate::support::write_config(dir, smtp_port, "");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(extra);
     std::fs::write(&path, text).unwrap();
@@ -31,7 +28,7 @@ fn write_config(dir: &Path, smtp_port: u16, extra: &str) -> PathBuf {
 
 fn check(config: &Path) -> (i32, String) {
     let (code, out, err) =
-        support::run_carette(&["--config", config.to_str().unwrap(), "check"], &[]);
+        crate::support::run_carette(&["--config", config.to_str().unwrap(), "check"], &[]);
     assert!(
         !out.contains(PASSWORD) && !err.contains(PASSWORD),
         "the password leaked:\n{out}{err}"
@@ -66,7 +63,7 @@ fn healthy() -> Setup {
         &format!("\n[routing]\nosrm_url = \"{}\"\n", osrm.url),
     );
     let (code, _, err) =
-        support::run_carette(&["--config", config.to_str().unwrap(), "migrate"], &[]);
+        crate::support::run_carette(&["--config", config.to_str().unwrap(), "migrate"], &[]);
     assert_eq!(code, 0, "{err}");
     // As a deployment following the README has them (whatever this process's umask).
     std::fs::set_permissions(
@@ -109,7 +106,7 @@ fn a_healthy_setup_passes_every_check_and_sends_no_email() {
         assert!(line(&out, prefix).starts_with('✓'), "{prefix}: {out}");
     }
     assert!(
-        line(&out, "SMTP:").contains(&format!("login as {} accepted", support::USER)),
+        line(&out, "SMTP:").contains(&format!("login as {} accepted", crate::support::USER)),
         "{out}"
     );
     assert!(out.contains("all 10 checks passed"), "{out}");
