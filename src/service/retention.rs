@@ -240,8 +240,9 @@ impl Service {
                 &summary.borrow(),
             )
         };
+        // The WAL first: it is small, and it is what a reader (Litestream) keeps dirty.
         let scrubbed =
-            || !file_mentions(&db_path, &email) && !file_mentions(&wal_of(&db_path), &email);
+            || !file_mentions(&wal_of(&db_path), &email) && !file_mentions(&db_path, &email);
         let (mut report, mut clean) = self.store.write_erasing(
             |tx| {
                 let r = erase(tx)?;
@@ -367,8 +368,9 @@ pub fn file_mentions(path: &Path, needle: &str) -> bool {
     if needle.is_empty() {
         return false;
     }
+    let finder = memchr::memmem::Finder::new(&needle);
     // Chunks overlap by the needle's length so a match across a boundary is found.
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 4 << 20];
     let keep = needle.len() - 1;
     let mut filled = 0;
     loop {
@@ -380,10 +382,7 @@ pub fn file_mentions(path: &Path, needle: &str) -> bool {
         };
         let end = filled + n;
         buf[filled..end].make_ascii_lowercase();
-        if buf[..end]
-            .windows(needle.len())
-            .any(|w| w == needle.as_slice())
-        {
+        if finder.find(&buf[..end]).is_some() {
             return true;
         }
         let tail = end.saturating_sub(keep);
