@@ -64,7 +64,9 @@ impl Env {
 
     /// Opens the database read-write, applying migrations.
     pub fn open_service(&self) -> Result<Service, AppError> {
-        let store = Store::open(&self.db_path)?;
+        let timeout =
+            std::time::Duration::from_secs(self.config.server.request_timeout_secs.max(1));
+        let store = Store::open(&self.db_path)?.with_write_timeout(timeout);
         let mut settings = Settings::from_config(&self.config);
         settings.retention.eml_dir = Some(paths::emails_dir(&self.data_dir));
         Ok(Service::new(Arc::new(store), settings))

@@ -223,6 +223,7 @@ impl Service {
                     }
                 }
             }
+            erasure::drop_address_counters(tx, &email)?;
             erasure::drop_key_samples(tx)?;
             Ok(report)
         };

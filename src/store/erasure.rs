@@ -233,17 +233,33 @@ pub fn cancel_email(conn: &Connection, id: i64) -> Result<usize, StoreError> {
         .execute([id])?)
 }
 
+/// Per-address counters kept for rate limits (`recipient_email_counts`, addresses stored
+/// lowercased, when the schema has that table): the rider's go at once.
+pub fn drop_address_counters(conn: &Connection, email: &str) -> Result<usize, StoreError> {
+    if !table_exists(conn, "recipient_email_counts")? {
+        return Ok(0);
+    }
+    Ok(conn.execute(
+        "DELETE FROM recipient_email_counts WHERE address = lower(?1)",
+        [email],
+    )?)
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .is_some())
+}
+
 /// ANALYZE's samples (sqlite_stat4) are copies of index keys, email addresses included:
 /// drop those of the tables that hold addresses (the next `PRAGMA optimize` takes new ones).
 pub fn drop_key_samples(conn: &Connection) -> Result<(), StoreError> {
-    let has_stat4: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if has_stat4.is_some() {
+    if table_exists(conn, "sqlite_stat4")? {
         conn.execute(
             "DELETE FROM sqlite_stat4 WHERE tbl IN ('carpool_offers', 'carpool_reservations', 'outbox')",
             [],

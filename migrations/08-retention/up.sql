@@ -1,4 +1,4 @@
--- Data care (retention job, `carette forget`): indexes only, no data change.
+-- Schema v8: data care (retention job, `carette forget`): indexes only, no data change.
 -- Every email names its trip (offer_id): anonymising a trip or a rider rewrites that
 -- trip's emails, found here instead of by scanning the whole outbox.
 CREATE INDEX idx_outbox_offer ON outbox (offer_id);
