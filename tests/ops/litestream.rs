@@ -100,7 +100,12 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
         .map(|i| litestream.create_offer(&format!("d{i}@example.org"), 8))
         .collect();
     let load = Load::start(&litestream.base, &offers, 4);
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(2));
+    // An erasure meanwhile: its checkpoint is PASSIVE and its WAL restart waits for
+    // Litestream's reader, so replication goes on and the erasure itself is replicated.
+    let (code, out, err) = run(&config, &["forget", "p0-0@example.org"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::thread::sleep(Duration::from_secs(2));
 
     // kill -9 the daemon under Litestream, mid-load: no graceful close, no final checkpoint.
     let daemons = children_of(litestream.child.id());
@@ -167,6 +172,15 @@ fn litestream_replica_restores_every_acknowledged_reservation_after_a_kill() {
     for (id, emails) in rows.iter().filter(|r| acked.binary_search(&r.0).is_ok()) {
         assert_eq!(*emails, 2, "reservation {id}: both request emails restored");
     }
+    let erased: i64 = rusqlite::Connection::open(&restored)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM carpool_reservations WHERE passenger_email LIKE 'p0-0@%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(erased, 0, "the erasure reached the replica");
     // The restored file serves as the new host's database.
     let new_config = write_config(restored.parent().unwrap(), free_port(), "");
     let (code, stdout, stderr) = run(&new_config, &["stats", "--json"]);
