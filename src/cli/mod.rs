@@ -49,7 +49,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::store::backup::BackupError>() {
             return e.exit_code();
         }
-        if let Some(e) = cause.downcast_ref::<crate::service::retention::ForgetError>() {
+        if let Some(e) = cause.downcast_ref::<crate::service::forget::ForgetError>() {
             return e.exit_code();
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod browse;
 pub mod context;
+pub mod forget;
 pub mod jobs;
 pub mod links;
 pub mod offers;
