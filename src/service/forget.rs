@@ -128,6 +128,7 @@ impl Service {
             }
             erasure::drop_address_counters(tx, &email)?;
             erasure::drop_key_samples(tx)?;
+            erasure::purge_search_index(tx)?;
             Ok(report)
         };
         let summary = std::cell::RefCell::new(String::new());

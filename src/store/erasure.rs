@@ -256,6 +256,21 @@ fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
         .is_some())
 }
 
+/// The operator's search indexes (FTS5, contentless): a rewritten row leaves its old
+/// trigrams in the index's segments, hidden by a tombstone, until segments are merged.
+/// `optimize` merges them all into one, so the rider's trigrams are gone from the file.
+pub fn purge_search_index(conn: &Connection) -> Result<(), StoreError> {
+    for table in ["reservation_search", "offer_search"] {
+        if table_exists(conn, table)? {
+            conn.execute(
+                &format!("INSERT INTO {table} ({table}) VALUES ('optimize')"),
+                [],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// ANALYZE's samples (sqlite_stat4) are copies of index keys, email addresses included:
 /// drop those of the tables that hold addresses (the next `PRAGMA optimize` takes new ones).
 pub fn drop_key_samples(conn: &Connection) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod db;
+pub mod hot_queries;
 pub mod http;
 pub mod osrm_stub;
 pub mod smtp_server;
