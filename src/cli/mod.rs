@@ -52,6 +52,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::service::forget::ForgetError>() {
             return e.exit_code();
         }
+        // Pointing `init` at a file that exists is a usage mistake, not a failure.
+        if let Some(crate::init::InitError::Exists { .. }) = cause.downcast_ref() {
+            return 2;
+        }
     }
     1
 }

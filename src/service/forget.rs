@@ -90,6 +90,14 @@ impl Service {
                 .collect();
             names.sort_unstable();
             names.dedup();
+            let reservations: Vec<i64> = rows.reservations.iter().map(|r| r.0).collect();
+            let offers: Vec<i64> = rows.offers.iter().map(|o| o.0).collect();
+            let rider = Rider {
+                email: &email,
+                names: &names,
+                reservations: &reservations,
+                offers: &offers,
+            };
             for offer_id in rows.related_offers() {
                 for row in erasure::emails_of_offer(tx, offer_id)? {
                     let to_rider = row.recipient.eq_ignore_ascii_case(&email);
@@ -99,7 +107,7 @@ impl Service {
                     }
                     let mut context: Value =
                         serde_json::from_str(&row.context).unwrap_or(Value::Null);
-                    let mut changed = redact(&mut context, &email, &names, to_rider);
+                    let mut changed = redact(&mut context, &rider, to_rider);
                     let recipient = if to_rider {
                         changed = true;
                         ERASED_EMAIL
@@ -200,11 +208,21 @@ fn count_active(
     Ok(n)
 }
 
-/// Removes the rider from an email's stored context (see service::context for its shape):
-/// the reservation or offer objects that are theirs lose name, address, pickup place and
-/// message; any other string equal to their address or one of their names is replaced.
-/// Returns whether anything changed.
-pub fn redact(value: &mut Value, email: &str, names: &[&str], to_rider: bool) -> bool {
+/// The rider as an email's stored context names them (see service::context for its
+/// shape): their reservations and offers by id (a driver's copy of a request carries no
+/// passenger address before confirmation), and their address wherever it appears.
+pub struct Rider<'a> {
+    pub email: &'a str,
+    pub names: &'a [&'a str],
+    pub reservations: &'a [i64],
+    pub offers: &'a [i64],
+}
+
+/// Removes the rider from an email's stored context: their reservation objects and
+/// passenger-list entries lose name, address, pickup place and message, their offers the
+/// driver's name and address, and any other string equal to their address or one of
+/// their names is replaced. Returns whether anything changed.
+pub fn redact(value: &mut Value, rider: &Rider<'_>, to_rider: bool) -> bool {
     let mut changed = false;
     if to_rider
         && let Some(name) = value.get_mut("recipient_name")
@@ -213,44 +231,68 @@ pub fn redact(value: &mut Value, email: &str, names: &[&str], to_rider: bool) ->
         *name = Value::from(ERASED_NAME);
         changed = true;
     }
-    walk(value, email, names, &mut changed);
+    walk(value, rider, &mut changed);
     changed
 }
 
-fn walk(value: &mut Value, email: &str, names: &[&str], changed: &mut bool) {
+fn set(map: &mut serde_json::Map<String, Value>, key: &str, to: &str, changed: &mut bool) {
+    if let Some(v) = map.get_mut(key)
+        && !v.is_null()
+        && v.as_str() != Some(to)
+    {
+        *v = Value::from(to);
+        *changed = true;
+    }
+}
+
+fn walk(value: &mut Value, rider: &Rider<'_>, changed: &mut bool) {
     match value {
         Value::String(s) => {
-            if s.eq_ignore_ascii_case(email) {
+            if s.eq_ignore_ascii_case(rider.email) {
                 *s = ERASED_EMAIL.to_owned();
                 *changed = true;
-            } else if names.contains(&s.as_str()) {
+            } else if rider.names.contains(&s.as_str()) {
                 *s = ERASED_NAME.to_owned();
                 *changed = true;
             }
         }
         Value::Array(items) => {
             for item in items {
-                walk(item, email, names, changed);
+                walk(item, rider, changed);
             }
         }
         Value::Object(map) => {
-            let is_rider = ["passenger_email", "email"].iter().any(|k| {
+            let id = |key: &str| map.get(key).and_then(Value::as_i64);
+            let email_is_theirs = ["passenger_email", "email"].iter().any(|k| {
                 map.get(*k)
                     .and_then(Value::as_str)
-                    .is_some_and(|v| v.eq_ignore_ascii_case(email))
+                    .is_some_and(|v| v.eq_ignore_ascii_case(rider.email))
             });
-            if is_rider {
-                for key in ["pickup", "message"] {
-                    if let Some(v) = map.get_mut(key)
-                        && !v.is_null()
-                    {
-                        *v = Value::from(ERASED_TEXT);
-                        *changed = true;
-                    }
+            // A reservation object ("passenger_name") or a passenger-list entry ("name").
+            let reservation = (map.contains_key("passenger_name")
+                && id("id").is_some_and(|i| rider.reservations.contains(&i)))
+                || id("reservation_id").is_some_and(|i| rider.reservations.contains(&i))
+                || email_is_theirs;
+            let offer = map.contains_key("driver_name")
+                && id("id").is_some_and(|i| rider.offers.contains(&i));
+            if reservation {
+                for (key, to) in [
+                    ("passenger_name", ERASED_NAME),
+                    ("name", ERASED_NAME),
+                    ("passenger_email", ERASED_EMAIL),
+                    ("email", ERASED_EMAIL),
+                    ("pickup", ERASED_TEXT),
+                    ("message", ERASED_TEXT),
+                ] {
+                    set(map, key, to, changed);
                 }
             }
+            if offer {
+                set(map, "driver_name", ERASED_NAME, changed);
+                set(map, "driver_email", ERASED_EMAIL, changed);
+            }
             for (_, v) in map.iter_mut() {
-                walk(v, email, names, changed);
+                walk(v, rider, changed);
             }
         }
         _ => {}

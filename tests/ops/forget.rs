@@ -85,9 +85,10 @@ fn populate(s: &Service) {
         .unwrap();
     s.accept(anne.id, now).unwrap();
     for i in 0..50 {
-        let o = s
-            .create_offer(&offer_input(now + Duration::days(8), 4), now)
-            .unwrap();
+        // One driver each: a driver gets at most email.max_per_recipient_per_hour requests.
+        let mut input = offer_input(now + Duration::days(8), 4);
+        input.driver_email = format!("driver{i}@example.org");
+        let o = s.create_offer(&input, now).unwrap();
         s.request_seat(
             o.id,
             &request(&format!("Rider {i}"), &format!("rider{i}@example.org"), 1),
@@ -95,8 +96,11 @@ fn populate(s: &Service) {
         )
         .unwrap();
     }
-    // Some of those emails went out already (sent rows keep a rendered context).
+    // Some of those emails went out already (sent rows keep a rendered context). Written
+    // as Carette's own writers do (secure_delete on): copies left in free space by other
+    // writers are the next test's case.
     let conn = rusqlite::Connection::open(s.store().path()).unwrap();
+    conn.pragma_update(None, "secure_delete", "ON").unwrap();
     conn.execute(
         "UPDATE outbox SET status = 'sent', sent_at = created_at WHERE id % 2 = 0",
         [],
@@ -175,6 +179,7 @@ fn forget_erases_the_address_from_every_row_and_from_the_file_bytes() {
         "anne@example.org",
         "Anne Roux",
         "jean@example.org",
+        "driver49@example.org",
         "rider49@example.org",
     ] {
         assert!(
@@ -263,11 +268,15 @@ fn copies_left_in_free_space_by_an_older_writer_are_cleared_by_a_rebuild() {
     }
     {
         // As an older Carette or the operator's own sqlite3 would: with secure_delete
-        // off, a dropped table's pages go to the freelist with their bytes intact.
+        // off, a dropped table's pages go to the freelist with their bytes intact (more
+        // pages than the erasure itself rewrites, so some keep them).
         let c = rusqlite::Connection::open(&db).unwrap();
         c.pragma_update(None, "secure_delete", "OFF").unwrap();
         c.execute_batch(
             "CREATE TABLE scratch AS SELECT * FROM carpool_reservations WHERE passenger_email LIKE 'marie@%';
+             INSERT INTO scratch SELECT * FROM scratch; INSERT INTO scratch SELECT * FROM scratch;
+             INSERT INTO scratch SELECT * FROM scratch; INSERT INTO scratch SELECT * FROM scratch;
+             INSERT INTO scratch SELECT * FROM scratch; INSERT INTO scratch SELECT * FROM scratch;
              INSERT INTO scratch SELECT * FROM scratch; INSERT INTO scratch SELECT * FROM scratch;
              DROP TABLE scratch;",
         )

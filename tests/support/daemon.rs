@@ -32,6 +32,10 @@ path = "{db}"
 [security]
 secret_key = "{secret}"
 
+[email]
+# Load tests send hundreds of requests to a few drivers.
+max_per_recipient_per_hour = 100000
+
 {extra}
 "#,
         db = dir.join("carette.db").display(),
