@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-const UNIT: &str = include_str!("../../contrib/carette.service");
-const LITESTREAM_YML: &str = include_str!("../../contrib/litestream.yml");
-const README: &str = include_str!("../../README.md");
+const UNIT: &str = include_str!("../../../contrib/carette.service");
+const LITESTREAM_YML: &str = include_str!("../../../contrib/litestream.yml");
+const README: &str = include_str!("../../../README.md");
 
 /// key → values of the [Service] (and other) sections; commented lines kept apart.
 fn parse(unit: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
@@ -177,7 +177,7 @@ fn litestream_reads_the_shipped_config_when_available() {
     let bin = std::env::var_os("LITESTREAM").filter(|p| Path::new(p).is_file());
     let Some(bin) = bin else {
         eprintln!(
-            "LITESTREAM not set: contrib/litestream.yml not read by litestream (see tests/ops_litestream.rs)"
+            "LITESTREAM not set: contrib/litestream.yml not read by litestream (see tests/daemon/ops/litestream.rs)"
         );
         return;
     };

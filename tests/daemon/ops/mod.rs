@@ -1,10 +1,6 @@
 //! Operations on a small host, through the real binary where an operator would use it:
 //! online backup and restore, Litestream replication with the real litestream, retention
 //! and `forget` (RGPD), the `check` doctor, and the shipped systemd unit.
-#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
-
-#[path = "../support/mod.rs"]
-mod support;
 
 mod backup;
 mod check;
