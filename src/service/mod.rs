@@ -4,6 +4,7 @@
 
 pub mod browse;
 pub mod context;
+pub mod forget;
 pub mod itinerary;
 pub mod jobs;
 pub mod links;
@@ -11,6 +12,7 @@ pub mod offers;
 pub mod outbox;
 pub mod quota;
 pub mod reservations;
+pub mod retention;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -102,6 +104,7 @@ pub struct Settings {
     /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
     /// one address in any hour.
     pub max_per_recipient_per_hour: u32,
+    pub retention: retention::RetentionSettings,
 }
 
 impl Settings {
@@ -112,6 +115,7 @@ impl Settings {
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
             max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
+            retention: retention::RetentionSettings::from_config(&c.retention),
         }
     }
 }
