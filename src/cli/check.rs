@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-
 use crate::config::Config;
+use crate::service::{InspectError, Service};
 use crate::wiring::Env;
 
 /// One line of the report.
@@ -104,48 +103,36 @@ fn database(path: &Path) -> Vec<Line> {
             "run `carette migrate` (or start the daemon) to create it, or fix database.path",
         )];
     }
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.busy_timeout(Duration::from_secs(5)).map(|()| c))
-    {
-        Ok(c) => c,
-        Err(e) => {
+    let found = match Service::inspect_database(path) {
+        Ok(found) => found,
+        Err(InspectError::Open(e)) => {
             return vec![Line::fail(
                 format!("database: cannot open {shown}: {e}"),
                 "check the file's owner and permissions (the daemon's user must read and write it and its directory)",
             )];
         }
-    };
-    let mut lines = Vec::new();
-    match conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
-        Ok(_) => lines.push(Line::pass(format!("database: {shown} opens"))),
-        Err(e) => {
+        Err(InspectError::Unreadable(e)) => {
             return vec![Line::fail(
                 format!("database: {shown} cannot be read: {e}"),
                 "is it an SQLite database? Restore it from a backup (README: Backups)",
             )];
         }
-    }
+    };
+    let mut lines = vec![Line::pass(format!("database: {shown} opens"))];
     let known = crate::store::latest_version() as i64;
-    lines.push(
-        match conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)) {
-            Ok(v) if v == known => Line::pass(format!("migrations: schema version {v} is current")),
-            Ok(v) if v < known => Line::fail(
-                format!("migrations: schema version {v}, this binary expects {known}"),
-                "run `carette migrate` (the daemon also migrates at start)",
-            ),
-            Ok(v) => Line::fail(
-                format!("migrations: schema version {v} is newer than this binary's {known}"),
-                "upgrade Carette: never run an older binary on a newer database",
-            ),
-            Err(e) => Line::fail(format!("migrations: {e}"), "restore from a backup"),
-        },
-    );
-    let quick: Result<Vec<String>, _> = conn
-        .prepare("PRAGMA quick_check")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
-    lines.push(match quick {
+    lines.push(match found.schema_version {
+        Ok(v) if v == known => Line::pass(format!("migrations: schema version {v} is current")),
+        Ok(v) if v < known => Line::fail(
+            format!("migrations: schema version {v}, this binary expects {known}"),
+            "run `carette migrate` (the daemon also migrates at start)",
+        ),
+        Ok(v) => Line::fail(
+            format!("migrations: schema version {v} is newer than this binary's {known}"),
+            "upgrade Carette: never run an older binary on a newer database",
+        ),
+        Err(e) => Line::fail(format!("migrations: {e}"), "restore from a backup"),
+    });
+    lines.push(match found.quick_check {
         Ok(r) if r == ["ok"] => Line::pass("quick_check: ok"),
         Ok(r) => Line::fail(
             format!("quick_check: {}", r.join("; ")),
@@ -154,7 +141,7 @@ fn database(path: &Path) -> Vec<Line> {
         Err(e) => Line::fail(format!("quick_check: {e}"), "restore from a backup"),
     });
     lines.push(
-        match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
+        match found.journal_mode {
             Ok(m) if m.eq_ignore_ascii_case("wal") => Line::pass("journal mode: WAL"),
             Ok(m) => Line::fail(
                 format!("journal mode: {m}, not WAL"),
@@ -273,14 +260,9 @@ fn smtp(config: &Config, data_dir: &Path) -> Line {
                 Some(u) => format!("login as {u} accepted"),
                 None => "no login (smtp.auth = false)".to_owned(),
             };
-            let tls = match a.tls {
-                crate::config::TlsMode::Starttls => "STARTTLS",
-                crate::config::TlsMode::Tls => "TLS",
-                crate::config::TlsMode::None => "plain text",
-            };
             Line::pass(format!(
-                "SMTP: {}:{} reachable ({tls}), {login}; no email sent",
-                a.host, a.port
+                "SMTP: {}:{} reachable ({}), {login}; no email sent",
+                a.host, a.port, a.tls
             ))
         }
         Err(e) => {

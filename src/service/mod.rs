@@ -28,6 +28,7 @@ use crate::store::{Store, StoreError};
 use crate::wakeup::Wakeup;
 
 pub use crate::store::QueryInterrupt;
+pub use crate::store::inspect::{InspectError, Inspection};
 pub use offers::{OfferInput, PlaceInput};
 pub use reservations::{ReservationInput, TransitionOutcome};
 
@@ -157,6 +158,12 @@ impl Service {
         let store = Store::open_read_only(path)?;
         store.set_cache_kib(cache_kib)?;
         Ok(Service::new(Arc::new(store), settings))
+    }
+
+    /// A read-only look at a database file (schema version, integrity, journal mode) that
+    /// neither migrates nor writes it: `carette check`, next to a running daemon.
+    pub fn inspect_database(path: &Path) -> Result<Inspection, InspectError> {
+        crate::store::inspect::inspect(path)
     }
 
     /// The database file this service works on.

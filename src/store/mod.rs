@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod browse;
 pub mod erasure;
+pub mod inspect;
 pub mod install;
 pub mod itinerary;
 pub mod jobs;
