@@ -81,7 +81,7 @@ impl Service {
             for (id, _, _) in &rows.reservations {
                 report.reservations += erasure::erase_passenger(tx, *id)?;
             }
-            report.still_active = count_active(tx, &rows, now)?;
+            report.still_active = erasure::count_active(tx, &rows, now)?;
             let mut names: Vec<&str> = rows
                 .offers
                 .iter()
@@ -183,29 +183,6 @@ impl Service {
         tracing::info!("forget: {}", summary.borrow());
         Ok(report)
     }
-}
-
-fn count_active(
-    tx: &rusqlite::Connection,
-    rows: &erasure::RiderRows,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let now = crate::domain::time::to_db(now);
-    let mut n = 0;
-    let mut upcoming = tx.prepare_cached(
-        "SELECT COUNT(*) FROM carpool_offers WHERE id = ?1 AND status = 'active' AND departure_at > ?2",
-    )?;
-    for (id, _) in &rows.offers {
-        n += upcoming.query_row(rusqlite::params![id, now], |r| r.get::<_, i64>(0))? as usize;
-    }
-    let mut active = tx.prepare_cached(
-        "SELECT COUNT(*) FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
-         WHERE r.id = ?1 AND r.status IN ('pending', 'confirmed') AND o.departure_at > ?2",
-    )?;
-    for (id, _, _) in &rows.reservations {
-        n += active.query_row(rusqlite::params![id, now], |r| r.get::<_, i64>(0))? as usize;
-    }
-    Ok(n)
 }
 
 /// The rider as an email's stored context names them (see service::context for its

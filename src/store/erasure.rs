@@ -282,3 +282,28 @@ pub fn drop_key_samples(conn: &Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// How many of the rider's offers are still upcoming, and of their requests still pending
+/// or confirmed on an upcoming trip: the other party of those now sees "(erased)".
+pub fn count_active(
+    conn: &Connection,
+    rows: &RiderRows,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let now = to_db(now);
+    let mut n = 0;
+    let mut upcoming = conn.prepare_cached(
+        "SELECT COUNT(*) FROM carpool_offers WHERE id = ?1 AND status = 'active' AND departure_at > ?2",
+    )?;
+    for (id, _) in &rows.offers {
+        n += upcoming.query_row(params![id, now], |r| r.get::<_, i64>(0))? as usize;
+    }
+    let mut active = conn.prepare_cached(
+        "SELECT COUNT(*) FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
+         WHERE r.id = ?1 AND r.status IN ('pending', 'confirmed') AND o.departure_at > ?2",
+    )?;
+    for (id, _, _) in &rows.reservations {
+        n += active.query_row(params![id, now], |r| r.get::<_, i64>(0))? as usize;
+    }
+    Ok(n)
+}
