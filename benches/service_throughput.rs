@@ -32,6 +32,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                 destination: place("Grenoble"),
                 departure_at: (now + Duration::days(3)).to_rfc3339(),
                 seats: 8,
+                lang: None,
             },
             now,
         )
@@ -48,6 +49,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                     destination: place("Grenoble"),
                     departure_at: (now + Duration::days(3)).to_rfc3339(),
                     seats: 8,
+                    lang: None,
                 },
                 now,
             )
@@ -65,6 +67,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                     seats: 1,
                     pickup: None,
                     message: None,
+                    lang: None,
                 },
                 now,
             )

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
+use crate::domain::Lang;
 
 pub use error::ConfigError;
 pub use validate::{MIN_SECRET_CHARS, check_secret_key};
@@ -185,6 +186,8 @@ pub struct EmailConfig {
     /// How long the sender holds a claimed email; after a crash, emails it claimed but
     /// did not finish are sent again once this has passed.
     pub outbox_lease_secs: u64,
+    /// Language of riders who did not choose one (`lang` absent from the API call).
+    pub default_lang: Lang,
 }
 
 impl Default for EmailConfig {
@@ -192,6 +195,7 @@ impl Default for EmailConfig {
         EmailConfig {
             templates_dir: None,
             outbox_lease_secs: 300,
+            default_lang: Lang::Fr,
         }
     }
 }

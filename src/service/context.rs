@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::domain::Status;
 use crate::domain::model::{Offer, Reservation};
 use crate::store::StoreError;
 use crate::store::outbox::{self, NewEmail};
@@ -33,11 +34,7 @@ pub fn offer_json(o: &Offer) -> Value {
     })
 }
 
-fn reservation_json(
-    r: &Reservation,
-    expires_at: Option<DateTime<Utc>>,
-    previous_pickup_at: Option<DateTime<Utc>>,
-) -> Value {
+fn reservation_json(r: &Reservation, extra: &Extra) -> Value {
     json!({
         "id": r.id,
         "passenger_name": r.passenger_name,
@@ -46,10 +43,11 @@ fn reservation_json(
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
         "message": r.message,
         "pickup_at": r.pickup_at.map(rfc3339),
-        "previous_pickup_at": previous_pickup_at.map(rfc3339),
+        "previous_pickup_at": extra.previous_pickup_at.map(rfc3339),
         "status": r.status.as_str(),
+        "previous_status": extra.previous_status.map(Status::as_str),
         "created_at": rfc3339(r.created_at),
-        "expires_at": expires_at.map(rfc3339),
+        "expires_at": extra.expires_at.map(rfc3339),
         "calendar_sequence": r.calendar_sequence,
     })
 }
@@ -71,11 +69,34 @@ fn passengers_json(ps: &[Reservation]) -> Value {
     )
 }
 
+/// Pending requests of a trip as the driver's reminder lists them (no email address:
+/// contact details are exchanged only once a request is accepted).
+fn pending_json(ps: &[Reservation]) -> Value {
+    Value::Array(
+        ps.iter()
+            .map(|p| {
+                json!({
+                    "reservation_id": p.id,
+                    "name": p.passenger_name,
+                    "seats": p.seats,
+                    "pickup": p.pickup.as_ref().map(|x| x.label.clone()),
+                    "message": p.message,
+                    "created_at": rfc3339(p.created_at),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Extra per-email facts beyond offer, reservation and passenger list.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Extra {
+pub(crate) struct Extra<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub previous_pickup_at: Option<DateTime<Utc>>,
+    /// The status before the change this email announces: says whether seats were held.
+    pub previous_status: Option<Status>,
+    /// Still-pending requests on the trip (the driver's reminder).
+    pub pending: Option<&'a [Reservation]>,
 }
 
 pub(crate) fn offer_email(
@@ -101,7 +122,7 @@ pub(crate) fn offer_email_with(
     reservation: Option<&Reservation>,
     passengers: &[Reservation],
     to: To,
-    extra: Extra,
+    extra: Extra<'_>,
 ) -> NewEmail {
     let (recipient, recipient_name, reply_to) = match (to, reservation) {
         (To::Passenger, Some(r)) => (
@@ -117,16 +138,25 @@ pub(crate) fn offer_email_with(
         // Passenger emails always carry their reservation; this arm is the driver with no reservation.
         (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
     };
+    let lang = match (to, reservation) {
+        (To::Passenger, Some(r)) => r.lang,
+        _ => offer.lang,
+    };
+    let mut context = json!({
+        "lang": lang.as_str(),
+        "recipient_name": recipient_name,
+        "offer": offer_json(offer),
+        "reservation": reservation.map(|r| reservation_json(r, &extra)),
+        "passengers": passengers_json(passengers),
+    });
+    if let Some(pending) = extra.pending {
+        context["pending"] = pending_json(pending);
+    }
     NewEmail {
         template,
         recipient,
         reply_to,
-        context: json!({
-            "recipient_name": recipient_name,
-            "offer": offer_json(offer),
-            "reservation": reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at)),
-            "passengers": passengers_json(passengers),
-        }),
+        context,
         reservation_id: reservation.map(|r| r.id),
         offer_id: Some(offer.id),
     }
@@ -144,12 +174,27 @@ pub fn test_email_context(now: DateTime<Utc>) -> Value {
 }
 
 /// Emails gathered during a use case, written to the outbox inside its transaction.
-#[derive(Debug, Default)]
-pub(crate) struct EmailBatch(Vec<NewEmail>);
+#[derive(Debug)]
+pub(crate) struct EmailBatch {
+    emails: Vec<NewEmail>,
+    routing: bool,
+}
 
 impl EmailBatch {
-    pub fn push(&mut self, e: NewEmail) {
-        self.0.push(e);
+    /// `routing`: whether pickup times are computed (an OSRM server is configured), so an
+    /// email without one can say whether it is coming or is the departure time.
+    pub fn new(routing: bool) -> EmailBatch {
+        EmailBatch {
+            emails: Vec::new(),
+            routing,
+        }
+    }
+
+    pub fn push(&mut self, mut e: NewEmail) {
+        if let Some(map) = e.context.as_object_mut() {
+            map.insert("routing".to_owned(), self.routing.into());
+        }
+        self.emails.push(e);
     }
 
     pub fn commit(
@@ -157,8 +202,8 @@ impl EmailBatch {
         tx: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let n = self.0.len();
-        for e in &self.0 {
+        let n = self.emails.len();
+        for e in &self.emails {
             outbox::enqueue(tx, e, now)?;
         }
         Ok(n)

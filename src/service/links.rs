@@ -50,7 +50,7 @@ impl Service {
                 return Ok((ResendOutcome::TooSoon, 0));
             }
             let template = email.template;
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             batch.push(email);
             let n = batch.commit(tx, now)?;
             Ok((ResendOutcome::Queued(template), n))

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::IllegalTransition;
+use crate::domain::{IllegalTransition, Lang};
 use crate::domain::model::{Offer, Reservation};
 use crate::domain::seats::SeatError;
 use crate::domain::validate::FieldError;
@@ -76,6 +76,8 @@ pub struct Settings {
     pub reminder_time: NaiveTime,
     /// Route recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
+    /// The language of riders who did not choose one.
+    pub default_lang: Lang,
 }
 
 impl Settings {
@@ -85,6 +87,7 @@ impl Settings {
             tz: c.jobs.timezone,
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
+            default_lang: c.email.default_lang,
         }
     }
 }

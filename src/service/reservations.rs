@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::offers::PlaceInput;
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
-use crate::domain::{Action, Actor, Status, next_status};
+use crate::domain::{Action, Actor, Lang, Status, next_status};
 use crate::store::{offers, reservations, routes};
 
 /// POST /api/offers/{id}/reservations body.
@@ -23,10 +23,17 @@ pub struct ReservationInput {
     pub pickup: Option<PlaceInput>,
     #[serde(default)]
     pub message: Option<String>,
+    /// "fr" or "en"; absent: `email.default_lang`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 impl ReservationInput {
-    fn validate(&self, offer_id: i64) -> Result<reservations::NewReservation, FieldError> {
+    fn validate(
+        &self,
+        offer_id: i64,
+        default_lang: Lang,
+    ) -> Result<reservations::NewReservation, FieldError> {
         Ok(reservations::NewReservation {
             offer_id,
             passenger_name: validate::single_line(
@@ -45,6 +52,7 @@ impl ReservationInput {
                 Some(m) => validate::free_text("message", m, MAX_MESSAGE_CHARS)?,
                 None => None,
             },
+            lang: super::offers::lang_field(self.lang.as_deref(), default_lang)?,
         })
     }
 }
@@ -96,7 +104,7 @@ impl Service {
         input: &ReservationInput,
         now: DateTime<Utc>,
     ) -> Result<Reservation, ServiceError> {
-        let new = input.validate(offer_id)?;
+        let new = input.validate(offer_id, self.settings.default_lang)?;
         let expire_after = self.settings.expire_after;
         let (reservation, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
@@ -126,7 +134,7 @@ impl Service {
                 expires_at: Some(r.created_at + expire_after),
                 ..Extra::default()
             };
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             batch.push(offer_email_with("request_driver", &offer, Some(&r), &passengers, To::Driver, extra));
             batch.push(offer_email_with("request_passenger", &offer, Some(&r), &[], To::Passenger, extra));
             let n = batch.commit(tx, now)?;
@@ -196,10 +204,14 @@ impl Service {
             }
             let (r, offer) = load(tx, id)?;
             let passengers = reservations::confirmed_for_offer(tx, offer.id)?;
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let extra = Extra {
+                previous_status: Some(from),
+                ..Extra::default()
+            };
             for &(template, to, with_list) in emails_for(action) {
                 let list: &[Reservation] = if with_list { &passengers } else { &[] };
-                batch.push(offer_email(template, &offer, Some(&r), list, to));
+                batch.push(offer_email_with(template, &offer, Some(&r), list, to, extra));
             }
             // The car's passenger list changed: pickup times may move.
             let route = routing && (from == Status::Confirmed || to == Status::Confirmed);

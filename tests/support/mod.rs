@@ -102,6 +102,7 @@ pub fn offer(departure: DateTime<Utc>, seats: i64) -> OfferInput {
         destination: place("Grenoble Gare"),
         departure_at: departure.to_rfc3339(),
         seats,
+        lang: None,
     }
 }
 
@@ -112,6 +113,7 @@ pub fn request(name: &str, email: &str) -> ReservationInput {
         seats: 1,
         pickup: Some(place("Place Bellecour")),
         message: Some("J'ai un sac <b>& une valise</b>".into()),
+        lang: None,
     }
 }
 
