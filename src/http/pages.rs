@@ -7,33 +7,43 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use crate::domain::Status;
+use crate::domain::{Lang, Status};
+use crate::mail::words::Words;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
 use crate::service::context::rfc3339;
 
-/// "1 place", "3 places".
-pub fn seats_fr(n: i64) -> String {
-    if n <= 1 {
-        format!("{n} place")
-    } else {
-        format!("{n} places")
+/// The wordings of a count in every language: `<base>_fr`, `<base>_en`.
+fn counts(m: &mut serde_json::Map<String, Value>, base: &str, n: i64, left: bool) {
+    let n = u64::try_from(n).unwrap_or(0);
+    for lang in Lang::ALL {
+        let words = Words {
+            lang,
+            this_year: 0,
+        };
+        let text = if left {
+            words.seats_left(n)
+        } else {
+            words.seats(n)
+        };
+        m.insert(format!("{base}_{lang}"), json!(text));
     }
 }
 
-fn seats_left_fr(n: i64) -> String {
-    match n {
-        ..=0 => "aucune place libre".to_owned(),
-        1 => "1 place libre".to_owned(),
-        n => format!("{n} places libres"),
+/// The language of whoever holds a link for `a`: the passenger for a cancel link,
+/// the driver for every other.
+pub fn reader_lang(a: LinkAction, o: &Offer, r: Option<&Reservation>) -> Lang {
+    match (a, r) {
+        (LinkAction::Cancel, Some(r)) => r.lang,
+        _ => o.lang,
     }
 }
 
 pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
     let mut v = crate::service::context::offer_json(o);
     if let Some(m) = v.as_object_mut() {
-        m.insert("seats_fr".into(), json!(seats_fr(o.seats)));
-        m.insert("seats_left_fr".into(), json!(seats_left_fr(o.seats_left)));
+        counts(m, "seats", o.seats, false);
+        counts(m, "seats_left", o.seats_left, true);
         m.insert(
             "is_cancelled".into(),
             json!(o.status == OfferStatus::Cancelled),
@@ -49,7 +59,6 @@ pub fn reservation(r: &Reservation) -> Value {
         "passenger_name": r.passenger_name,
         "passenger_email": r.passenger_email,
         "seats": r.seats,
-        "seats_fr": seats_fr(r.seats),
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
         "message": r.message,
         "pickup_at": r.pickup_at.map(rfc3339),
@@ -58,6 +67,9 @@ pub fn reservation(r: &Reservation) -> Value {
     });
     for s in Status::ALL {
         v[format!("is_{}", s.as_str())] = json!(r.status == s);
+    }
+    if let Some(m) = v.as_object_mut() {
+        counts(m, "seats", r.seats, false);
     }
     v
 }
@@ -118,8 +130,14 @@ pub fn status_for(submit: bool) -> StatusCode {
     }
 }
 
-pub fn departed(state: &HttpState, o: &Offer, now: DateTime<Utc>, submit: bool) -> Resp {
-    let context = json!({ "offer": offer(o, now) });
+pub fn departed(
+    state: &HttpState,
+    lang: Lang,
+    o: &Offer,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    let context = json!({ "lang": lang.as_str(), "offer": offer(o, now) });
     response::page(state, status_for(submit), "departed", &context)
 }
 
@@ -133,6 +151,7 @@ pub fn already(
     submit: bool,
 ) -> Resp {
     let context = json!({
+        "lang": reader_lang(a, o, r).as_str(),
         "action": action(a),
         "offer": offer(o, now),
         "reservation": r.map(reservation),

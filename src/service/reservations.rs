@@ -61,6 +61,8 @@ impl ReservationInput {
 #[derive(Debug, Clone)]
 pub struct TransitionOutcome {
     pub reservation: Reservation,
+    /// The status before the change (a cancelled request held no seat; a reservation did).
+    pub previous: Status,
     pub offer: Offer,
     pub emails_queued: usize,
 }
@@ -222,6 +224,7 @@ impl Service {
             Ok::<_, ServiceError>((
                 TransitionOutcome {
                     reservation: r,
+                    previous: from,
                     offer,
                     emails_queued,
                 },

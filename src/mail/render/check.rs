@@ -40,6 +40,12 @@ impl std::fmt::Display for CheckError {
 /// `Err` only when the folder cannot be read; problems of its files are the `Ok` list
 /// (empty: the folder is fine).
 pub fn check_dir(tz: Tz, dir: &Path) -> Result<Vec<CheckError>, RenderError> {
+    if let Err(source) = std::fs::read_dir(dir) {
+        return Err(RenderError::Io {
+            path: dir.to_path_buf(),
+            source,
+        });
+    }
     let mut errors = BTreeSet::new();
     errors.extend(unknown_files(dir));
     for lang in Lang::ALL {
