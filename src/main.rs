@@ -49,10 +49,30 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Check or preview email templates (an `email.templates_dir` override folder)
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
     /// Run scheduled jobs once (for cron or by hand)
     Jobs {
         #[arg(value_enum)]
         which: cli::JobsArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplatesCommand {
+    /// Check an override folder: every file parses, names only known variables and renders
+    /// in every language; prints file:line errors and exits 1 if any
+    Check {
+        /// The folder (default: email.templates_dir of the config)
+        dir: Option<PathBuf>,
+    },
+    /// Write every email in every language, with sample data, as .html, .txt and .eml
+    Preview {
+        /// Output folder (created if needed)
+        dir: PathBuf,
     },
 }
 
@@ -95,6 +115,10 @@ fn main() -> ExitCode {
         Command::Init => cli::init(config),
         Command::Jobs { which } => cli::jobs(config, which),
         Command::TestEmail { to } => cli::test_email(config, &to),
+        Command::Templates { command } => match command {
+            TemplatesCommand::Check { dir } => cli::templates_check(config, dir.as_deref()),
+            TemplatesCommand::Preview { dir } => cli::templates_preview(config, &dir),
+        },
         Command::Outbox { command } => match command {
             OutboxCommand::List { failed, limit } => cli::outbox_list(config, failed, limit),
             OutboxCommand::Retry { id, all_failed } => cli::outbox_retry(config, id, all_failed),

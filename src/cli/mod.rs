@@ -2,6 +2,7 @@
 
 mod outbox;
 mod stats;
+mod templates;
 mod test_email;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::service::jobs::Job;
 
 pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;
+pub use templates::{templates_check, templates_preview};
 pub use test_email::test_email;
 
 /// Logs go to stderr (stdout is for command output such as `stats --json`); RUST_LOG overrides.

@@ -36,7 +36,7 @@ mod sample;
 mod tests;
 
 pub use check::{CheckError, check_dir};
-pub use sample::{sample, samples};
+pub use sample::{now as sample_now, sample, samples};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
