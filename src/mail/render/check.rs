@@ -81,7 +81,13 @@ pub fn check_dir(tz: Tz, dir: &Path) -> Result<Vec<CheckError>, RenderError> {
                     let file = format!("email/{name}.{ext}");
                     if let Err(RenderError::Template { message, .. }) = run(engine, &file, &value)
                     {
-                        errors.insert(locate(&sources, &file, &message, None));
+                        let mut e = locate(&sources, &file, &message, None);
+                        // The static scan already named the variable on that line.
+                        if errors.iter().any(|x| x.file == e.file && x.line == e.line) {
+                            continue;
+                        }
+                        e.message = format!("cannot render with the sample {name} ({lang}): {}", e.message);
+                        errors.insert(e);
                     }
                 }
             }
