@@ -12,10 +12,10 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::domain::Lang;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
-use crate::domain::Lang;
 
 pub use error::ConfigError;
 pub use validate::{MIN_SECRET_CHARS, check_secret_key};

@@ -218,7 +218,11 @@ const INVALID: [(&str, &str, &str); 15] = [
         "expected \"HH:MM\"",
     ),
     ("bad_tls.toml", "smtp.tls", "unknown variant `ssl`"),
-    ("bad_lang.toml", "email.default_lang", "expected \"fr\" or \"en\""),
+    (
+        "bad_lang.toml",
+        "email.default_lang",
+        "expected \"fr\" or \"en\"",
+    ),
     (
         "bad_base_url.toml",
         "server.base_url",

@@ -167,9 +167,22 @@ fn every_email_subject_and_text_in_english() {
         let (context, links) = fixture(name);
         let email = render(name, &english(context), &links);
         insta::assert_snapshot!(format!("{name}_en"), snapshot_text(&email));
-        for french in ["Bonjour", "Départ", "réservation", "Prise en charge", "places", " h "] {
-            assert!(!email.text.contains(french), "{name}: {french:?} in English");
-            assert!(!email.html.contains(french), "{name}: {french:?} in English HTML");
+        for french in [
+            "Bonjour",
+            "Départ",
+            "réservation",
+            "Prise en charge",
+            "places",
+            " h ",
+        ] {
+            assert!(
+                !email.text.contains(french),
+                "{name}: {french:?} in English"
+            );
+            assert!(
+                !email.html.contains(french),
+                "{name}: {french:?} in English HTML"
+            );
         }
         assert!(email.html.contains("<html lang=\"en\""), "{name}");
     }
@@ -178,7 +191,11 @@ fn every_email_subject_and_text_in_english() {
 /// A cancelled request held no seat: neither rider reads "réservation" or "places libérées".
 #[test]
 fn cancelled_request_is_a_request_not_a_booking() {
-    for name in ["cancelled_passenger", "cancelled_driver", "offer_cancelled_passenger"] {
+    for name in [
+        "cancelled_passenger",
+        "cancelled_driver",
+        "offer_cancelled_passenger",
+    ] {
         let (mut context, links) = fixture(name);
         context["reservation"]["previous_status"] = json!("pending");
         context["passengers"] = json!([]);
@@ -187,7 +204,10 @@ fn cancelled_request_is_a_request_not_a_booking() {
         assert!(!email.text.contains("libér"), "{name}");
         let email = render(name, &english(context), &links);
         insta::assert_snapshot!(format!("{name}_was_pending_en"), snapshot_text(&email));
-        assert!(!email.text.contains("released") && !email.text.contains("frees up"), "{name}");
+        assert!(
+            !email.text.contains("released") && !email.text.contains("frees up"),
+            "{name}"
+        );
     }
 }
 
@@ -205,16 +225,27 @@ fn french_elision_before_names() {
         context["reservation"]["passenger_name"] = json!(name);
         let email = render("expired_driver", &context, &links);
         assert!(
-            email.text.contains(&format!("La demande de réservation {want} (1 place)")),
+            email
+                .text
+                .contains(&format!("La demande de réservation {want} (1 place)")),
             "{name}: {}",
             email.text
         );
         let html_want = want.replace('\'', "&#39;");
-        assert!(email.html.contains(&html_want.replace(name, &format!("<strong>{name}</strong>"))), "{name}");
+        assert!(
+            email
+                .html
+                .contains(&html_want.replace(name, &format!("<strong>{name}</strong>"))),
+            "{name}"
+        );
         let (mut context, links) = fixture("cancelled_driver");
         context["reservation"]["passenger_name"] = json!(name);
         let email = render("cancelled_driver", &context, &links);
-        assert!(email.subject.starts_with(&format!("Annulation {want} — ")), "{}", email.subject);
+        assert!(
+            email.subject.starts_with(&format!("Annulation {want} — ")),
+            "{}",
+            email.subject
+        );
     }
 }
 
@@ -227,15 +258,29 @@ fn pickup_time_or_departure_time_said_clearly() {
     context["routing"] = json!(false);
     let email = render("confirmed_passenger", &context, &links);
     insta::assert_snapshot!("confirmed_passenger_no_routing", snapshot_text(&email));
-    assert!(email.text.contains("L'heure indiquée (8 h) est celle du départ de Lyon Part-Dieu"));
+    assert!(
+        email
+            .text
+            .contains("L'heure indiquée (8 h) est celle du départ de Lyon Part-Dieu")
+    );
     let email = render("reminder_passenger", &english(context.clone()), &links);
-    assert!(email.text.contains("The time shown (8:00 am) is when the trip leaves Lyon Part-Dieu"));
+    assert!(
+        email
+            .text
+            .contains("The time shown (8:00 am) is when the trip leaves Lyon Part-Dieu")
+    );
     context["routing"] = json!(true);
     let email = render("reminder_passenger", &context, &links);
-    assert!(email.text.contains("Heure de passage : nous vous l'enverrons par e-mail dès qu'elle sera calculée."));
+    assert!(email.text.contains(
+        "Heure de passage : nous vous l'enverrons par e-mail dès qu'elle sera calculée."
+    ));
     let (context, links) = fixture("reminder_passenger");
     let email = render("reminder_passenger", &context, &links);
-    assert!(email.text.contains("Prise en charge : Place Bellecour, vers 8 h 20"));
+    assert!(
+        email
+            .text
+            .contains("Prise en charge : Place Bellecour, vers 8 h 20")
+    );
 }
 
 /// Trips in another year say which one.
@@ -244,9 +289,21 @@ fn the_year_is_written_when_it_is_not_this_one() {
     let (mut context, links) = fixture("request_passenger");
     context["offer"]["departure_at"] = json!("2027-01-04T07:30:00Z");
     let email = render("request_passenger", &context, &links);
-    assert!(email.text.contains("Départ : lundi 4 janvier 2027 à 8 h 30"), "{}", email.text);
+    assert!(
+        email
+            .text
+            .contains("Départ : lundi 4 janvier 2027 à 8 h 30"),
+        "{}",
+        email.text
+    );
     let email = render("request_passenger", &english(context), &links);
-    assert!(email.text.contains("Departure: Monday 4 January 2027 at 8:30 am"), "{}", email.text);
+    assert!(
+        email
+            .text
+            .contains("Departure: Monday 4 January 2027 at 8:30 am"),
+        "{}",
+        email.text
+    );
 }
 
 #[test]

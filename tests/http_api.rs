@@ -190,8 +190,18 @@ fn every_bad_input_is_refused_and_writes_nothing() {
         (offers, with(&o, &["lang"], json!("de")), 422, Some("lang")),
         (offers, with(&o, &["lang"], json!("EN")), 422, Some("lang")),
         (offers, with(&o, &["lang"], json!(1)), 422, Some("lang")),
-        (&seats, with(&r, &["lang"], json!("fr-FR")), 422, Some("lang")),
-        (&seats, with(&r, &["lang"], json!(["en"])), 422, Some("lang")),
+        (
+            &seats,
+            with(&r, &["lang"], json!("fr-FR")),
+            422,
+            Some("lang"),
+        ),
+        (
+            &seats,
+            with(&r, &["lang"], json!(["en"])),
+            422,
+            Some("lang"),
+        ),
     ];
     for (path, body, status, field) in cases {
         let before = s.dump();
@@ -411,7 +421,10 @@ fn each_rider_gets_their_own_language() {
     );
     assert_eq!(en.status, 201, "{}", en.body);
     assert_eq!(en.json()["lang"], "en");
-    let (fr_id, en_id) = (fr.json()["id"].as_i64().unwrap(), en.json()["id"].as_i64().unwrap());
+    let (fr_id, en_id) = (
+        fr.json()["id"].as_i64().unwrap(),
+        en.json()["id"].as_i64().unwrap(),
+    );
 
     let conn = rusqlite::Connection::open(&s.path).unwrap();
     let stored: Vec<(i64, String)> = conn
@@ -423,13 +436,19 @@ fn each_rider_gets_their_own_language() {
         .unwrap();
     assert_eq!(stored, [(fr_id, "fr".to_owned()), (en_id, "en".to_owned())]);
     let offer_lang: String = conn
-        .query_row("SELECT lang FROM carpool_offers WHERE id = ?1", [offer], |r| r.get(0))
+        .query_row(
+            "SELECT lang FROM carpool_offers WHERE id = ?1",
+            [offer],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(offer_lang, "en");
     // Each email carries its recipient's language: the driver's requests in English,
     // the passengers' confirmations in theirs.
     let queued: Vec<(String, String, String)> = conn
-        .prepare("SELECT template, recipient, json_extract(context, '$.lang') FROM outbox ORDER BY id")
+        .prepare(
+            "SELECT template, recipient, json_extract(context, '$.lang') FROM outbox ORDER BY id",
+        )
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
@@ -449,13 +468,28 @@ fn each_rider_gets_their_own_language() {
     // Link pages: the driver's accept page in English, each passenger's cancel page in
     // their own language, saying "request" while nothing is confirmed.
     let accept = s.token(LinkAction::Accept, Subject::Reservation(fr_id));
-    let page = s.get(&format!("/api/reservation/accept?token={accept}")).body;
-    assert!(page.contains("<html lang=\"en\">") && page.contains("Accept this request?"), "{page}");
+    let page = s
+        .get(&format!("/api/reservation/accept?token={accept}"))
+        .body;
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Accept this request?"),
+        "{page}"
+    );
     let cancel = s.token(LinkAction::Cancel, Subject::Reservation(fr_id));
-    let page = s.get(&format!("/api/reservation/cancel?token={cancel}")).body;
-    assert!(page.contains("<html lang=\"fr\">") && page.contains("Annuler votre demande ?"), "{page}");
-    assert!(page.contains("Nous préviendrons Jean Dupont par e-mail."), "{page}");
+    let page = s
+        .get(&format!("/api/reservation/cancel?token={cancel}"))
+        .body;
+    assert!(
+        page.contains("<html lang=\"fr\">") && page.contains("Annuler votre demande ?"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Nous préviendrons Jean Dupont par e-mail."),
+        "{page}"
+    );
     let cancel = s.token(LinkAction::Cancel, Subject::Reservation(en_id));
-    let page = s.get(&format!("/api/reservation/cancel?token={cancel}")).body;
+    let page = s
+        .get(&format!("/api/reservation/cancel?token={cancel}"))
+        .body;
     assert!(page.contains("Cancel your request?"), "{page}");
 }

@@ -263,7 +263,10 @@ fn the_first_pickup_time_reaches_the_passenger_once() {
         .collect();
     assert_eq!(
         first_time,
-        [("pickup_time_passenger".to_owned(), "a@example.org".to_owned())]
+        [(
+            "pickup_time_passenger".to_owned(),
+            "a@example.org".to_owned()
+        )]
     );
     let context = |template: &str, id: i64| -> serde_json::Value {
         let text: String = conn

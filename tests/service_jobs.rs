@@ -287,7 +287,10 @@ fn the_driver_reminder_lists_pending_requests_with_buttons() {
     let listed = context["pending"].as_array().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["reservation_id"], pending);
-    assert!(listed[0].get("email").is_none(), "no address before acceptance");
+    assert!(
+        listed[0].get("email").is_none(),
+        "no address before acceptance"
+    );
 
     let links = LinkBuilder::new("https://rides.example.org", b"0123456789abcdef0123", 7);
     let now = utc(2026, 12, 3, 9, 1);
@@ -298,7 +301,11 @@ fn the_driver_reminder_lists_pending_requests_with_buttons() {
         .unwrap()
         .render_at("reminder_driver", &context, &urls, now)
         .unwrap();
-    assert!(email.text.contains("Demandes en attente de votre réponse (1) :"));
+    assert!(
+        email
+            .text
+            .contains("Demandes en attente de votre réponse (1) :")
+    );
     assert!(email.text.contains("- Inès, 2 places"));
     assert!(email.text.contains(&format!("✔ Accepter : {accept}")));
     assert!(email.text.contains(&format!("✘ Refuser : {refuse}")));

@@ -69,7 +69,11 @@ fn check_lists_every_broken_file_with_its_line() {
     let tmp = tempfile::tempdir().unwrap();
     let overrides = tmp.path().join("wording");
     // Line 3: a syntax error.
-    write(&overrides, "request_driver.txt", "Bonjour,\n\n{% if offer.origin %}\n");
+    write(
+        &overrides,
+        "request_driver.txt",
+        "Bonjour,\n\n{% if offer.origin %}\n",
+    );
     // Line 2: a variable no email has.
     write(
         &overrides,
@@ -86,7 +90,10 @@ fn check_lists_every_broken_file_with_its_line() {
         .join("en/refused_passenger.subject")
         .display()
         .to_string();
-    let typo = overrides.join("confirmed_pasenger.html").display().to_string();
+    let typo = overrides
+        .join("confirmed_pasenger.html")
+        .display()
+        .to_string();
     assert!(err.contains(&format!("{txt}:3: ")), "{err}");
     assert!(
         err.contains(&format!("{subject}:2: unknown variable `offer.nickname`")),
@@ -151,13 +158,25 @@ fn preview_writes_every_email_in_both_languages() {
         }
     }
     let fr = std::fs::read_to_string(out_dir.join("fr/request_driver.txt")).unwrap();
-    assert!(fr.starts_with("Subject: 🔔 Nouvelle demande de réservation"), "{fr}");
+    assert!(
+        fr.starts_with("Subject: 🔔 Nouvelle demande de réservation"),
+        "{fr}"
+    );
     let en = std::fs::read_to_string(out_dir.join("en/request_driver.txt")).unwrap();
     assert!(en.starts_with("Subject: 🔔 New booking request"), "{en}");
     let eml = std::fs::read_to_string(out_dir.join("en/confirmed_passenger.eml")).unwrap();
-    assert!(eml.contains("Subject: =?utf-8?") || eml.contains("Subject: "), "{eml}");
-    assert!(eml.contains("text/html") && eml.contains("text/plain"), "{eml}");
-    assert!(eml.contains("text/calendar"), "the invite travels with the confirmation");
+    assert!(
+        eml.contains("Subject: =?utf-8?") || eml.contains("Subject: "),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("text/html") && eml.contains("text/plain"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("text/calendar"),
+        "the invite travels with the confirmation"
+    );
     let html = std::fs::read_to_string(out_dir.join("en/reminder_driver.html")).unwrap();
     assert!(html.contains("<html lang=\"en\"") && html.contains(">Accept</a>"));
 }

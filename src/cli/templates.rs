@@ -27,7 +27,9 @@ pub fn templates_check(config_path: Option<&Path>, dir: Option<&Path>) -> anyhow
         Renderer::new(tz, None)
             .and_then(|r| r.check())
             .context("the built-in templates are broken")?;
-        println!("No override folder given or configured (email.templates_dir): the built-in templates are fine.");
+        println!(
+            "No override folder given or configured (email.templates_dir): the built-in templates are fine."
+        );
         return Ok(ExitCode::SUCCESS);
     };
     let errors = check_dir(tz, &dir)?;
@@ -91,7 +93,10 @@ pub fn templates_preview(config_path: Option<&Path>, out: &Path) -> anyhow::Resu
             })?;
             for (ext, body) in [
                 ("html", rendered.html.into_bytes()),
-                ("txt", format!("Subject: {}\n\n{}", rendered.subject, rendered.text).into_bytes()),
+                (
+                    "txt",
+                    format!("Subject: {}\n\n{}", rendered.subject, rendered.text).into_bytes(),
+                ),
                 ("eml", message.formatted()),
             ] {
                 let path = dir.join(format!("{name}.{ext}"));

@@ -146,7 +146,13 @@ async fn reservation_link(
         return pages::already(state, link, &o, Some(&r), now, false);
     }
     if o.departure_at <= now {
-        return pages::departed(state, pages::reader_lang(link, &o, Some(&r)), &o, now, false);
+        return pages::departed(
+            state,
+            pages::reader_lang(link, &o, Some(&r)),
+            &o,
+            now,
+            false,
+        );
     }
     if link == LinkAction::Accept && check_seats(r.seats, o.seats_left).is_err() {
         return no_seats(state, &o, &r, now, false);

@@ -7,20 +7,17 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use crate::domain::{Lang, Status};
-use crate::mail::words::Words;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Lang, Status};
+use crate::mail::words::Words;
 use crate::service::context::rfc3339;
 
 /// The wordings of a count in every language: `<base>_fr`, `<base>_en`.
 fn counts(m: &mut serde_json::Map<String, Value>, base: &str, n: i64, left: bool) {
     let n = u64::try_from(n).unwrap_or(0);
     for lang in Lang::ALL {
-        let words = Words {
-            lang,
-            this_year: 0,
-        };
+        let words = Words { lang, this_year: 0 };
         let text = if left {
             words.seats_left(n)
         } else {

@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn first_of_month_and_every_month_name_is_french() {
         assert_eq!(FR.date(&paris("2026-08-01T10:00:00Z")), "samedi 1er août");
-        assert_eq!(FR.date(&paris("2026-02-15T12:00:00Z")), "dimanche 15 février");
+        assert_eq!(
+            FR.date(&paris("2026-02-15T12:00:00Z")),
+            "dimanche 15 février"
+        );
         for m in 1..=12 {
             let name = FR.date(&paris(&format!("2026-{m:02}-15T12:00:00Z")));
             assert!(name.chars().all(|c| !c.is_ascii_uppercase()), "{name}");

@@ -128,11 +128,19 @@ pub fn invite_for(
             let passengers = context.get("passengers").and_then(Value::as_array);
             let passengers = passengers.map(Vec::as_slice).unwrap_or_default();
             if passengers.is_empty() {
-                description.push_str(if en { " none yet" } else { " aucun pour le moment" });
+                description.push_str(if en {
+                    " none yet"
+                } else {
+                    " aucun pour le moment"
+                });
             }
             for p in passengers {
                 let name = str_of(p, "name").unwrap_or_default();
-                let unknown = if en { "place not given" } else { "lieu non précisé" };
+                let unknown = if en {
+                    "place not given"
+                } else {
+                    "lieu non précisé"
+                };
                 let pickup = str_of(p, "pickup").unwrap_or(unknown);
                 description.push_str(&format!("\n- {name} ({pickup})"));
             }

@@ -147,7 +147,7 @@ pub fn send_test(config: &Config, to: &str) -> Result<TestReport, TestSendError>
         config.email.templates_dir.as_deref(),
         config.email.default_lang,
     )
-        .map_err(|e| TestSendError::Setup(format!("email templates: {e}")))?;
+    .map_err(|e| TestSendError::Setup(format!("email templates: {e}")))?;
     let now = Utc::now();
     let context = json!({
         "recipient_name": null, "offer": null, "reservation": null, "passengers": [],

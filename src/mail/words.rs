@@ -161,8 +161,18 @@ pub fn elides_before(word: &str) -> bool {
 /// Words whose h is "aspiré" (no elision: "de Hollande", "le Havre"). Names of people
 /// almost all take elision ("d'Hector", "d'Hélène"); these are mostly places.
 const ASPIRATED_H: [&str; 12] = [
-    "hollande", "havre", "haguenau", "hongrie", "hameau", "halle", "hangar", "haut", "hêtre",
-    "hérisson", "hockey", "hall",
+    "hollande",
+    "havre",
+    "haguenau",
+    "hongrie",
+    "hameau",
+    "halle",
+    "hangar",
+    "haut",
+    "hêtre",
+    "hérisson",
+    "hockey",
+    "hall",
 ];
 
 /// "de Marie" / "d'Inès", "le Mans"... `word` is "de", "le" or "que" (any other word is
@@ -232,7 +242,10 @@ mod tests {
 
     #[test]
     fn the_year_appears_only_when_it_is_not_this_one() {
-        assert_eq!(FR.date(&paris("2026-12-01T10:00:00Z")), "mardi 1er décembre");
+        assert_eq!(
+            FR.date(&paris("2026-12-01T10:00:00Z")),
+            "mardi 1er décembre"
+        );
         assert_eq!(
             FR.date(&paris("2027-01-01T10:00:00Z")),
             "vendredi 1er janvier 2027"

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::{IllegalTransition, Lang};
 use crate::domain::model::{Offer, Reservation};
 use crate::domain::seats::SeatError;
 use crate::domain::validate::FieldError;
+use crate::domain::{IllegalTransition, Lang};
 use crate::signal::Signal;
 use crate::store::{Store, StoreError};
 

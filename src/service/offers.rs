@@ -55,8 +55,9 @@ pub const MAX_OFFER_SEATS: i64 = 8;
 pub(crate) fn lang_field(value: Option<&str>, default: Lang) -> Result<Lang, FieldError> {
     match value {
         None => Ok(default),
-        Some(code) => Lang::parse(code)
-            .ok_or_else(|| FieldError::new("lang", "must be \"fr\" or \"en\"")),
+        Some(code) => {
+            Lang::parse(code).ok_or_else(|| FieldError::new("lang", "must be \"fr\" or \"en\""))
+        }
     }
 }
 

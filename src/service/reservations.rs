@@ -213,7 +213,14 @@ impl Service {
             };
             for &(template, to, with_list) in emails_for(action) {
                 let list: &[Reservation] = if with_list { &passengers } else { &[] };
-                batch.push(offer_email_with(template, &offer, Some(&r), list, to, extra));
+                batch.push(offer_email_with(
+                    template,
+                    &offer,
+                    Some(&r),
+                    list,
+                    to,
+                    extra,
+                ));
             }
             // The car's passenger list changed: pickup times may move.
             let route = routing && (from == Status::Confirmed || to == Status::Confirmed);

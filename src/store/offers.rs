@@ -5,9 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
 use super::row::{corrupt, lang_of, ts};
+use crate::domain::Lang;
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::seats::seats_left;
-use crate::domain::Lang;
 use crate::domain::time::to_db;
 
 /// A validated offer, ready to insert.

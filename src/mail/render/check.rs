@@ -79,14 +79,16 @@ pub fn check_dir(tz: Tz, dir: &Path) -> Result<Vec<CheckError>, RenderError> {
                     (&engines.html, "html"),
                 ] {
                     let file = format!("email/{name}.{ext}");
-                    if let Err(RenderError::Template { message, .. }) = run(engine, &file, &value)
-                    {
+                    if let Err(RenderError::Template { message, .. }) = run(engine, &file, &value) {
                         let mut e = locate(&sources, &file, &message, None);
                         // The static scan already named the variable on that line.
                         if errors.iter().any(|x| x.file == e.file && x.line == e.line) {
                             continue;
                         }
-                        e.message = format!("cannot render with the sample {name} ({lang}): {}", e.message);
+                        e.message = format!(
+                            "cannot render with the sample {name} ({lang}): {}",
+                            e.message
+                        );
                         errors.insert(e);
                     }
                 }
@@ -98,12 +100,7 @@ pub fn check_dir(tz: Tz, dir: &Path) -> Result<Vec<CheckError>, RenderError> {
 
 /// Turns an upon message (its alternate form names `--> template:line:col`) into an
 /// error on the file that holds the faulty line.
-fn locate(
-    sources: &Sources,
-    file: &str,
-    message: &str,
-    error: Option<&upon::Error>,
-) -> CheckError {
+fn locate(sources: &Sources, file: &str, message: &str, error: Option<&upon::Error>) -> CheckError {
     let (mut name, mut line) = (file.to_owned(), 1);
     if let Some(at) = message.lines().find_map(|l| l.trim().strip_prefix("--> ")) {
         let mut parts = at.rsplitn(3, ':');
@@ -309,7 +306,11 @@ fn unknown_variables(sources: &Sources) -> Vec<CheckError> {
         if !name.starts_with("email/") {
             continue;
         }
-        let lang = if path.parent().and_then(Path::file_name).is_some_and(|n| n == "en") {
+        let lang = if path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "en")
+        {
             Lang::En
         } else {
             Lang::Fr
@@ -415,7 +416,10 @@ mod tests {
     #[test]
     fn paths_skip_strings_filters_and_keywords() {
         assert_eq!(paths_of("offer.origin | de"), vec!["offer.origin"]);
-        assert_eq!(paths_of("not reservation.pickup"), vec!["reservation.pickup"]);
+        assert_eq!(
+            paths_of("not reservation.pickup"),
+            vec!["reservation.pickup"]
+        );
         assert_eq!(paths_of("\"email/_x.txt\""), Vec::<String>::new());
         assert_eq!(
             resolve("p.name", &[("p".into(), "passengers".into())]),

@@ -211,7 +211,11 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
         match out.entry(key).or_insert_with(|| Value::Object(Map::new())) {
             v @ Value::Null => *v = Value::Object(Map::new()),
             Value::Object(_) => {}
-            _ => return Err(format!("links.{key} must be an object keyed by reservation id")),
+            _ => {
+                return Err(format!(
+                    "links.{key} must be an object keyed by reservation id"
+                ));
+            }
         }
     }
     match out
@@ -226,7 +230,10 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
 }
 
 /// Derives the offer's wordings; returns the departure instant for the deadline.
-fn derive_offer(d: &Deriver, offer: &mut Map<String, Value>) -> Result<Option<DateTime<Utc>>, String> {
+fn derive_offer(
+    d: &Deriver,
+    offer: &mut Map<String, Value>,
+) -> Result<Option<DateTime<Utc>>, String> {
     let departure = d
         .instant(
             offer,
@@ -271,8 +278,7 @@ fn derive_reservation(
         (Some(e), Some(dep)) => Some(e.min(dep)),
         (e, _) => e,
     };
-    let deadline_words =
-        deadline.map(|t| d.words.datetime(&datetime_fr::local(t, d.tz)));
+    let deadline_words = deadline.map(|t| d.words.datetime(&datetime_fr::local(t, d.tz)));
     r.insert(d.name("deadline"), deadline_words.into());
     d.count(r, "seats", "seats", Words::seats).map_err(at)?;
     // upon has no `==`: one flag per status lets templates branch on it.
@@ -367,11 +373,13 @@ fn check_required(template: &str, root: &Map<String, Value>) -> Result<(), Strin
     if needs_reservation && !is_object("reservation") {
         return Err(format!("{template} needs a reservation"));
     }
-    if matches!(template, "route_updated_passenger" | "pickup_time_passenger")
-        && root
-            .get("reservation")
-            .and_then(|r| r.get("pickup_at"))
-            .is_none_or(Value::is_null)
+    if matches!(
+        template,
+        "route_updated_passenger" | "pickup_time_passenger"
+    ) && root
+        .get("reservation")
+        .and_then(|r| r.get("pickup_at"))
+        .is_none_or(Value::is_null)
     {
         return Err(format!("{template} needs reservation.pickup_at"));
     }

@@ -106,7 +106,10 @@ pub fn samples(template: &str) -> Vec<(Value, Value)> {
         r.insert("pickup".into(), Value::Null);
         r.insert("message".into(), Value::Null);
         r.insert("previous_pickup_at".into(), Value::Null);
-        if !matches!(template, "route_updated_passenger" | "pickup_time_passenger") {
+        if !matches!(
+            template,
+            "route_updated_passenger" | "pickup_time_passenger"
+        ) {
             r.insert("pickup_at".into(), Value::Null);
         }
         let other = match r.get("previous_status").and_then(Value::as_str) {

@@ -343,21 +343,33 @@ fn broken_override_fails_at_start() {
         panic!("{err}");
     };
     assert_eq!(errors.len(), 1, "{err}");
-    assert_eq!((errors[0].file.as_str(), errors[0].line), (file.as_str(), 1));
+    assert_eq!(
+        (errors[0].file.as_str(), errors[0].line),
+        (file.as_str(), 1)
+    );
     // Compiles, but names a field no context has: caught by the start-up check, with
     // the line of the faulty tag.
     write(dir.path(), "test.txt", "Bonjour\n\n{{ offer.nickname }}\n");
     let err = Renderer::new(Paris, Some(dir.path())).unwrap_err();
     assert!(
-        err.to_string().contains(&format!("{file}:3: unknown variable `offer.nickname`")),
+        err.to_string()
+            .contains(&format!("{file}:3: unknown variable `offer.nickname`")),
         "{err}"
     );
     // The English override folder is checked the same way.
     std::fs::remove_file(dir.path().join("test.txt")).unwrap();
     std::fs::create_dir(dir.path().join("en")).unwrap();
-    write(&dir.path().join("en"), "request_driver.subject", "Hi {{ offer.departure_fr }}\n");
+    write(
+        &dir.path().join("en"),
+        "request_driver.subject",
+        "Hi {{ offer.departure_fr }}\n",
+    );
     let err = Renderer::new(Paris, Some(dir.path())).unwrap_err();
-    assert!(err.to_string().contains("unknown variable `offer.departure_fr`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unknown variable `offer.departure_fr`"),
+        "{err}"
+    );
     let missing = dir.path().join("nope");
     assert!(matches!(
         Renderer::new(Paris, Some(&missing)),
