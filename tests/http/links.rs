@@ -1,11 +1,9 @@
 //! Magic links over real HTTP: a GET never changes anything, the POST does it once,
 //! a replay shows the current state, expired and tampered links say so and leak nothing.
 
-mod http_support;
-
+use crate::support::http::{start, t0};
 use carette::domain::token::{LinkAction, Subject};
 use chrono::Duration;
-use http_support::{start, t0};
 
 fn templates(rows: &[(String, String)]) -> Vec<(&str, &str)> {
     rows.iter().map(|(t, r)| (t.as_str(), r.as_str())).collect()
@@ -35,7 +33,7 @@ fn the_seed_flow_request_then_accept() {
         assert!(page.body.contains("2 places"));
         assert!(page.body.contains("Lyon Part-Dieu → Grenoble Gare"));
         assert!(
-            page.body.contains("lundi 10 juin à 09 h 30"),
+            page.body.contains("lundi 10 juin 2030 à 9 h 30"),
             "{}",
             page.body
         );
@@ -137,17 +135,20 @@ fn driver_removes_a_confirmed_passenger_only() {
     let before = s.dump();
     let page = s.get(&format!("/api/reservation/remove?token={token}"));
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("pas encore de passager à retirer"));
+    assert!(
+        page.body
+            .contains("il n'y a encore personne à retirer du trajet")
+    );
     let r = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(r.status, 409);
     assert_eq!(s.dump(), before);
 
     s.service.accept(id, t0()).unwrap();
     let page = s.get(&format!("/api/reservation/remove?token={token}"));
-    assert!(page.body.contains("Retirer ce passager"));
+    assert!(page.body.contains("Retirer cette personne du trajet"));
     let done = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(done.status, 200);
-    assert!(done.body.contains("Passager retiré"));
+    assert!(done.body.contains("Retrait confirmé"));
     assert_eq!(s.status_of(id), "removed");
     let rows = s.outbox();
     assert_eq!(
@@ -195,7 +196,7 @@ fn offer_cancel_then_new_requests_are_refused() {
     assert!(again.body.contains("Ce trajet a déjà été annulé"));
     let late = s.post_json(
         &format!("/api/offers/{offer}/reservations"),
-        &http_support::reservation_body("Zoé", "zoe@example.org", 1),
+        &crate::support::http::reservation_body("Zoé", "zoe@example.org", 1),
     );
     assert_eq!(late.status, 409, "{}", late.body);
     assert_eq!(late.json()["field"], serde_json::Value::Null);
@@ -299,7 +300,7 @@ fn a_departed_trip_is_explained() {
     let s = start();
     let offer = s.create_offer(3);
     let id = s.request_seat(offer, "marie@example.org", 1);
-    let later = http_support::departure() + Duration::minutes(5);
+    let later = crate::support::http::departure() + Duration::minutes(5);
     let token = s.sign(
         LinkAction::Accept,
         Subject::Reservation(id),
