@@ -295,7 +295,11 @@ impl Renderer {
                 name: name.clone(),
                 message,
             })?;
-        let engines = self.engines_for(lang);
+        let mut engines = self.engines_for(lang);
+        if engines.html.get_template(&name).is_none() {
+            // A page not translated yet is better shown in French than not at all.
+            engines = &self.fr;
+        }
         if engines.html.get_template(&name).is_none() {
             return Err(RenderError::UnknownTemplate(name));
         }

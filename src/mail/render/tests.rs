@@ -391,8 +391,12 @@ fn renderer_is_shareable_between_threads() {
 #[test]
 fn html_bodies_have_balanced_tags() {
     let r = renderer();
-    for name in Renderer::template_names() {
-        let (context, links) = sample(name);
+    for (name, lang) in Renderer::template_names()
+        .iter()
+        .flat_map(|n| ["fr", "en"].map(|l| (n, l)))
+    {
+        let (mut context, links) = sample(name);
+        context["lang"] = json!(lang);
         let html = render(&r, name, &context, &links).html;
         for tag in [
             "table", "tr", "td", "p", "a", "div", "span", "strong", "h1", "h2",
@@ -404,4 +408,44 @@ fn html_bodies_have_balanced_tags() {
         }
         assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("<link"));
     }
+}
+
+#[test]
+fn english_is_escaped_like_french_and_says_which_language_it_is() {
+    let r = renderer();
+    let evil = "<script>alert(1)</script> \"Bob\" & 'Al'";
+    for name in ["request_driver", "reminder_driver", "cancelled_driver"] {
+        let (mut context, mut links) = sample(name);
+        context["lang"] = json!("en");
+        if context["reservation"].is_object() {
+            context["reservation"]["passenger_name"] = json!(evil);
+        }
+        context["passengers"][0]["name"] = json!(evil);
+        links["dashboard"] = json!("https://x.example/d?token=a&b");
+        let email = render(&r, name, &context, &links);
+        assert!(!email.html.contains("<script>"), "{name}");
+        assert!(email.html.contains("&lt;script&gt;"), "{name}");
+        assert!(email.html.contains("token=a&amp;b"), "{name}");
+        assert!(email.html.contains("<html lang=\"en\""), "{name}");
+        assert!(email.text.starts_with("Hello"), "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_language_in_a_row_is_an_error_and_pages_fall_back_to_french() {
+    let r = renderer();
+    let (mut context, links) = sample("test");
+    context["lang"] = json!("de");
+    assert!(matches!(
+        r.render("test", &context, &links),
+        Err(RenderError::InvalidContext { .. })
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("page")).unwrap();
+    write(&dir.path().join("page"), "only_fr.html", "<p>{{ x }}</p>");
+    let r = Renderer::new(Paris, Some(dir.path())).unwrap();
+    let page = r
+        .render_page("only_fr", &json!({"lang": "en", "x": "ok"}))
+        .unwrap();
+    assert_eq!(page, "<p>ok</p>");
 }
