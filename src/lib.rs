@@ -1,6 +1,9 @@
 //! Carette: carpool seat reservations by email.
 //!
-//! Layers point one way: `domain` ← `store` / `mail` ← `service` ← `http` / `tui` / `cli`.
+//! Layers point one way: `domain` ← `store` ← `service` ← `mail` / `http` / `tui` / `cli`.
+//! `service` is the only way to the database (the outbox sender in `mail::sender` claims
+//! and records through `service::outbox`); `mail` renders, composes and sends, and the
+//! HTTP pages reuse its renderer.
 
 pub mod app;
 pub mod cli;

@@ -195,6 +195,14 @@ fn business(out: &mut String, s: &Stats) {
     let _ = writeln!(out, "carette_emails_sent_today {}", s.emails_sent_today);
     header(
         out,
+        "carette_emails_logged_today",
+        "gauge",
+        "Dev-mode emails written as .eml files (not sent) since local midnight.",
+        true,
+    );
+    let _ = writeln!(out, "carette_emails_logged_today {}", s.emails_logged_today);
+    header(
+        out,
         "carette_outbox_emails",
         "gauge",
         "Emails in the outbox by status.",
