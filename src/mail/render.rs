@@ -39,6 +39,7 @@ pub use check::{CheckError, check_dir};
 pub use sample::{now as sample_now, sample, samples};
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,12 @@ use crate::mail::datetime_fr;
 use crate::mail::words::{Words, elide};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+thread_local! {
+    /// The moment a page is read at, for the date filters (upon functions see only their
+    /// arguments). Set for the duration of one synchronous render on this thread.
+    static READ_AT: Cell<Option<DateTime<Utc>>> = const { Cell::new(None) };
+}
 
 /// The 15 emails of SPEC.md, plus `offer_cancelled_driver` (the driver's own
 /// confirmation that the whole offer is cancelled) and `pickup_time_passenger` (the
@@ -288,6 +295,24 @@ impl Renderer {
     /// `date_fr`, `time_fr`, `datetime_fr` filters (`*_en` in English) turn RFC 3339
     /// strings into wordings in the configured zone.
     pub fn render_page(&self, page: &str, context: &Value) -> Result<String, RenderError> {
+        self.render_page_at(page, context, Utc::now())
+    }
+
+    /// `render_page` as read at `now`: the date filters write the year only when it is
+    /// not `now`'s.
+    pub fn render_page_at(
+        &self,
+        page: &str,
+        context: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<String, RenderError> {
+        READ_AT.with(|at| at.set(Some(now)));
+        let out = self.render_page_inner(page, context);
+        READ_AT.with(|at| at.set(None));
+        out
+    }
+
+    fn render_page_inner(&self, page: &str, context: &Value) -> Result<String, RenderError> {
         let name = format!("page/{page}.html");
         let lang = self
             .lang_of(context)
@@ -512,9 +537,10 @@ fn add_filters(engine: &mut upon::Engine<'static>, tz: Tz) {
                 move |value: &str| -> Result<String, String> {
                     let instant = datetime_fr::parse_instant(value).map_err(|e| e.to_string())?;
                     let local = datetime_fr::local(instant, tz);
+                    let now = READ_AT.with(Cell::get).unwrap_or_else(Utc::now);
                     let words = Words {
                         lang,
-                        this_year: Utc::now().with_timezone(&tz).year(),
+                        this_year: now.with_timezone(&tz).year(),
                     };
                     Ok(wording(&words, &local))
                 },

@@ -325,13 +325,15 @@ fn override_dir_replaces_builtin_files_and_adds_pages() {
     let email = render(&r, "test", &context, &links);
     assert_eq!(email.subject, "Essai mardi 1er décembre 2026 à 10 h");
     assert!(email.text.ends_with("-- pied perso\n"));
+    let hello = json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"});
     let page = r
-        .render_page(
-            "hello",
-            &json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"}),
-        )
+        .render_page_at("hello", &hello, super::sample::now())
         .unwrap();
     assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre à 8 h</p>");
+    // Read a year later, the date says which year it was.
+    let later = super::sample::now() + chrono::Duration::days(365);
+    let page = r.render_page_at("hello", &hello, later).unwrap();
+    assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre 2026 à 8 h</p>");
 }
 
 #[test]
