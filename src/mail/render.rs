@@ -332,8 +332,8 @@ impl Renderer {
         run(&engines.html, &name, &value)
     }
 
-    /// Renders every email in every language with realistic samples, to catch a broken
-    /// template (e.g. an override naming a field that does not exist) before any rider
+    /// Renders every email and link page in every language with realistic samples, to
+    /// catch a broken template (e.g. an override naming a field that does not exist) before any rider
     /// sees it.
     pub fn check(&self) -> Result<(), RenderError> {
         let now = sample::now();
@@ -343,6 +343,10 @@ impl Renderer {
                     context["lang"] = lang.as_str().into();
                     self.render_at(name, &context, &links, now)?;
                 }
+            }
+            for (page, mut context) in sample::page_samples() {
+                context["lang"] = lang.as_str().into();
+                self.render_page_at(page, &context, now)?;
             }
         }
         Ok(())

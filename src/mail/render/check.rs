@@ -5,7 +5,9 @@
 //! 2. every variable a file names exists in the contexts emails are rendered with (a
 //!    static scan of the tags, so a branch no sample takes is checked too);
 //! 3. every email renders in every language with the sample contexts and their
-//!    variants (nulls, no routing, no links), which catches what the scan cannot see.
+//!    variants (nulls, no routing, no links), and every link page with the contexts the
+//!    HTTP layer builds (every action and status), which catches what the scan cannot see
+//!    (page variables are checked this way only: partials get other contexts there).
 //!
 //! The daemon runs the same check at start and refuses a folder that fails it.
 
@@ -59,6 +61,21 @@ pub fn check_dir(tz: Tz, dir: &Path) -> Result<Vec<CheckError>, RenderError> {
         if broken {
             // Rendering would only repeat the syntax errors as missing templates.
             continue;
+        }
+        for (page, mut ctx) in sample::page_samples() {
+            ctx["lang"] = lang.as_str().into();
+            let file = format!("page/{page}.html");
+            let Ok(value) = upon::to_value(&ctx) else {
+                continue;
+            };
+            if let Err(RenderError::Template { message, .. }) = run(&engines.html, &file, &value) {
+                let mut e = locate(&sources, &file, &message, None);
+                e.message = format!(
+                    "cannot render the sample {page} page ({lang}): {}",
+                    e.message
+                );
+                errors.insert(e);
+            }
         }
         let words = Words {
             lang,

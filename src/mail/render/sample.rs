@@ -168,3 +168,161 @@ fn links(template: &str, status: &str, context: &Value) -> Value {
     }
     links
 }
+
+/// The link pages the checks render, each with the contexts the HTTP layer builds for it
+/// (`http::pages`, `http::links`, `http::dashboard`): every action and every status.
+pub fn page_samples() -> Vec<(&'static str, Value)> {
+    let offer = |cancelled: bool| {
+        json!({
+            "id": 12, "driver_name": "Jean Dupont", "driver_email": "jean@example.org",
+            "origin": "Lyon Part-Dieu", "destination": "Grenoble Gare",
+            "departure_at": "2026-12-03T07:00:00Z", "seats": 3, "seats_left": 1,
+            "seats_fr": "3 places", "seats_en": "3 seats",
+            "seats_left_fr": "1 place libre", "seats_left_en": "1 seat left",
+            "status": if cancelled { "cancelled" } else { "active" },
+            "is_cancelled": cancelled, "is_departed": false,
+        })
+    };
+    let reservation = |status: &str, pickup: bool| {
+        let mut r = json!({
+            "id": 5, "passenger_name": "Inès Martin", "passenger_email": "ines@example.org",
+            "seats": 2, "seats_fr": "2 places", "seats_en": "2 seats",
+            "pickup": if pickup { json!("Place Bellecour") } else { Value::Null },
+            "message": if pickup { json!("Deux valises.") } else { Value::Null },
+            "pickup_at": if pickup { json!("2026-12-03T07:20:00Z") } else { Value::Null },
+            "created_at": "2026-12-01T07:00:00Z", "status": status,
+            "was_pending": status == "cancelled",
+        });
+        for s in [
+            "pending",
+            "confirmed",
+            "refused",
+            "expired",
+            "cancelled",
+            "removed",
+        ] {
+            r[format!("is_{s}")] = json!(s == status);
+        }
+        r
+    };
+    let actions = ["accept", "refuse", "cancel", "remove", "offer_cancel"];
+    let action = |a: &str| {
+        let mut v = json!({});
+        for x in actions {
+            v[format!("is_{x}")] = json!(x == a);
+        }
+        v
+    };
+    let form = json!({ "url": "/api/reservation/accept", "token": "tok" });
+    let affected = |n: u64| {
+        if n == 0 {
+            Value::Null
+        } else {
+            json!({ "count": n, "fr": format!("{n} réservations"), "en": format!("{n} bookings") })
+        }
+    };
+    let card = |pending: bool| {
+        let mut p = reservation("pending", true);
+        p["accept_token"] = json!("tok-a");
+        p["refuse_token"] = json!("tok-r");
+        let mut c = reservation("confirmed", false);
+        c["remove_token"] = json!("tok-rm");
+        json!({
+            "offer": offer(false), "live": true,
+            "pending": if pending { json!([p]) } else { json!([]) },
+            "confirmed": if pending { json!([c]) } else { json!([]) },
+            "others": if pending {
+                json!([reservation("refused", false), reservation("expired", false),
+                       reservation("cancelled", false), reservation("removed", false)])
+            } else {
+                json!([])
+            },
+            "cancel_token": if pending { json!("tok-oc") } else { Value::Null },
+            "view_url": if pending { json!("/api/offer/12/reservations?token=t") } else { Value::Null },
+        })
+    };
+    let mut out = Vec::new();
+    for a in actions {
+        let on_offer = a == "offer_cancel";
+        for (status, pickup) in [("pending", true), ("confirmed", false)] {
+            let r = if on_offer {
+                Value::Null
+            } else {
+                reservation(status, pickup)
+            };
+            for n in [0, 3] {
+                out.push((
+                    "confirm",
+                    json!({ "action": action(a), "form": form, "offer": offer(false),
+                            "reservation": r, "affected": affected(n) }),
+                ));
+            }
+            let done = if a == "cancel" {
+                reservation("cancelled", pickup)
+            } else {
+                r.clone()
+            };
+            out.push((
+                "done",
+                json!({ "action": action(a), "offer": offer(on_offer), "reservation": done,
+                        "affected": affected(if pickup { 2 } else { 0 }) }),
+            ));
+        }
+        for status in [
+            "pending",
+            "confirmed",
+            "refused",
+            "expired",
+            "cancelled",
+            "removed",
+        ] {
+            let r = if on_offer {
+                Value::Null
+            } else {
+                reservation(status, true)
+            };
+            out.push((
+                "already",
+                json!({ "action": action(a), "offer": offer(on_offer), "reservation": r }),
+            ));
+        }
+    }
+    out.push(("departed", json!({ "offer": offer(false) })));
+    for (left, pickup) in [(1, true), (0, false)] {
+        let mut o = offer(false);
+        o["seats_left"] = json!(left);
+        out.push((
+            "no_seats",
+            json!({ "offer": o, "reservation": reservation("pending", pickup),
+                    "refuse_form": form }),
+        ));
+    }
+    out.push(("offer", json!({ "card": card(true) })));
+    out.push(("offer", json!({ "card": card(false) })));
+    out.push((
+        "dashboard",
+        json!({ "driver_name": "Jean Dupont", "driver_email": "jean@example.org",
+                "cards": [card(true), card(false)] }),
+    ));
+    out.push((
+        "dashboard",
+        json!({ "driver_name": null, "driver_email": "jean@example.org", "cards": [] }),
+    ));
+    for code in [400, 404, 405, 408, 413, 429, 500] {
+        out.push((
+            "error",
+            json!({ "status": code, "is_not_found": code == 404, "is_method": code == 405,
+                    "is_too_large": code == 413, "is_too_many": code == 429,
+                    "is_timeout": code == 408, "is_bad_request": code == 400,
+                    "is_server": code >= 500 }),
+        ));
+    }
+    out.push(("expired", json!({ "form": form, "ttl_days": 7 })));
+    out.push(("invalid", json!({})));
+    out.push(("resent", json!({ "ttl_days": 7 })));
+    out.push((
+        "still_valid",
+        json!({ "url": "/api/reservation/accept?token=t" }),
+    ));
+    out
+}
