@@ -38,6 +38,7 @@ use queue::{BatchQueue, Next};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
+use crate::heartbeat::Heartbeat;
 use crate::service::outbox::{Lease, OutboxEmail, Outcome, SenderInstance, SenderRegistryError};
 use crate::service::{Service, ServiceError};
 
@@ -62,6 +63,7 @@ pub struct OutboxSender {
     /// Registered at the first delivery (so building a sender touches nothing), with the
     /// time of the last look for dead instances.
     instance: Mutex<Option<(Arc<SenderInstance>, Instant)>>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl OutboxSender {
@@ -73,7 +75,14 @@ impl OutboxSender {
             pause: Mutex::new(Pause::default()),
             shutdown: Arc::new(AtomicBool::new(false)),
             instance: Mutex::new(None),
+            heartbeat: Heartbeat::new("sender", std::time::Duration::MAX),
         }
+    }
+
+    /// The heartbeat the running thread beats (the daemon's /healthz watches it).
+    pub fn with_heartbeat(mut self, heartbeat: Arc<Heartbeat>) -> OutboxSender {
+        self.heartbeat = heartbeat;
+        self
     }
 
     /// The production wiring from the configuration: one worker per pooled connection.
@@ -143,8 +152,10 @@ impl OutboxSender {
     }
 
     fn run(&self) {
+        let _alive = self.heartbeat.running();
         tracing::info!(workers = self.options.workers, "outbox sender started");
         while !self.shutdown.load(Ordering::SeqCst) {
+            self.heartbeat.beat();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.deliver_due(Utc::now())
             }));
@@ -175,6 +186,7 @@ impl OutboxSender {
         let deadline = Instant::now() + self.options.poll;
         let slice = std::time::Duration::from_millis(250);
         loop {
+            self.heartbeat.beat();
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || self.shutdown.load(Ordering::SeqCst) {
                 return;

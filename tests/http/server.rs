@@ -15,7 +15,10 @@ fn healthz_answers_when_the_database_does() {
     let s = start();
     let r = s.get("/healthz");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, "ok\n");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"status": "ok", "failed": [], "checks": {"database": "ok"}})
+    );
     let r = s.request("HEAD", "/healthz", &[], "");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, "");
@@ -27,7 +30,8 @@ fn healthz_answers_when_the_database_does() {
     }
     let r = s.get("/healthz");
     assert_eq!(r.status, 503);
-    assert_eq!(r.body, "database unavailable\n");
+    assert_eq!(r.json()["failed"], serde_json::json!(["database"]));
+    assert_eq!(r.json()["checks"]["database"], "cannot read the database");
 }
 
 fn parse_metrics(text: &str) -> HashMap<String, f64> {
