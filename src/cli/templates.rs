@@ -69,6 +69,8 @@ pub fn templates_preview(config_path: Option<&Path>, out: &Path) -> anyhow::Resu
         for name in Renderer::template_names() {
             let (mut context, links) = render::sample(name);
             context["lang"] = lang.as_str().into();
+            // What the service adds when it queues an email that may carry an invite.
+            context["calendar"] = serde_json::json!({ "install": "preview", "trip_sequence": 1 });
             let rendered = renderer.render_at(name, &context, &links, now)?;
             let to = if name.ends_with("_driver") {
                 "jean@example.org"
@@ -78,6 +80,7 @@ pub fn templates_preview(config_path: Option<&Path>, out: &Path) -> anyhow::Resu
             let to_name = context.get("recipient_name").and_then(Value::as_str);
             let organizer = composer.from().email.to_string();
             let parties = Parties {
+                host: "carette.example.org",
                 organizer: &organizer,
                 attendee: to,
                 attendee_name: to_name,

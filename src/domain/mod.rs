@@ -3,6 +3,7 @@
 
 pub mod lang;
 pub mod model;
+pub mod rules;
 pub mod seats;
 pub mod status;
 pub mod time;
@@ -10,4 +11,5 @@ pub mod token;
 pub mod validate;
 
 pub use lang::Lang;
+pub use rules::{Refusal, check_action, request_deadline};
 pub use status::{Action, Actor, IllegalTransition, Status, next_status};

@@ -17,9 +17,9 @@ use super::response::{self, Resp};
 use super::server::blocking;
 use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::domain::seats::check_seats;
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
-use crate::domain::{Action, Status, next_status};
+use crate::domain::{Action, Refusal, Status};
+use crate::service::links::ResendOutcome;
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
 pub async fn link(
@@ -116,6 +116,10 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         Ok(Err(ServiceError::Store(e))) if e.is_busy() => {
             Loaded::Failed(response::busy(state, false))
         }
+        // The other party's hourly email cap: nothing done, say when to retry.
+        Ok(Err(ServiceError::RecipientCapped {
+            retry_after_secs, ..
+        })) => Loaded::Failed(pages::too_many_emails(state, retry_after_secs)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
             Loaded::Failed(response::error_page(
@@ -151,20 +155,18 @@ async fn reservation_link(
         Loaded::Gone => return pages::invalid(state),
         Loaded::Failed(resp) => return resp,
     };
-    if next_status(r.status, action).is_err() {
-        return pages::already(state, link, &o, Some(&r), now, false);
-    }
-    if o.departure_at <= now {
-        return pages::departed(
-            state,
-            pages::reader_lang(link, &o, Some(&r)),
-            &o,
-            now,
-            false,
-        );
-    }
-    if link == LinkAction::Accept && check_seats(r.seats, o.seats_left).is_err() {
-        return no_seats(state, &o, &r, now, false);
+    match state.service.check_action(&r, &o, action, now) {
+        Ok(_) => {}
+        Err(Refusal::Illegal(_)) => return pages::already(state, link, &o, Some(&r), now, false),
+        Err(Refusal::DeadlinePassed) => {
+            let deadline = state.service.request_deadline(&r, &o);
+            return pages::request_expired(state, &o, &r, deadline, now, false);
+        }
+        Err(Refusal::Departed) => {
+            let lang = pages::reader_lang(link, &o, Some(&r));
+            return pages::departed(state, lang, &o, now, false);
+        }
+        Err(Refusal::NoSeats(_)) => return no_seats(state, &o, &r, now, false),
     }
     let context = json!({
         "lang": pages::reader_lang(link, &o, Some(&r)).as_str(),
@@ -179,6 +181,8 @@ async fn reservation_link(
 
 enum Submitted {
     Done(TransitionOutcome),
+    /// Answered after the deadline: the request expired instead, with its deadline.
+    Expired(Box<TransitionOutcome>, DateTime<Utc>),
     /// The service refused (replay, race, departed, no seat): the state as it is now.
     Refused(ServiceError, Result<(Reservation, Offer), ServiceError>),
     Failed(ServiceError),
@@ -200,6 +204,10 @@ async fn reservation_submit(
         };
         match result {
             Ok(outcome) => Submitted::Done(outcome),
+            Err(ServiceError::RequestExpired(outcome)) => {
+                let deadline = service.request_deadline(&outcome.reservation, &outcome.offer);
+                Submitted::Expired(outcome, deadline)
+            }
             Err(
                 e @ (ServiceError::Illegal { .. }
                 | ServiceError::OfferDeparted { .. }
@@ -224,6 +232,14 @@ async fn reservation_submit(
             });
             response::page(state, StatusCode::OK, "done", &context)
         }
+        Ok(Submitted::Expired(outcome, deadline)) => pages::request_expired(
+            state,
+            &outcome.offer,
+            &outcome.reservation,
+            deadline,
+            now,
+            true,
+        ),
         Ok(Submitted::Refused(e, current)) => {
             let (r, o) = match loaded(state, Ok(current)) {
                 Loaded::Ok(pair) => pair,
@@ -351,6 +367,10 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
     let service = state.service.clone();
     let sent = blocking(move || service.resend_link(claims.action, &claims.subject, now)).await;
     match sent {
+        // Decided from the recipient alone, before the state is looked at.
+        Ok(Ok(ResendOutcome::RecipientCapped { retry_after_secs })) => {
+            pages::too_many_emails(state, retry_after_secs)
+        }
         // Whatever happened, the same page: it must not tell whether the action is still possible.
         Ok(Ok(_)) => pages::resent(state),
         Ok(Err(ServiceError::Store(e))) if e.is_busy() => response::busy(state, false),

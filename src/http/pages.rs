@@ -9,7 +9,7 @@ use super::HttpState;
 use super::response::{self, Resp};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
-use crate::domain::{Lang, Status};
+use crate::domain::{Action, Lang, Status};
 use crate::mail::words::Words;
 use crate::service::context::rfc3339;
 
@@ -50,11 +50,14 @@ pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
     v
 }
 
+/// The passenger's address only once the driver said yes (SPEC: contact details are
+/// exchanged on confirmation), so no page can show a pending requester's address.
 pub fn reservation(r: &Reservation) -> Value {
+    let email = crate::service::context::contacts_shared(r).then(|| r.passenger_email.clone());
     let mut v = json!({
         "id": r.id,
         "passenger_name": r.passenger_name,
-        "passenger_email": r.passenger_email,
+        "passenger_email": email,
         "seats": r.seats,
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
         "message": r.message,
@@ -114,6 +117,34 @@ pub fn resent(state: &HttpState) -> Resp {
     response::page(state, StatusCode::OK, "resent", &context)
 }
 
+/// "Trop de demandes": this address got too many emails from Carette in the last hour.
+pub fn too_many_emails(state: &HttpState, retry_after_secs: i64) -> Resp {
+    let minutes = ((retry_after_secs + 59) / 60).max(1);
+    let wait_fr = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let wait_en = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let context = json!({ "wait_fr": wait_fr, "wait_en": wait_en });
+    let mut resp = response::page(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_emails",
+        &context,
+    );
+    response::set_header(
+        &mut resp,
+        hyper::header::RETRY_AFTER,
+        &retry_after_secs.to_string(),
+    );
+    resp
+}
+
 pub fn still_valid(state: &HttpState, url: String) -> Resp {
     response::page(state, StatusCode::OK, "still_valid", &json!({ "url": url }))
 }
@@ -136,6 +167,27 @@ pub fn departed(
 ) -> Resp {
     let context = json!({ "lang": lang.as_str(), "offer": offer(o, now) });
     response::page(state, status_for(submit), "departed", &context)
+}
+
+/// "Demande expirée": the driver answered after the deadline the email printed. A GET only
+/// says so; the POST has just expired the request (and queued emails 8 and 9).
+pub fn request_expired(
+    state: &HttpState,
+    o: &Offer,
+    r: &Reservation,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    // Only the driver answers a request: the page is in the driver's language.
+    let context = json!({
+        "lang": o.lang.as_str(),
+        "offer": offer(o, now),
+        "reservation": reservation(r),
+        "deadline": rfc3339(deadline),
+        "submit": submit,
+    });
+    response::page(state, status_for(submit), "request_expired", &context)
 }
 
 /// The current state instead of a second change (a replayed or raced link).
@@ -174,13 +226,15 @@ pub fn offer_card(
     for r in rs {
         let mut v = reservation(r);
         let subject = Subject::Reservation(r.id);
+        // The same rule as the links themselves: no button that would not act.
+        let can = |action| live && t.state.service.check_action(r, o, action, t.now).is_ok();
         match r.status {
-            Status::Pending if live => {
+            Status::Pending if can(Action::Refuse) => {
                 v["accept_token"] = json!(sign(t.state, LinkAction::Accept, &subject, t.now));
                 v["refuse_token"] = json!(sign(t.state, LinkAction::Refuse, &subject, t.now));
                 pending.push(v);
             }
-            Status::Confirmed if live => {
+            Status::Confirmed if can(Action::Remove) => {
                 v["remove_token"] = json!(sign(t.state, LinkAction::Remove, &subject, t.now));
                 confirmed.push(v);
             }

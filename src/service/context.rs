@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 use crate::domain::Status;
 use crate::domain::model::{Offer, Reservation};
-use crate::store::StoreError;
+use crate::mail::ics;
 use crate::store::outbox::{self, NewEmail};
+use crate::store::{StoreError, install, offers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum To {
@@ -88,6 +89,20 @@ fn pending_json(ps: &[Reservation]) -> Value {
     )
 }
 
+/// SPEC: contact details are exchanged only once the driver has said yes. A reservation
+/// that is confirmed, or was (its calendar sequence moves on confirmation: a passenger
+/// who was removed or cancelled after a yes already had the address), shares them;
+/// a pending, refused or expired one never did.
+pub fn contacts_shared(r: &Reservation) -> bool {
+    r.status == Status::Confirmed || r.calendar_sequence > 0
+}
+
+fn remove_key(v: &mut Value, key: &str) {
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+}
+
 /// Extra per-email facts beyond offer, reservation and passenger list.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Extra<'a> {
@@ -97,6 +112,8 @@ pub(crate) struct Extra<'a> {
     pub previous_status: Option<Status>,
     /// Still-pending requests on the trip (the driver's reminder).
     pub pending: Option<&'a [Reservation]>,
+    /// Reminders: "demain" or "aujourd'hui", the departure's local day seen from the run.
+    pub when_fr: Option<&'static str>,
 }
 
 pub(crate) fn offer_email(
@@ -124,16 +141,17 @@ pub(crate) fn offer_email_with(
     to: To,
     extra: Extra<'_>,
 ) -> NewEmail {
+    let shared = reservation.is_some_and(contacts_shared);
     let (recipient, recipient_name, reply_to) = match (to, reservation) {
         (To::Passenger, Some(r)) => (
             r.passenger_email.clone(),
             r.passenger_name.clone(),
-            Some(offer.driver_email.clone()),
+            shared.then(|| offer.driver_email.clone()),
         ),
         (To::Driver, Some(r)) => (
             offer.driver_email.clone(),
             offer.driver_name.clone(),
-            Some(r.passenger_email.clone()),
+            shared.then(|| r.passenger_email.clone()),
         ),
         // Passenger emails always carry their reservation; this arm is the driver with no reservation.
         (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
@@ -142,15 +160,39 @@ pub(crate) fn offer_email_with(
         (To::Passenger, Some(r)) => r.lang,
         _ => offer.lang,
     };
+    let mut offer_value = offer_json(offer);
+    let mut reservation_value = reservation.map(|r| reservation_json(r, &extra));
+    // Left out of the context altogether, not only of the wording: an override template
+    // cannot print what is not there.
+    if !shared {
+        match to {
+            To::Passenger => remove_key(&mut offer_value, "driver_email"),
+            To::Driver => {
+                if let Some(r) = &mut reservation_value {
+                    remove_key(r, "passenger_email");
+                }
+            }
+        }
+    }
     let mut context = json!({
         "lang": lang.as_str(),
         "recipient_name": recipient_name,
-        "offer": offer_json(offer),
-        "reservation": reservation.map(|r| reservation_json(r, &extra)),
+        "offer": offer_value,
+        "reservation": reservation_value,
         "passengers": passengers_json(passengers),
     });
     if let Some(pending) = extra.pending {
         context["pending"] = pending_json(pending);
+    }
+    if let Some(word) = extra.when_fr {
+        // The same day word in each language; templates read the one of theirs.
+        let en = if word == "demain" {
+            "tomorrow"
+        } else {
+            "today"
+        };
+        context["when_fr"] = json!(word);
+        context["when_en"] = json!(en);
     }
     NewEmail {
         template,
@@ -197,13 +239,28 @@ impl EmailBatch {
         self.emails.push(e);
     }
 
+    /// Writes the emails to the outbox. Those that may carry a calendar invite get the
+    /// install id for their UIDs and, for the driver's trip event, the offer's next SEQUENCE.
     pub fn commit(
-        self,
+        mut self,
         tx: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let n = self.emails.len();
-        for e in &self.emails {
+        let mut install = None;
+        for e in &mut self.emails {
+            if ics::may_carry_invite(e.template) {
+                let id = match &install {
+                    Some(id) => Value::clone(id),
+                    None => install.insert(json!(install::install_id(tx)?)).clone(),
+                };
+                let mut calendar = json!({ "install": id });
+                if let (true, Some(offer_id)) = (ics::is_trip_event(e.template), e.offer_id) {
+                    calendar["trip_sequence"] =
+                        json!(offers::next_calendar_sequence(tx, offer_id)?);
+                }
+                e.context["calendar"] = calendar;
+            }
             outbox::enqueue(tx, e, now)?;
         }
         Ok(n)

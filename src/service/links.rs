@@ -10,11 +10,12 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, params};
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
-use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::time::to_db;
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Action, Status, check_action, request_deadline};
 use crate::store::outbox::NewEmail;
 use crate::store::{offers, reservations};
 
@@ -30,6 +31,10 @@ pub enum ResendOutcome {
     NothingToSend,
     /// The same email went out less than `RESEND_COOLDOWN` ago; nothing was sent.
     TooSoon,
+    /// The recipient reached `email.max_per_recipient_per_hour`; nothing was sent. Decided
+    /// from the recipient alone, before looking at the reservation's state, so it tells
+    /// nothing about whether the action is still possible.
+    RecipientCapped { retry_after_secs: i64 },
 }
 
 impl Service {
@@ -42,13 +47,26 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<ResendOutcome, ServiceError> {
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, queued) = self.store.write(|tx| {
+            if let Some(to) = recipient(tx, action, subject)? {
+                match quota::check(tx, cap, &to, Capped::LinkRecipient, now) {
+                    Ok(()) => {}
+                    Err(ServiceError::RecipientCapped {
+                        retry_after_secs, ..
+                    }) => {
+                        return Ok((ResendOutcome::RecipientCapped { retry_after_secs }, 0));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let Some(email) = fresh_email(tx, action, subject, now, expire_after)? else {
                 return Ok::<_, ServiceError>((ResendOutcome::NothingToSend, 0));
             };
             if sent_recently(tx, &email, now)? {
                 return Ok((ResendOutcome::TooSoon, 0));
             }
+            quota::charge(tx, &email.recipient, now)?;
             let template = email.template;
             let mut batch = EmailBatch::new(self.settings.routing_enabled);
             batch.push(email);
@@ -90,6 +108,23 @@ fn itinerary(tx: &Connection, o: &Offer) -> Result<NewEmail, ServiceError> {
     ))
 }
 
+/// Who a fresh link for `action` on `subject` would go to, whatever the state: the
+/// passenger for a cancel link, the driver for every other one.
+fn recipient(
+    tx: &Connection,
+    action: LinkAction,
+    subject: &Subject,
+) -> Result<Option<String>, ServiceError> {
+    Ok(match (action, subject) {
+        (_, Subject::Driver(email)) => Some(email.clone()),
+        (LinkAction::Cancel, Subject::Reservation(id)) => {
+            reservations::get(tx, *id)?.map(|r| r.passenger_email)
+        }
+        (_, Subject::Reservation(id)) => load(tx, *id)?.map(|(_, o)| o.driver_email),
+        (_, Subject::Offer(id)) => offers::get(tx, *id)?.map(|o| o.driver_email),
+    })
+}
+
 fn fresh_email(
     tx: &Connection,
     action: LinkAction,
@@ -102,10 +137,11 @@ fn fresh_email(
             let Some((r, o)) = load(tx, *id)? else {
                 return Ok(None);
             };
-            let deadline = r.created_at + expire_after;
-            if r.status != Status::Pending || !upcoming(&o, now) || deadline <= now {
+            // The email carries both buttons; refusing is possible whenever answering is.
+            if check_action(&r, &o, Action::Refuse, now, expire_after).is_err() {
                 return Ok(None);
             }
+            let deadline = request_deadline(r.created_at, expire_after, o.departure_at);
             let passengers = reservations::confirmed_for_offer(tx, o.id)?;
             let extra = Extra {
                 expires_at: Some(deadline),
@@ -130,7 +166,11 @@ fn fresh_email(
             match r.status {
                 Status::Pending => {
                     let extra = Extra {
-                        expires_at: Some(r.created_at + expire_after),
+                        expires_at: Some(request_deadline(
+                            r.created_at,
+                            expire_after,
+                            o.departure_at,
+                        )),
                         ..Extra::default()
                     };
                     Ok(Some(offer_email_with(
@@ -156,7 +196,7 @@ fn fresh_email(
             }
         }
         (LinkAction::Remove, Subject::Reservation(id)) => match load(tx, *id)? {
-            Some((r, o)) if r.status == Status::Confirmed && upcoming(&o, now) => {
+            Some((r, o)) if check_action(&r, &o, Action::Remove, now, expire_after).is_ok() => {
                 Ok(Some(itinerary(tx, &o)?))
             }
             _ => Ok(None),

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod links;
 pub mod offers;
 pub mod outbox;
+pub mod quota;
 pub mod reservations;
 pub mod routes;
 
@@ -47,6 +48,17 @@ pub enum ServiceError {
         error: IllegalTransition,
         reservation: Box<Reservation>,
     },
+    /// `email.max_per_recipient_per_hour` reached for one recipient of the action's
+    /// emails; nothing was written.
+    #[error("{}", who.describe())]
+    RecipientCapped {
+        who: quota::Capped,
+        retry_after_secs: i64,
+    },
+    /// An answer came after the request's deadline: the request expired instead (that
+    /// change is committed, with its emails); carries the reservation as it is now.
+    #[error("the request's deadline has passed: it expired instead")]
+    RequestExpired(Box<TransitionOutcome>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +69,10 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(e) => Some(&e.field),
             ServiceError::NoSeats(_) => Some("seats"),
+            ServiceError::RecipientCapped {
+                who: quota::Capped::Passenger,
+                ..
+            } => Some("passenger_email"),
             _ => None,
         }
     }
@@ -78,6 +94,9 @@ pub struct Settings {
     pub routing_enabled: bool,
     /// The language of riders who did not choose one.
     pub default_lang: Lang,
+    /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
+    /// one address in any hour.
+    pub max_per_recipient_per_hour: u32,
 }
 
 impl Settings {
@@ -88,6 +107,7 @@ impl Settings {
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
             default_lang: c.email.default_lang,
+            max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
         }
     }
 }
@@ -145,6 +165,29 @@ impl Service {
         self.store
             .read(|c| crate::store::reservations::get(c, id))?
             .ok_or(ServiceError::ReservationNotFound(id))
+    }
+
+    /// The request's deadline as the driver's email prints it (domain rule, configured delay).
+    pub fn request_deadline(&self, r: &Reservation, o: &Offer) -> DateTime<Utc> {
+        crate::domain::request_deadline(r.created_at, self.settings.expire_after, o.departure_at)
+    }
+
+    /// Whether `action` can happen to `r` at `now` (the domain rule with the configured delay):
+    /// the confirmation pages ask this, the use cases enforce it.
+    pub fn check_action(
+        &self,
+        r: &Reservation,
+        o: &Offer,
+        action: crate::domain::Action,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::Status, crate::domain::Refusal> {
+        crate::domain::check_action(r, o, action, now, self.settings.expire_after)
+    }
+
+    /// SQLite's periodic `PRAGMA optimize` (the daemon runs it hourly; the store also runs
+    /// it when opened and when closed).
+    pub fn optimize_database(&self) -> Result<(), ServiceError> {
+        Ok(self.store.optimize()?)
     }
 
     pub fn stats(&self, now: DateTime<Utc>) -> Result<crate::store::stats::Stats, ServiceError> {

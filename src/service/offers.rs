@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
@@ -60,6 +61,8 @@ pub(crate) fn lang_field(value: Option<&str>, default: Lang) -> Result<Lang, Fie
         }
     }
 }
+/// SPEC: departures at most 365 days ahead (a year-9999 date made invalid calendar files).
+pub const MAX_DEPARTURE_AHEAD: chrono::Duration = chrono::Duration::days(365);
 
 impl OfferInput {
     pub fn validate(
@@ -77,6 +80,12 @@ impl OfferInput {
             .with_timezone(&Utc);
         if departure_at <= now {
             return Err(FieldError::new("departure_at", "must be in the future"));
+        }
+        if departure_at > now + MAX_DEPARTURE_AHEAD {
+            return Err(FieldError::new(
+                "departure_at",
+                "must be at most 365 days ahead",
+            ));
         }
         Ok(offers::NewOffer {
             driver_name: validate::single_line("driver_name", &self.driver_name, MAX_NAME_CHARS)?,
@@ -121,6 +130,7 @@ impl Service {
         offer_id: i64,
         now: DateTime<Utc>,
     ) -> Result<OfferCancelOutcome, ServiceError> {
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
@@ -135,10 +145,21 @@ impl Service {
             }
             let mut batch = EmailBatch::new(self.settings.routing_enabled);
             let mut cancelled = Vec::new();
-            for r in reservations::for_offer(tx, offer_id)? {
-                let Ok(to) = next_status(r.status, Action::CancelOffer) else {
-                    continue;
-                };
+            let affected: Vec<_> = reservations::for_offer(tx, offer_id)?
+                .into_iter()
+                .filter_map(|r| {
+                    next_status(r.status, Action::CancelOffer)
+                        .ok()
+                        .map(|to| (r, to))
+                })
+                .collect();
+            // Each passenger's email counts against their hourly cap, checked before any
+            // write: an offer cancelled in a burst must not flood anyone either.
+            for (r, _) in &affected {
+                quota::check(tx, cap, &r.passenger_email, Capped::LinkRecipient, now)?;
+            }
+            for (r, to) in affected {
+                quota::charge(tx, &r.passenger_email, now)?;
                 reservations::transition(tx, r.id, r.status, to, Actor::Driver, now)?;
                 cancelled.push((r.id, r.status));
             }

@@ -5,11 +5,13 @@ use serde::Deserialize;
 
 use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::offers::PlaceInput;
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
-use crate::domain::{Action, Actor, Lang, Status, next_status};
+use crate::domain::{Action, Actor, Lang, Status};
+use crate::domain::{Refusal, check_action, request_deadline};
 use crate::store::{offers, reservations, routes};
 
 /// POST /api/offers/{id}/reservations body.
@@ -108,6 +110,7 @@ impl Service {
     ) -> Result<Reservation, ServiceError> {
         let new = input.validate(offer_id, self.settings.default_lang)?;
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (reservation, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
@@ -129,11 +132,17 @@ impl Service {
             if active > 0 {
                 return Err(FieldError::new("passenger_email", "already has an active request on this ride").into());
             }
+            // Anyone may ask for a seat, so both emails count against their recipients'
+            // hourly caps, checked before the first write.
+            quota::check(tx, cap, &offer.driver_email, Capped::Driver, now)?;
+            quota::check(tx, cap, &new.passenger_email, Capped::Passenger, now)?;
+            quota::charge(tx, &offer.driver_email, now)?;
+            quota::charge(tx, &new.passenger_email, now)?;
             let id = reservations::insert(tx, &new, now)?;
             let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
             let extra = Extra {
-                expires_at: Some(r.created_at + expire_after),
+                expires_at: Some(request_deadline(r.created_at, expire_after, offer.departure_at)),
                 ..Extra::default()
             };
             let mut batch = EmailBatch::new(self.settings.routing_enabled);
@@ -178,19 +187,45 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<TransitionOutcome, ServiceError> {
         let routing = self.settings.routing_enabled;
-        let (outcome, route) = self.store.write(|tx| {
+        let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
+        let (outcome, route, expired) = self.store.write(|tx| {
             let (r, offer) = load(tx, id)?;
-            let to = next_status(r.status, action).map_err(|error| ServiceError::Illegal {
-                error,
-                reservation: Box::new(r.clone()),
-            })?;
-            if offer.departure_at <= now {
-                return Err(ServiceError::OfferDeparted { id: offer.id });
+            // Re-checked inside the write transaction: two accepts racing for the last seat
+            // are serialized by the write lock, and the second one sees 0 left.
+            let (action, actor, to) = match check_action(&r, &offer, action, now, expire_after) {
+                Ok(to) => (action, actor, to),
+                // Too late to answer: the request expires now, as the expiry job would have.
+                Err(Refusal::DeadlinePassed) => (Action::Expire, Actor::System, Status::Expired),
+                Err(Refusal::Illegal(error)) => {
+                    return Err(ServiceError::Illegal {
+                        error,
+                        reservation: Box::new(r),
+                    });
+                }
+                Err(Refusal::Departed) => return Err(ServiceError::OfferDeparted { id: offer.id }),
+                Err(Refusal::NoSeats(e)) => return Err(ServiceError::NoSeats(e)),
+            };
+            // What the link's holder makes Carette send to the other party counts against
+            // that party's hourly cap too: otherwise requests left pending for a day could
+            // be answered in one burst (accept + remove, or cancel, hundreds at once).
+            let others: Vec<&str> = emails_for(action)
+                .iter()
+                .filter_map(|&(_, to, _)| match (to, actor) {
+                    (To::Passenger, Actor::Driver) => Some(r.passenger_email.as_str()),
+                    (To::Driver, Actor::Passenger) => Some(offer.driver_email.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for &address in &others {
+                let who = match actor {
+                    Actor::Passenger => Capped::Driver,
+                    _ => Capped::LinkRecipient,
+                };
+                quota::check(tx, cap, address, who, now)?;
             }
-            if action == Action::Accept {
-                // Re-checked inside the write transaction: two accepts racing for the last
-                // seat are serialized by the write lock, and the second one sees 0 left.
-                check_seats(r.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
+            for &address in &others {
+                quota::charge(tx, address, now)?;
             }
             let from = r.status;
             if !reservations::transition(tx, id, from, to, actor, now)? {
@@ -236,10 +271,18 @@ impl Service {
                     emails_queued,
                 },
                 route,
+                action == Action::Expire,
             ))
         })?;
-        tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");
         self.after_commit(outcome.emails_queued, route);
+        if expired {
+            tracing::info!(
+                reservation = id,
+                "answer after the deadline: request expired"
+            );
+            return Err(ServiceError::RequestExpired(Box::new(outcome)));
+        }
+        tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");
         Ok(outcome)
     }
 }

@@ -2,10 +2,12 @@
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
 pub mod browse;
+pub mod install;
 pub mod jobs;
 mod migrations;
 pub mod offers;
 pub mod outbox;
+pub mod quota;
 pub mod reservations;
 pub mod routes;
 mod row;
@@ -42,6 +44,11 @@ pub enum StoreError {
     NotMigrated { path: PathBuf },
     #[error("migrating database {path}: {message}")]
     Migration { path: PathBuf, message: String },
+    #[error("cannot create database file {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("corrupt row in {table}: {message}")]
@@ -89,6 +96,9 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         // FULL: an acknowledged request survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
+    // Statement and savepoint journals (every group-commit member is a savepoint) would
+    // otherwise be temporary files: an open + unlink + close per commit.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
@@ -169,6 +179,12 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) and migrates to the latest schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // Riders' names and addresses: the file is made 0600 before SQLite sees it, and
+        // SQLite gives its -wal and -shm the database file's permissions.
+        crate::paths::create_private_file(path).map_err(|e| StoreError::Create {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -178,6 +194,23 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
+        // Files left readable by an older version: the WAL holds the same data.
+        for file in [
+            path.to_owned(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            crate::paths::tighten_own_file(&file);
+        }
+        // SQLite's advice for long-lived connections: optimize=0x10002 at open (analyzes
+        // what needs it, bounded by analysis_limit so a big table costs milliseconds),
+        // then `PRAGMA optimize` periodically and at close (see `optimize`, `Drop`).
+        // Statistics are an optimisation: failing to gather them is no reason not to start.
+        if let Err(e) =
+            conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+        {
+            tracing::warn!(error = %e, "PRAGMA optimize failed at open");
+        }
         Ok(Store {
             path: path.to_owned(),
             writer: Mutex::new(Writer::new(conn)),
@@ -343,6 +376,17 @@ impl Store {
         out
     }
 
+    /// `PRAGMA optimize` on the writer connection, between write groups.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        self.finish_group(&mut w);
+        w.conn.execute_batch("PRAGMA optimize")?;
+        Ok(())
+    }
+
     /// A cheap change counter: it moves whenever another connection commits.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         self.read(|c: &Connection| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
@@ -380,6 +424,28 @@ impl Store {
         match written {
             Ok(()) | Err(Probe::Written) => Ok(()),
             Err(Probe::Failed(e)) => Err(e),
+        }
+    }
+}
+
+/// `carette.db` → `carette.db-wal`: SQLite's names for its WAL and shared-memory files.
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+impl Drop for Store {
+    /// SQLite recommends `PRAGMA optimize` just before closing a connection.
+    fn drop(&mut self) {
+        if self.read_only {
+            return;
+        }
+        if let Ok(w) = self.writer.get_mut() {
+            w.commit();
+            if let Err(e) = w.conn.execute_batch("PRAGMA optimize") {
+                tracing::debug!(error = %e, "PRAGMA optimize at close failed");
+            }
         }
     }
 }

@@ -109,7 +109,7 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
         e.reservation_id,
         e.offer_id,
         now_s,
-        format!("carette.{}", super::random_hex(16)),
+        new_message_id(),
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -130,6 +130,17 @@ pub fn add_pickup_to_queued_confirmation(
         )?
         .execute(params![reservation_id, at])?;
     Ok(n > 0)
+}
+
+/// A Message-ID local part, unique per install: the clock first, so the unique index on
+/// `message_id` grows at its end instead of dirtying a random page per email, then
+/// randomness, so two emails of the same microsecond (or two installs) never collide.
+fn new_message_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or_default();
+    format!("carette.{micros:014x}.{}", super::random_hex(8))
 }
 
 /// Who holds a claim: a sender instance and the number of its claim (a sender that claims
@@ -364,14 +375,23 @@ pub fn list(
 ) -> Result<Vec<OutboxEmail>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let offset = i64::try_from(offset).unwrap_or(0);
-    let mut stmt = conn.prepare_cached(
-        "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    )?;
-    let rows = stmt.query_map(
-        params![status.map(EmailStatus::as_str), limit, offset],
-        from_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    // Two statements rather than `?1 IS NULL OR status = ?1`, which no index can serve:
+    // by status, the claim's idx_outbox_queue (status, created_at, rowid) walks newest
+    // first; all, the rowid does.
+    let rows = match status {
+        Some(status) => conn
+            .prepare_cached(
+                "SELECT * FROM outbox WHERE status = ?1 ORDER BY created_at DESC, id DESC
+                 LIMIT ?2 OFFSET ?3",
+            )?
+            .query_map(params![status.as_str(), limit, offset], from_row)?
+            .collect::<Result<_, _>>()?,
+        None => conn
+            .prepare_cached("SELECT * FROM outbox ORDER BY id DESC LIMIT ?1 OFFSET ?2")?
+            .query_map(params![limit, offset], from_row)?
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(rows)
 }
 
 pub fn for_reservation(
@@ -393,4 +413,19 @@ pub fn next_due_at(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreErro
         |r| r.get(0),
     )?;
     Ok(s.as_deref().and_then(crate::domain::time::from_db))
+}
+
+#[cfg(test)]
+mod message_id_tests {
+    use super::new_message_id;
+
+    #[test]
+    fn message_ids_sort_in_creation_order_and_never_repeat() {
+        let ids: Vec<String> = (0..2000).map(|_| new_message_id()).collect();
+        let prefixes: Vec<&str> = ids.iter().map(|id| &id[..22]).collect();
+        assert!(prefixes.windows(2).all(|w| w[0] <= w[1]), "{prefixes:?}");
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert!(ids.iter().all(|id| id.len() == 39), "{}", ids[0]);
+    }
 }

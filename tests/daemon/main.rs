@@ -5,5 +5,6 @@
 mod support;
 
 mod commands;
+mod file_modes;
 mod hardening;
 mod lifecycle;

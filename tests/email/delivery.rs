@@ -84,10 +84,8 @@ fn a_request_then_accept_delivers_four_complete_emails() {
     let subject = msg.subject().unwrap();
     assert!(!subject.contains("=?"), "subject decoded: {subject}");
     assert_eq!(msg.from().unwrap().first().unwrap().address(), Some(USER));
-    assert_eq!(
-        msg.reply_to().unwrap().first().unwrap().address(),
-        Some("marie@example.org")
-    );
+    // Contact details are exchanged only once the driver accepts (email/privacy.rs).
+    assert!(msg.reply_to().is_none());
     let row = rows(&db)
         .into_iter()
         .find(|r| r.template == "request_driver")
@@ -135,7 +133,18 @@ fn a_request_then_accept_delivers_four_complete_emails() {
     );
     let ics = &parts[0].1;
     assert!(ics.contains("METHOD:REQUEST\r\n"), "{ics}");
-    assert!(ics.contains(&format!("UID:reservation-{id}@carette\r\n")));
+    // Unique per install: the random id kept in the database, and the base_url host.
+    let install: String = rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .query_row("SELECT install_id FROM install", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(install.len(), 32, "{install}");
+    assert!(
+        ics.contains(&format!(
+            "UID:reservation-{id}.{install}@rides.example.org\r\n"
+        )),
+        "{ics}"
+    );
     assert!(ics.contains("SEQUENCE:1\r\n"));
     assert!(ics.contains("LOCATION:Place Bellecour\r\n"));
     assert!(ics.contains("ORGANIZER;CN=\"Carette\":mailto:rides@example.org"));

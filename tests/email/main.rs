@@ -6,5 +6,6 @@ mod support;
 
 mod cli;
 mod delivery;
+mod privacy;
 mod templates;
 mod templates_cli;

@@ -28,7 +28,7 @@ fn config(dir: &Path, templates: Option<&Path>) -> PathBuf {
         .unwrap_or_default();
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = {:?}\n\n\
-         [security]\nsecret_key = \"test-secret-0123456789abcdef\"\n\n[email]\n{templates}",
+         [security]\nsecret_key = \"test-secret-0123456789abcdef0123456789abcdef\"\n\n[email]\n{templates}",
         dir.join("carette.db").display().to_string()
     );
     let path = dir.join("config.toml");

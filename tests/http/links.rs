@@ -300,21 +300,160 @@ fn a_departed_trip_is_explained() {
     let s = start();
     let offer = s.create_offer(3);
     let id = s.request_seat(offer, "marie@example.org", 1);
+    s.service.accept(id, t0()).unwrap();
     let later = crate::support::http::departure() + Duration::minutes(5);
     let token = s.sign(
-        LinkAction::Accept,
+        LinkAction::Remove,
         Subject::Reservation(id),
         later + Duration::days(1),
     );
     s.set_now(later);
     let before = s.dump();
-    let page = s.get(&format!("/api/reservation/accept?token={token}"));
+    let page = s.get(&format!("/api/reservation/remove?token={token}"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Ce trajet est déjà parti"));
-    let r = s.post_form("/api/reservation/accept", &format!("token={token}"));
+    let r = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(r.status, 409);
     assert!(r.body.contains("Ce trajet est déjà parti"));
     assert_eq!(s.dump(), before);
+}
+
+/// The last audit row of a reservation: (actor, from, to).
+fn last_event(s: &crate::support::http::TestServer, id: i64) -> (String, String, String) {
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    conn.query_row(
+        "SELECT actor, from_status, to_status FROM reservation_events
+         WHERE reservation_id = ?1 ORDER BY id DESC LIMIT 1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_answer_after_the_deadline_expires_the_request_once() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let r = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &crate::support::http::reservation_body("Marie Curie", "marie@example.org", 1),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let deadline = t0() + Duration::hours(24);
+    let deadline_s = deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The API, the driver's email and the links share one deadline.
+    assert_eq!(r.json()["expires_at"], deadline_s.as_str());
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let emailed: String = conn
+        .query_row(
+            "SELECT json_extract(context, '$.reservation.expires_at') FROM outbox
+             WHERE template = 'request_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(emailed, deadline_s);
+    let accept = s.token(LinkAction::Accept, Subject::Reservation(id));
+    let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
+
+    // A minute before: still possible.
+    s.set_now(deadline - Duration::minutes(1));
+    let page = s.get(&format!("/api/reservation/accept?token={accept}"));
+    assert!(
+        page.body.contains("Accepter cette demande"),
+        "{}",
+        page.body
+    );
+
+    // At the deadline: the GET says so and changes nothing (scanners fetch links).
+    s.set_now(deadline);
+    let before = s.dump();
+    for path in [
+        format!("/api/reservation/accept?token={accept}"),
+        format!("/api/reservation/refuse?token={refuse}"),
+    ] {
+        let page = s.get(&path);
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("Demande expirée"), "{}", page.body);
+        assert!(page.body.contains("2 juin à 10 h"), "{}", page.body);
+        assert!(!page.body.contains("<form"));
+    }
+    assert_eq!(s.dump(), before);
+    assert_eq!(s.status_of(id), "pending");
+
+    // The POST expires it on the spot: emails 8 and 9, once, and an audit row.
+    let emails_before = s.outbox().len();
+    let r = s.post_form("/api/reservation/accept", &format!("token={accept}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Demande expirée"), "{}", r.body);
+    assert_eq!(s.status_of(id), "expired");
+    assert_eq!(
+        templates(&s.outbox()[emails_before..]),
+        [
+            ("expired_passenger", "marie@example.org"),
+            ("expired_driver", "jean@example.org")
+        ]
+    );
+    assert_eq!(
+        last_event(&s, id),
+        ("system".into(), "pending".into(), "expired".into())
+    );
+    assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 3);
+
+    // Replays (either button, either method) change nothing and send nothing.
+    let before = s.dump();
+    for (path, form) in [
+        ("/api/reservation/accept", format!("token={accept}")),
+        ("/api/reservation/refuse", format!("token={refuse}")),
+    ] {
+        let again = s.post_form(path, &form);
+        assert_eq!(again.status, 409);
+        assert!(again.body.contains("expiré"), "{}", again.body);
+    }
+    assert_eq!(s.dump(), before);
+    // The hourly job finds nothing left to do.
+    let report = s.service.expire_due(deadline + Duration::hours(1)).unwrap();
+    assert_eq!(report.reservations, 0);
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn an_answer_after_departure_expires_the_request() {
+    let s = start();
+    let offer = s.create_offer(3);
+    // Asked two hours before departure: the deadline is the departure.
+    s.set_now(crate::support::http::departure() - Duration::hours(2));
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let emailed: String = conn
+        .query_row(
+            "SELECT json_extract(context, '$.reservation.expires_at') FROM outbox
+             WHERE template = 'request_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let departure = crate::support::http::departure();
+    assert_eq!(
+        emailed,
+        departure.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
+    s.set_now(crate::support::http::departure() + Duration::minutes(5));
+    let page = s.get(&format!("/api/reservation/refuse?token={refuse}"));
+    assert!(page.body.contains("Demande expirée"), "{}", page.body);
+    assert_eq!(s.status_of(id), "pending");
+    let r = s.post_form("/api/reservation/refuse", &format!("token={refuse}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Demande expirée"));
+    assert_eq!(s.status_of(id), "expired");
+    let expired: Vec<_> = s
+        .outbox()
+        .into_iter()
+        .filter(|(t, _)| t.starts_with("expired_"))
+        .collect();
+    assert_eq!(expired.len(), 2);
 }
 
 #[test]
@@ -355,4 +494,137 @@ fn concurrent_accepts_for_the_last_seat() {
         assert_eq!(confirmed, 1);
         assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 0);
     }
+}
+
+/// "Send me a fresh link" counts against the recipient's hourly cap like a seat request:
+/// over it, a French "Trop de demandes" page, and nothing is written or sent.
+#[test]
+fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
+    let s = start();
+    let offer = s.create_offer(8);
+    // 20 seat requests: the driver's 20 emails of the hour.
+    let ids: Vec<i64> = (0..20)
+        .map(|i| s.request_seat(offer, &format!("p{i}@example.org"), 1))
+        .collect();
+    let expired = |action, id| {
+        s.sign(
+            action,
+            Subject::Reservation(id),
+            t0() + Duration::minutes(5),
+        )
+    };
+    // Past the 10-minute resend cooldown, well within the hour.
+    s.set_now(t0() + Duration::minutes(15));
+    let to_driver = expired(LinkAction::Accept, ids[0]);
+    let before = s.dump();
+    let page = s.post_form("/api/link/resend", &format!("token={to_driver}"));
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Trop de demandes"), "{}", page.body);
+    assert!(
+        page.body.contains("au cours de la dernière heure"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("rien n'a été modifié"), "{}", page.body);
+    assert!(!page.body.contains("jean@"), "{}", page.body);
+    assert!(page.header("retry-after").is_some());
+    assert_eq!(s.dump(), before, "nothing written, nothing queued");
+
+    // The passenger's own fresh link is not held back by the driver's inbox.
+    let to_passenger = expired(LinkAction::Cancel, ids[0]);
+    let sent = s.post_form("/api/link/resend", &format!("token={to_passenger}"));
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("request_passenger", "p0@example.org"))
+    );
+}
+
+/// The most one attacker can make Carette send one address in an hour, with everything
+/// an attacker can hold: any number of addresses and offers of his own, and the links
+/// those bring him. Requests, fresh links, and what the attacker's own links send the
+/// other party all count against that party's hourly cap (20).
+#[test]
+fn what_one_attacker_can_send_one_address_in_an_hour() {
+    use crate::support::http::TestServer;
+    let ask = |s: &TestServer, offer: i64, email: &str| {
+        s.post_json(
+            &format!("/api/offers/{offer}/reservations"),
+            &crate::support::http::reservation_body("X", email, 1),
+        )
+    };
+    let act = |s: &TestServer, action: LinkAction, id: i64| {
+        let subject = Subject::Reservation(id);
+        let token = s.token(action, subject.clone());
+        s.post_form(&action.path(&subject), &format!("token={token}"))
+            .status
+    };
+    let to = |s: &TestServer, who: &str| s.outbox().iter().filter(|(_, r)| r == who).count();
+    let offer_of = |s: &TestServer, driver: &str| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&crate::support::http::offer_body(8)).unwrap();
+        body["driver_email"] = driver.into();
+        let r = s.post_json("/api/offers", &body.to_string());
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_i64().unwrap()
+    };
+
+    // The victim drives (jean@example.org): request under ever new addresses, then
+    // cancel each with the cancel link the attacker's own address received.
+    let s = start();
+    let offer = s.create_offer(8);
+    for i in 0..100 {
+        let r = ask(&s, offer, &format!("attacker{i}@example.net"));
+        if r.status == 201 {
+            let id = r.json()["id"].as_i64().unwrap();
+            assert!([200, 429].contains(&act(&s, LinkAction::Cancel, id)));
+        } else {
+            assert_eq!(r.status, 429);
+        }
+    }
+    assert_eq!(to(&s, "jean@example.org"), 20);
+
+    // The victim is the passenger: the attacker drives, accepts then removes the victim
+    // each time with his own driver links.
+    let s = start();
+    let victim = "victim@example.org";
+    let offer = offer_of(&s, "attacker@example.net");
+    for _ in 0..100 {
+        let r = ask(&s, offer, victim);
+        if r.status != 201 {
+            // 422 once a removal was refused: the victim is still on board.
+            assert!([422, 429].contains(&r.status), "{}", r.body);
+            continue;
+        }
+        let id = r.json()["id"].as_i64().unwrap();
+        for action in [LinkAction::Accept, LinkAction::Remove] {
+            assert!([200, 429].contains(&act(&s, action, id)), "{action:?}");
+        }
+    }
+    assert_eq!(to(&s, victim), 20);
+
+    // Requests left pending for a day, then answered in one burst: the burst is capped.
+    let s = start();
+    let mut pending = Vec::new();
+    for hour in 0..6 {
+        s.set_now(t0() + Duration::hours(hour));
+        for i in 0..25 {
+            let offer = offer_of(&s, &format!("attacker{hour}-{i}@example.net"));
+            let r = ask(&s, offer, victim);
+            if r.status == 201 {
+                pending.push(r.json()["id"].as_i64().unwrap());
+            }
+        }
+    }
+    // 20 in each of hours 0, 2, 4 (the window of 60 to 70 minutes spans the next hour).
+    assert_eq!(pending.len(), 60);
+    let burst = t0() + Duration::hours(7);
+    s.set_now(burst);
+    let before = to(&s, victim);
+    let accepted = pending
+        .iter()
+        .filter(|id| act(&s, LinkAction::Accept, **id) == 200)
+        .count();
+    assert_eq!(accepted, 20, "the burst stops at the cap");
+    assert_eq!(to(&s, victim) - before, 20);
 }

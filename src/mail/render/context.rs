@@ -119,7 +119,14 @@ pub fn prepare(
         return Err("the context must be a JSON object".to_owned());
     };
     let mut root = source.clone();
-    for key in ["recipient_name", "offer", "reservation", "sent_at"] {
+    for key in [
+        "recipient_name",
+        "offer",
+        "reservation",
+        "sent_at",
+        "when_fr",
+        "when_en",
+    ] {
         root.entry(key).or_insert(Value::Null);
     }
     root.insert("lang".to_owned(), words.lang.as_str().into());
@@ -131,12 +138,11 @@ pub fn prepare(
     }
     let links = normalize_links(links)?;
 
-    let mut departure = None;
     if let Some(Value::Object(offer)) = root.get_mut("offer") {
-        departure = derive_offer(&d, offer)?;
+        derive_offer(&d, offer)?;
     }
     if let Some(Value::Object(reservation)) = root.get_mut("reservation") {
-        derive_reservation(&d, reservation, departure)?;
+        derive_reservation(&d, reservation)?;
     }
     let passengers = root
         .entry("passengers")
@@ -229,34 +235,26 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
-/// Derives the offer's wordings; returns the departure instant for the deadline.
-fn derive_offer(
-    d: &Deriver,
-    offer: &mut Map<String, Value>,
-) -> Result<Option<DateTime<Utc>>, String> {
-    let departure = d
-        .instant(
-            offer,
-            "departure_at",
-            &[
-                ("departure", Words::datetime),
-                ("departure_date", Words::date),
-                ("departure_time", Words::time),
-            ],
-        )
-        .map_err(|e| format!("offer.{e}"))?;
+/// Derives the offer's wordings.
+fn derive_offer(d: &Deriver, offer: &mut Map<String, Value>) -> Result<(), String> {
+    d.instant(
+        offer,
+        "departure_at",
+        &[
+            ("departure", Words::datetime),
+            ("departure_date", Words::date),
+            ("departure_time", Words::time),
+        ],
+    )
+    .map_err(|e| format!("offer.{e}"))?;
     d.count(offer, "seats", "seats", Words::seats)
         .map_err(|e| format!("offer.{e}"))?;
     d.count(offer, "seats_left", "seats_left", Words::seats_left)
         .map_err(|e| format!("offer.{e}"))?;
-    Ok(departure)
+    Ok(())
 }
 
-fn derive_reservation(
-    d: &Deriver,
-    r: &mut Map<String, Value>,
-    departure: Option<DateTime<Utc>>,
-) -> Result<(), String> {
+fn derive_reservation(d: &Deriver, r: &mut Map<String, Value>) -> Result<(), String> {
     let at = |e: String| format!("reservation.{e}");
     for key in RESERVATION_OPTIONAL {
         r.entry(key).or_insert(Value::Null);
@@ -270,14 +268,11 @@ fn derive_reservation(
     d.instant(r, "previous_pickup_at", before).map_err(at)?;
     d.instant(r, "created_at", &[("created", Words::datetime)])
         .map_err(at)?;
-    let expires = d
+    // The service stores the request's deadline (`domain::request_deadline`, already capped
+    // at departure) as `expires_at`: the email prints exactly the rule the links enforce.
+    let deadline = d
         .instant(r, "expires_at", &[("expires", Words::datetime)])
         .map_err(at)?;
-    // A pending request also expires when the trip departs, whichever comes first.
-    let deadline = match (expires, departure) {
-        (Some(e), Some(dep)) => Some(e.min(dep)),
-        (e, _) => e,
-    };
     let deadline_words = deadline.map(|t| d.words.datetime(&datetime_fr::local(t, d.tz)));
     r.insert(d.name("deadline"), deadline_words.into());
     d.count(r, "seats", "seats", Words::seats).map_err(at)?;

@@ -57,7 +57,7 @@ pub fn sample(template: &str) -> (Value, Value) {
             Value::Null
         },
         "status": status,
-        "previous_status": previous_status,
+        "previous_status": previous_status.clone(),
         "created_at": "2026-12-01T07:00:00Z", "expires_at": "2026-12-02T07:00:00Z",
         "calendar_sequence": 1,
     });
@@ -79,11 +79,27 @@ pub fn sample(template: &str) -> (Value, Value) {
         },
         "passengers": if to_driver { passengers } else { json!([]) },
     });
+    if template.starts_with("reminder_") {
+        context["when_fr"] = json!("demain");
+        context["when_en"] = json!("tomorrow");
+    }
     if template == "reminder_driver" {
         context["pending"] = json!([
             { "reservation_id": 8, "name": "Inès Martin", "seats": 2, "pickup": "Gare de Voiron",
               "message": "Nous avons deux valises.", "created_at": "2026-12-01T18:00:00Z" },
         ]);
+    }
+    // Contact details only once the driver said yes (`service::context::contacts_shared`):
+    // an override naming them in an email about a request must fail the check.
+    let shared = status == "confirmed" || previous_status == json!("confirmed");
+    if !shared {
+        if to_driver {
+            if let Some(r) = context["reservation"].as_object_mut() {
+                r.remove("passenger_email");
+            }
+        } else if let Some(o) = context["offer"].as_object_mut() {
+            o.remove("driver_email");
+        }
     }
     let links = links(template, status, &context);
     (context, links)
