@@ -453,3 +453,21 @@ fn an_unknown_language_in_a_row_is_an_error_and_pages_fall_back_to_french() {
         .unwrap();
     assert_eq!(page, "<p>ok</p>");
 }
+
+#[test]
+fn reminders_say_tomorrow_or_today_in_each_language() {
+    let r = renderer();
+    for (lang, fr, en) in [("fr", "demain", "tomorrow"), ("en", "aujourd'hui", "today")] {
+        let (mut context, links) = sample("reminder_passenger");
+        context["lang"] = json!(lang);
+        context["when_fr"] = json!(fr);
+        context["when_en"] = json!(en);
+        let email = render(&r, "reminder_passenger", &context, &links);
+        let want = if lang == "fr" {
+            "Petit rappel : votre covoiturage part demain !".to_owned()
+        } else {
+            "A quick reminder: your shared ride leaves today!".to_owned()
+        };
+        assert!(email.text.contains(&want), "{}", email.text);
+    }
+}
