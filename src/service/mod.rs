@@ -4,12 +4,14 @@
 
 pub mod browse;
 pub mod context;
+pub mod forget;
 pub mod jobs;
 pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod quota;
 pub mod reservations;
+pub mod retention;
 pub mod routes;
 
 use std::sync::Arc;
@@ -97,6 +99,7 @@ pub struct Settings {
     /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
     /// one address in any hour.
     pub max_per_recipient_per_hour: u32,
+    pub retention: retention::RetentionSettings,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Settings {
             routing_enabled: c.routing.osrm_url.is_some(),
             default_lang: c.email.default_lang,
             max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
+            retention: retention::RetentionSettings::from_config(&c.retention),
         }
     }
 }
