@@ -2,6 +2,7 @@
 //! the acceptance rate.
 //! No I/O here and nothing from the other layers.
 
+pub mod lang;
 pub mod model;
 pub mod rate;
 pub mod rules;
@@ -11,6 +12,7 @@ pub mod time;
 pub mod token;
 pub mod validate;
 
+pub use lang::Lang;
 pub use rate::acceptance_rate;
 pub use rules::{Refusal, check_action, request_deadline};
 pub use status::{Action, Actor, IllegalTransition, Status, next_status};

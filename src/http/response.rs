@@ -53,7 +53,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 /// Renders `templates/page/<page>.html`; a template failure is logged and becomes a
 /// static page, never a blank or a panic.
 pub fn page(state: &HttpState, status: StatusCode, page: &str, context: &Value) -> Resp {
-    match crate::page::render(&state.renderer, page, context) {
+    match crate::page::render_at(&state.renderer, page, context, state.now()) {
         Ok(html) => with_body(status, "text/html; charset=utf-8", html),
         Err(e) => {
             tracing::error!(page, error = %e, "cannot render page");

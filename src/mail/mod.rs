@@ -14,3 +14,4 @@ pub mod outgoing;
 pub mod render;
 pub mod sender;
 pub mod test_send;
+pub mod words;
