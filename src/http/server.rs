@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::response::{self, Resp};
 use super::routes::{self, Route, RouteError};
-use super::{HttpState, api, dashboard, links, ops};
+use super::{HttpState, api, dashboard, links, ops, rider_pages};
 
 /// Open connections served at once.
 const MAX_CONNECTIONS: usize = 1024;
@@ -122,7 +122,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
     let started = Instant::now();
     let method = req.method().clone();
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let (name, api, mut resp) = match Route::parse(&method, req.uri().path()) {
+    let parsed = Route::parse(&method, req.uri().path());
+    let rider = matches!(parsed, Ok(Route::Rider { .. }));
+    let (name, api, mut resp) = match parsed {
         Ok(route) => {
             let resp = dispatch(&state, route, peer, req).await;
             (route.name(), route.is_api(), resp)
@@ -153,6 +155,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         cors(&state, origin.as_ref(), &mut resp);
     }
     response::secure(&mut resp);
+    if rider {
+        rider_pages::frame_policy(&state, &mut resp);
+    }
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     state.metrics.observe(name, status, elapsed);
@@ -182,6 +187,7 @@ async fn dispatch(
         Route::Dashboard => dashboard::dashboard(state, &req).await,
         Route::Health => ops::health(state).await,
         Route::Metrics => ops::metrics(state).await,
+        Route::Rider { page, embed } => rider_pages::handle(state, page, embed, peer, req).await,
         Route::Options { allow, api } => options(state, &req, allow, api),
     }
 }

@@ -44,8 +44,9 @@ use crate::mail::datetime_fr;
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// The 15 emails of SPEC.md, plus `offer_cancelled_driver` (the driver's own
-/// confirmation that the whole offer is cancelled, sent by the service layer).
-const TEMPLATE_NAMES: [&str; 16] = [
+/// confirmation that the whole offer is cancelled, sent by the service layer) and
+/// `offer_created_driver` (sent when a trip is offered from the riders' pages).
+const TEMPLATE_NAMES: [&str; 17] = [
     "request_driver",
     "request_passenger",
     "confirmed_passenger",
@@ -62,6 +63,7 @@ const TEMPLATE_NAMES: [&str; 16] = [
     "offer_cancelled_passenger",
     "route_updated_passenger",
     "offer_cancelled_driver",
+    "offer_created_driver",
 ];
 
 /// File extensions the renderer loads; anything else in an override dir is ignored.

@@ -9,6 +9,7 @@ pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod reservations;
+pub mod riders;
 pub mod routes;
 
 use std::sync::Arc;
