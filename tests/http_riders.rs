@@ -43,10 +43,20 @@ fn form_token(html: &str) -> String {
 /// POSTs a form the way a browser on our own page does (Origin null under
 /// no-referrer, Sec-Fetch-Site same-origin).
 fn submit(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> Reply {
-    submit_with(s, path, pairs, &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")])
+    submit_with(
+        s,
+        path,
+        pairs,
+        &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+    )
 }
 
-fn submit_with(s: &TestServer, path: &str, pairs: &[(&str, &str)], extra: &[(&str, &str)]) -> Reply {
+fn submit_with(
+    s: &TestServer,
+    path: &str,
+    pairs: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Reply {
     let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
     headers.extend_from_slice(extra);
     s.request("POST", path, &headers, &encode(pairs))
@@ -170,12 +180,28 @@ fn requesting_a_seat_from_the_page_is_the_api_use_case() {
     assert!(sent.body.contains("Demande envoyée"), "{}", sent.body);
 
     let conn = rusqlite::Connection::open(&s.path).unwrap();
-    let (name, email, seats, status, pickup, message): (String, String, i64, String, String, String) = conn
+    let (name, email, seats, status, pickup, message): (
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+    ) = conn
         .query_row(
             "SELECT passenger_name, passenger_email, seats, status, pickup, message
              FROM carpool_reservations WHERE offer_id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .unwrap();
     assert_eq!(
@@ -188,7 +214,10 @@ fn requesting_a_seat_from_the_page_is_the_api_use_case() {
         s.outbox(),
         vec![
             ("request_driver".to_owned(), "jean@example.org".to_owned()),
-            ("request_passenger".to_owned(), "marie@example.org".to_owned()),
+            (
+                "request_passenger".to_owned(),
+                "marie@example.org".to_owned()
+            ),
         ]
     );
 
@@ -227,12 +256,24 @@ fn form_errors_show_the_form_again_with_the_input_kept() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(s.dump(), before, "a refused form writes nothing");
     // French messages next to their fields.
-    assert!(r.body.contains("<p class=\"error\" id=\"name-error\">Ce champ est obligatoire.</p>"));
-    assert!(r.body.contains("id=\"email-error\">Cette adresse e-mail ne semble pas valide"));
+    assert!(
+        r.body
+            .contains("<p class=\"error\" id=\"name-error\">Ce champ est obligatoire.</p>")
+    );
+    assert!(
+        r.body
+            .contains("id=\"email-error\">Cette adresse e-mail ne semble pas valide")
+    );
     // What the rider typed is back, escaped.
     assert!(r.body.contains("value=\"marie-at-example\""));
-    assert!(r.body.contains("value=\"Gare &lt;Perrache&gt; &amp; &quot;quai&quot;\""));
-    assert!(r.body.contains("Ligne 2 &lt;script&gt;x&lt;/script&gt;</textarea>"));
+    assert!(
+        r.body
+            .contains("value=\"Gare &lt;Perrache&gt; &amp; &quot;quai&quot;\"")
+    );
+    assert!(
+        r.body
+            .contains("Ligne 2 &lt;script&gt;x&lt;/script&gt;</textarea>")
+    );
     assert!(!r.body.contains("<script>"));
     assert!(r.body.contains("<option value=\"2\" selected>"));
     // A fresh token, so the corrected form goes through.
@@ -255,7 +296,10 @@ fn form_errors_show_the_form_again_with_the_input_kept() {
     let r = submit(&s, "/trajets/nouveau", &fields);
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(s.dump(), before);
-    assert!(r.body.contains("id=\"destination-error\">Ce champ est obligatoire."));
+    assert!(
+        r.body
+            .contains("id=\"destination-error\">Ce champ est obligatoire.")
+    );
     assert!(r.body.contains("id=\"time-error\">Indiquez une heure"));
     assert!(r.body.contains("value=\"Lyon Part-Dieu\""));
     assert!(r.body.contains("value=\"25:99\""));
@@ -266,7 +310,10 @@ fn form_errors_show_the_form_again_with_the_input_kept() {
     past.push(("date", "2030-05-31"));
     let r = submit(&s, "/trajets/nouveau", &past);
     assert_eq!(r.status, 422);
-    assert!(r.body.contains("id=\"date-error\">Cette date et cette heure sont déjà passées."));
+    assert!(
+        r.body
+            .contains("id=\"date-error\">Cette date et cette heure sont déjà passées.")
+    );
     assert_eq!(s.dump(), before);
 }
 
@@ -282,7 +329,12 @@ fn forged_or_foreign_posts_are_refused_and_write_nothing() {
     let before = s.dump();
 
     // No token, a token of another form, a tampered one: the form comes back, 403.
-    for token in ["", for_other.as_str(), offer_token.as_str(), &format!("{good}x")] {
+    for token in [
+        "",
+        for_other.as_str(),
+        offer_token.as_str(),
+        &format!("{good}x"),
+    ] {
         let r = submit(&s, &path, &seat_fields(token, "marie@example.org"));
         assert_eq!(r.status, 403, "token {token:?}: {}", r.body);
         assert!(r.body.contains("depuis cette page"));
@@ -297,9 +349,17 @@ fn forged_or_foreign_posts_are_refused_and_write_nothing() {
         vec![("Sec-Fetch-Site", "cross-site")],
         vec![("Sec-Fetch-Site", "same-site")],
         vec![("Origin", "https://evil.example")],
-        vec![("Origin", "https://evil.example"), ("Sec-Fetch-Site", "same-origin")],
+        vec![
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
     ] {
-        let r = submit_with(&s, &path, &seat_fields(&good, "marie@example.org"), &headers);
+        let r = submit_with(
+            &s,
+            &path,
+            &seat_fields(&good, "marie@example.org"),
+            &headers,
+        );
         assert_eq!(r.status, 403, "{headers:?}");
         assert!(r.body.contains("Envoi refusé"));
     }
@@ -376,11 +436,19 @@ fn form_posts_share_the_apis_rate_limit() {
     let s = start_with(http_support::limited(1, 2));
     let id = s.create_offer(3); // one of the burst
     let token = form_token(&s.get(&format!("/trajets/{id}")).body);
-    let first = submit(&s, &format!("/trajets/{id}"), &seat_fields(&token, "a@example.org"));
+    let first = submit(
+        &s,
+        &format!("/trajets/{id}"),
+        &seat_fields(&token, "a@example.org"),
+    );
     assert_eq!(first.status, 303, "{}", first.body);
     let before = s.dump();
     let token = form_token(&s.get(&format!("/trajets/{id}")).body);
-    let r = submit(&s, &format!("/trajets/{id}"), &seat_fields(&token, "b@example.org"));
+    let r = submit(
+        &s,
+        &format!("/trajets/{id}"),
+        &seat_fields(&token, "b@example.org"),
+    );
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some());
     assert!(r.body.contains("Trop de demandes"));
@@ -466,11 +534,19 @@ fn pages_are_framed_only_by_the_configured_origins() {
     assert_eq!(list.header("x-frame-options"), Some("DENY"));
 
     let s = start_with(HttpConfig {
-        embed_origins: vec!["https://www.example.org".into(), "https://asso.example".into()],
+        embed_origins: vec![
+            "https://www.example.org".into(),
+            "https://asso.example".into(),
+        ],
         ..http_support::config()
     });
     let id = s.create_offer(3);
-    for path in ["/embed", "/embed/trajets/nouveau", &format!("/embed/trajets/{id}"), "/trajets"] {
+    for path in [
+        "/embed",
+        "/embed/trajets/nouveau",
+        &format!("/embed/trajets/{id}"),
+        "/trajets",
+    ] {
         let r = s.get(path);
         assert_eq!(r.status, 200, "{path}");
         let csp = r.header("content-security-policy").unwrap();
@@ -489,10 +565,17 @@ fn pages_are_framed_only_by_the_configured_origins() {
     let embed = s.get("/embed");
     assert!(!embed.body.contains("<header>"));
     assert!(embed.body.contains("class=\"embed\""));
-    assert!(embed.body.contains(&format!("href=\"/embed/trajets/{id}\"")));
+    assert!(
+        embed
+            .body
+            .contains(&format!("href=\"/embed/trajets/{id}\""))
+    );
     assert!(embed.body.contains("href=\"/embed/trajets/nouveau\""));
     let page = s.get(&format!("/embed/trajets/{id}"));
-    assert!(page.body.contains(&format!("action=\"/embed/trajets/{id}\"")));
+    assert!(
+        page.body
+            .contains(&format!("action=\"/embed/trajets/{id}\""))
+    );
     let posted = submit(
         &s,
         &format!("/embed/trajets/{id}"),

@@ -230,12 +230,8 @@ impl TokenSigner {
         now: DateTime<Utc>,
     ) -> Result<(), FormTokenError> {
         let (p64, t64) = token.split_once('.').ok_or(FormTokenError::Invalid)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(p64)
-            .map_err(invalid)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(t64)
-            .map_err(invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(p64).map_err(invalid)?;
+        let tag = URL_SAFE_NO_PAD.decode(t64).map_err(invalid)?;
         let payload = String::from_utf8(payload).map_err(invalid)?;
         let mut mac = self.mac();
         mac.update(payload.as_bytes());

@@ -22,11 +22,11 @@ mod links;
 pub mod metrics;
 mod ops;
 mod pages;
-mod rider_form;
-mod rider_pages;
 pub mod rate_limit;
 mod request;
 mod response;
+mod rider_form;
+mod rider_pages;
 pub mod routes;
 mod server;
 mod shape;
@@ -126,7 +126,13 @@ impl HttpConfig {
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next()?;
-    (!host.is_empty()).then(|| format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+    (!host.is_empty()).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    })
 }
 
 impl Default for HttpConfig {

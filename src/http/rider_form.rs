@@ -127,8 +127,7 @@ impl FormErrors {
     }
 
     fn check<T>(&mut self, field: &'static str, r: Result<T, FieldError>) -> Option<T> {
-        r.map_err(|e| self.add(field, french(&e)))
-            .ok()
+        r.map_err(|e| self.add(field, french(&e))).ok()
     }
 }
 
@@ -272,10 +271,7 @@ pub fn offer_input(f: &Fields, tz: Tz, now: DateTime<Utc>) -> Result<OfferInput,
                 e.add("date", "Cette date et cette heure sont déjà passées.");
                 None
             } else if at > now + Duration::days(MAX_DAYS_AHEAD) {
-                e.add(
-                    "date",
-                    "Un trajet se propose au plus un an à l'avance.",
-                );
+                e.add("date", "Un trajet se propose au plus un an à l'avance.");
                 None
             } else {
                 Some(at)
@@ -361,7 +357,11 @@ pub fn trip_filter(query: &str) -> (TripFilter, Value, bool) {
         destination: text("destination"),
         date,
     };
-    (filter, f.values(&["origin", "destination", "date"]), bad_date)
+    (
+        filter,
+        f.values(&["origin", "destination", "date"]),
+        bad_date,
+    )
 }
 
 #[cfg(test)]
@@ -396,15 +396,14 @@ mod tests {
         let input = offer_input(&f, chrono_tz::Europe::Paris, now()).unwrap();
         // 09:30 in Paris in June is 07:30 UTC.
         assert_eq!(input.departure_at, "2030-06-10T07:30:00Z");
-        assert_eq!(
-            (input.seats, input.origin.label.as_str()),
-            (3, "Lyon")
-        );
+        assert_eq!((input.seats, input.origin.label.as_str()), (3, "Lyon"));
     }
 
     #[test]
     fn every_offer_problem_is_told_at_once_in_french() {
-        let f = Fields::parse("name=&email=nope&origin=Lyon&date=2030-05-01&time=08%3A00&seats=9&lang=de");
+        let f = Fields::parse(
+            "name=&email=nope&origin=Lyon&date=2030-05-01&time=08%3A00&seats=9&lang=de",
+        );
         let e = offer_input(&f, chrono_tz::Europe::Paris, now()).unwrap_err();
         assert_eq!(e.get("name"), Some("Ce champ est obligatoire."));
         assert!(e.get("email").unwrap().contains("adresse e-mail"));
@@ -424,7 +423,10 @@ mod tests {
     fn seat_requests_are_bounded_by_the_seats_left() {
         let ok = Fields::parse("name=Marie&email=marie%40example.org&seats=2&pickup=&message=");
         let input = seat_input(&ok, 2).unwrap();
-        assert_eq!((input.seats, input.pickup.is_none(), input.message), (2, true, None));
+        assert_eq!(
+            (input.seats, input.pickup.is_none(), input.message),
+            (2, true, None)
+        );
         let e = seat_input(&ok, 1).unwrap_err();
         assert_eq!(e.get("seats"), Some("Une seule place est possible."));
         let e = seat_input(&Fields::parse("seats=abc"), 3).unwrap_err();
@@ -444,7 +446,10 @@ mod tests {
         let e = ServiceError::NoSeats(SeatError::NotEnough { asked: 2, left: 1 });
         assert_eq!(
             service_field_error(&e),
-            Some(("seats", "Il ne reste qu'une place sur ce trajet.".to_owned()))
+            Some((
+                "seats",
+                "Il ne reste qu'une place sur ce trajet.".to_owned()
+            ))
         );
         assert_eq!(service_field_error(&ServiceError::OfferNotFound(3)), None);
     }

@@ -21,9 +21,7 @@ use serde_json::{Value, json};
 
 use super::request::{self, BodyError};
 use super::response::{self, Resp};
-use super::rider_form::{
-    self, Fields, FormErrors, HONEYPOT, OFFER_FIELDS, SEAT_FIELDS, TOKEN,
-};
+use super::rider_form::{self, Fields, FormErrors, HONEYPOT, OFFER_FIELDS, SEAT_FIELDS, TOKEN};
 use super::routes::RiderPage;
 use super::server::blocking;
 use super::{HttpState, pages, rate_limit};
@@ -198,7 +196,9 @@ async fn publish(
         Err(resp) => return resp,
     };
     if !fields.get(HONEYPOT).is_empty() {
-        tracing::info!("riders' offer form: honeypot filled; answered as a success, nothing written");
+        tracing::info!(
+            "riders' offer form: honeypot filled; answered as a success, nothing written"
+        );
         let context = json!({ "offer": null });
         return render(state, chrome, StatusCode::OK, "trajets_published", context);
     }
@@ -301,7 +301,9 @@ async fn request_seat(
         Err(resp) => return resp,
     };
     if !fields.get(HONEYPOT).is_empty() {
-        tracing::info!("riders' seat form: honeypot filled; answered as a success, nothing written");
+        tracing::info!(
+            "riders' seat form: honeypot filled; answered as a success, nothing written"
+        );
         return see_other(&chrome.url(RiderPage::Sent(id)));
     }
     let offer = match load_offer(state, chrome, id).await {
@@ -327,7 +329,13 @@ async fn request_seat(
         Ok(input) => input,
         Err(errors) => {
             form.errors = errors;
-            return offer_page(state, chrome, StatusCode::UNPROCESSABLE_ENTITY, &offer, &form);
+            return offer_page(
+                state,
+                chrome,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &offer,
+                &form,
+            );
         }
     };
     let service = state.service.clone();
@@ -440,7 +448,11 @@ async fn read_form(
         return Err(error_page(state, chrome, StatusCode::FORBIDDEN));
     }
     if request::media_type(&parts.headers).as_deref() != Some(FORM_MEDIA_TYPE) {
-        return Err(error_page(state, chrome, StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        return Err(error_page(
+            state,
+            chrome,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ));
     }
     let limit = state.config.max_body_bytes;
     let bytes = request::read_body(&parts.headers, body, limit, state.config.body_read_timeout)
@@ -485,8 +497,7 @@ fn same_origin(state: &HttpState, headers: &HeaderMap) -> bool {
     }
     // Direct access (no reverse proxy, or base_url not set yet): the Host the browser used.
     let host = value(header::HOST.as_str()).unwrap_or_default();
-    !host.is_empty()
-        && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
 }
 
 async fn load_offer(state: &Arc<HttpState>, chrome: Chrome, id: i64) -> Result<Offer, Resp> {
@@ -530,7 +541,13 @@ fn error_page(state: &HttpState, chrome: Chrome, status: StatusCode) -> Resp {
     render(state, chrome, status, "trajets_error", context)
 }
 
-fn render(state: &HttpState, chrome: Chrome, status: StatusCode, page: &str, context: Value) -> Resp {
+fn render(
+    state: &HttpState,
+    chrome: Chrome,
+    status: StatusCode,
+    page: &str,
+    context: Value,
+) -> Resp {
     response::page(state, status, page, &chrome.context(context))
 }
 

@@ -362,7 +362,10 @@ mod tests {
         for embed in [false, true] {
             let p = if embed { "/embed" } else { "" };
             let rider = |page| Ok(Route::Rider { page, embed });
-            assert_eq!(parse(Method::GET, &format!("{p}/trajets")), rider(RiderPage::List));
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets")),
+                rider(RiderPage::List)
+            );
             assert_eq!(
                 parse(Method::GET, &format!("{p}/trajets/nouveau")),
                 rider(RiderPage::NewOffer { submit: false })
@@ -424,7 +427,10 @@ mod tests {
         for page in [
             RiderPage::List,
             RiderPage::NewOffer { submit: true },
-            RiderPage::Offer { id: 3, submit: false },
+            RiderPage::Offer {
+                id: 3,
+                submit: false,
+            },
             RiderPage::Sent(3),
             RiderPage::Published(3),
         ] {

@@ -46,7 +46,9 @@ impl Service {
             destination: filter.destination.clone(),
             limit: MAX_LISTED,
         };
-        Ok(self.store.read(|c| offers::upcoming_with_seats(c, &query))?)
+        Ok(self
+            .store
+            .read(|c| offers::upcoming_with_seats(c, &query))?)
     }
 
     /// Creates the offer like `create_offer`, and in the same transaction queues
@@ -72,7 +74,11 @@ impl Service {
             let n = batch.commit(tx, now)?;
             Ok::<_, ServiceError>((offer, n))
         })?;
-        tracing::info!(offer = offer.id, seats = offer.seats, "offer published from the riders' pages");
+        tracing::info!(
+            offer = offer.id,
+            seats = offer.seats,
+            "offer published from the riders' pages"
+        );
         self.after_commit(emails, false);
         Ok(offer)
     }
