@@ -62,7 +62,7 @@ fn submit_with(
     s.request("POST", path, &headers, &encode(pairs))
 }
 
-fn offer_fields<'a>(token: &'a str) -> Vec<(&'a str, &'a str)> {
+fn offer_fields(token: &str) -> Vec<(&str, &str)> {
     vec![
         ("form_token", token),
         ("name", "Jean Dupont"),
