@@ -2,6 +2,7 @@
 //! concurrent POST reservation requests over keep-alive HTTP, next to a raw SQLite baseline
 //! writing the same rows per transaction at the same durability (WAL + synchronous=FULL),
 //! in the same run. Prints req/s, p50/p99 latency, the ratio, and the daemon's RSS.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -5,7 +5,9 @@
 //! transport: the transport's ceiling. The outbox run claims, signs links, renders,
 //! builds (with calendar invite where due), sends and records each row, from the same
 //! number of workers. Goal: outbox ≥ 0.5 × plain and ≥ 200 msg/s on 2 cores.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
+#[allow(dead_code)] // the bench uses only part of the test server
 #[path = "../tests/support/smtp_server.rs"]
 mod smtp_server;
 

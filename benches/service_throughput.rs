@@ -1,6 +1,7 @@
 //! request_seat + accept through the service on a real file, against a raw SQLite baseline
 //! writing the same rows in the same number of transactions, at the same durability
 //! (WAL + synchronous=FULL), in the same run. Prints both rates and the ratio.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
 use std::sync::Arc;
 use std::time::Instant;

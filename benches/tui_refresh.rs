@@ -4,6 +4,7 @@
 //! the code the TUI runs when `PRAGMA data_version` moves. Goal: ≤ 50 ms per refresh.
 //!
 //! `cargo bench --bench tui_refresh` (set CARETTE_BENCH_DB=path to keep and reuse the file).
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,8 +1,13 @@
-//! Test support shared by the email tests (and reusable by others with `mod support;`):
-//! an in-process SMTP server, configurations pointing at it, and a Service on a temp DB.
-#![allow(dead_code)]
+//! The one fixture module of the integration tests, included by every test binary:
+//! a Service over a real SQLite file, sample inputs, the binary runner, and the real
+//! peers the tests talk to (in-process SMTP server, OSRM stub, HTTP server, TUI harness).
+#![allow(dead_code, unused_imports)]
 
+pub mod db;
+pub mod http;
+pub mod osrm_stub;
 pub mod smtp_server;
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,16 +17,81 @@ use carette::service::{OfferInput, PlaceInput, ReservationInput, Service, Settin
 use carette::store::Store;
 use chrono::{DateTime, TimeZone, Utc};
 
-#[allow(unused_imports)]
+pub use db::{dump, outbox};
 pub use smtp_server::{Received, SmtpServer, Stage};
 
 /// Never in any output: tests grep for it.
 pub const PASSWORD: &str = "s3cret-Pa55word-xyz";
 pub const USER: &str = "rides@example.org";
 pub const FROM: &str = "Carette <rides@example.org>";
-pub const SECRET: &[u8] = b"test-secret-0123456789abcdef";
+/// The server secret of every test configuration (also never in any output).
+pub const SECRET_KEY: &str = "test-secret-0123456789abcdef-0123456789";
+pub const SECRET: &[u8] = SECRET_KEY.as_bytes();
 
-/// SMTP settings for `server`: plain TCP (the test server has no TLS), with login.
+/// A Service over a fresh SQLite file in its own temp dir.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub service: Service,
+}
+
+pub fn fixture() -> Fixture {
+    fixture_with(Settings::default())
+}
+
+pub fn fixture_with(settings: Settings) -> Fixture {
+    fixture_in(tempfile::tempdir().unwrap(), settings)
+}
+
+pub fn fixture_in(dir: tempfile::TempDir, settings: Settings) -> Fixture {
+    let path = dir.path().join("carette.db");
+    let store = Store::open(&path).unwrap();
+    let service = Service::new(Arc::new(store), settings);
+    Fixture { dir, path, service }
+}
+
+pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+pub fn place(label: &str) -> PlaceInput {
+    PlaceInput {
+        label: label.into(),
+        lat: None,
+        lon: None,
+    }
+}
+
+pub fn offer_input(departure: DateTime<Utc>, seats: i64) -> OfferInput {
+    OfferInput {
+        driver_name: "Jean Dupont".into(),
+        driver_email: "jean@example.org".into(),
+        origin: place("Lyon Part-Dieu"),
+        destination: place("Grenoble Gare"),
+        departure_at: departure.to_rfc3339(),
+        seats,
+    }
+}
+
+pub fn request(name: &str, email: &str, seats: i64) -> ReservationInput {
+    ReservationInput {
+        passenger_name: name.into(),
+        passenger_email: email.into(),
+        seats,
+        pickup: Some(place("Place Bellecour")),
+        message: Some("J'ai un petit sac".into()),
+    }
+}
+
+/// A one-seat request whose message carries markup, for the escaping checks.
+pub fn request_with_markup(name: &str, email: &str) -> ReservationInput {
+    ReservationInput {
+        message: Some("J'ai un sac <b>& une valise</b>".into()),
+        ..request(name, email, 1)
+    }
+}
+
+/// SMTP settings for the in-process server: plain TCP (it has no TLS), with login.
 pub fn smtp_config(port: u16) -> Config {
     let mut c = Config::default();
     c.smtp.host = Some("127.0.0.1".into());
@@ -45,7 +115,7 @@ base_url = "https://rides.example.org"
 path = "{db}"
 
 [security]
-secret_key = "test-secret-0123456789abcdef"
+secret_key = "{SECRET_KEY}"
 
 [smtp]
 host = "127.0.0.1"
@@ -64,58 +134,8 @@ timeout_secs = 3
     path
 }
 
-pub struct Db {
-    pub dir: tempfile::TempDir,
-    pub path: PathBuf,
-    pub service: Service,
-}
-
-pub fn db() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    db_in(dir)
-}
-
-pub fn db_in(dir: tempfile::TempDir) -> Db {
-    let path = dir.path().join("carette.db");
-    let store = Store::open(&path).unwrap();
-    let service = Service::new(Arc::new(store), Settings::default());
-    Db { dir, path, service }
-}
-
-pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
-}
-
-fn place(label: &str) -> PlaceInput {
-    PlaceInput {
-        label: label.into(),
-        lat: None,
-        lon: None,
-    }
-}
-
-pub fn offer(departure: DateTime<Utc>, seats: i64) -> OfferInput {
-    OfferInput {
-        driver_name: "Jean Dupont".into(),
-        driver_email: "jean@example.org".into(),
-        origin: place("Lyon Part-Dieu"),
-        destination: place("Grenoble Gare"),
-        departure_at: departure.to_rfc3339(),
-        seats,
-    }
-}
-
-pub fn request(name: &str, email: &str) -> ReservationInput {
-    ReservationInput {
-        passenger_name: name.into(),
-        passenger_email: email.into(),
-        seats: 1,
-        pickup: Some(place("Place Bellecour")),
-        message: Some("J'ai un sac <b>& une valise</b>".into()),
-    }
-}
-
-/// Runs the binary with `args`; returns (exit code, stdout, stderr).
+/// Runs the binary with `args` and none of the seed's environment overrides;
+/// returns (exit code, stdout, stderr).
 pub fn run_carette(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_carette"));
     cmd.args(args)

@@ -5,7 +5,6 @@
 //! stopped (listener closed, every connection cut) and started again on the same port.
 //! Written here rather than embedding a crate so that every reply and the down/up cycle
 //! are under the test's control.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -1,6 +1,5 @@
 //! Shared by the tui_* tests: a database seeded through the Service at a fixed clock, and
 //! the TUI wired to it with an inline loader and a TestBackend.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,11 +1,9 @@
 //! Configuration: the shipped example, fixtures of every invalid case, lookup order and
 //! environment overrides. Secrets and `carette init` are in the submodules.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
-#[path = "config/init.rs"]
 mod init;
-#[path = "config/lookup.rs"]
 mod lookup;
-#[path = "config/secrets.rs"]
 mod secrets;
 
 use std::collections::{BTreeSet, HashMap};
@@ -16,7 +14,7 @@ use carette::config::{
 };
 use chrono::NaiveTime;
 
-const EXAMPLE: &str = include_str!("../config.example.toml");
+const EXAMPLE: &str = include_str!("../../config.example.toml");
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,10 +1,8 @@
 //! Expiry and J-1 reminders with an injected clock, DST days and catch-up after downtime.
 
-mod common;
-
+use crate::support::*;
 use carette::domain::Status;
 use carette::service::jobs::Job;
-use common::*;
 
 #[test]
 fn unanswered_requests_expire_after_24h_or_at_departure() {

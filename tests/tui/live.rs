@@ -2,12 +2,11 @@
 //! writes show up after the next refresh (`PRAGMA data_version`), retries write through the
 //! Service, and a missing database is a clear message.
 
-mod tui_support;
-
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration as StdDuration;
 
+use crate::support::tui::{accepting_sender, app, chars, drive, now, press, reader, seeded};
 use carette::app::Env;
 use carette::config::Config;
 use carette::service::{PlaceInput, ReservationInput};
@@ -20,7 +19,6 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use tui_support::{accepting_sender, app, chars, drive, now, press, reader, seeded};
 
 fn screen(t: &Terminal<TestBackend>) -> String {
     t.backend().to_string()
@@ -30,7 +28,7 @@ fn screen(t: &Terminal<TestBackend>) -> String {
 fn overview_figures_are_the_service_stats() {
     let s = seeded();
     let mut a = app();
-    let terminal = tui_support::drive_with(&s, &mut a, accepting_sender(), 80, 24, vec![]);
+    let terminal = crate::support::tui::drive_with(&s, &mut a, accepting_sender(), 80, 24, vec![]);
     let expected = s.service.stats(now()).unwrap();
     assert_eq!(a.stats.as_ref(), Some(&expected));
     let text = screen(&terminal);

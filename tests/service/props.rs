@@ -1,12 +1,10 @@
 //! Property test: no sequence of operations overbooks an offer or reaches a state outside
 //! SPEC's lifecycle, through the real service on a real SQLite file.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::support::*;
 use carette::domain::Status;
-use common::*;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

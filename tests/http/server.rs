@@ -1,16 +1,14 @@
 //! The server itself: health, metrics equal to `carette stats`, security headers,
 //! slow clients, graceful shutdown.
 
-mod http_support;
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::support::http::{config, start, start_with, t0};
 use carette::service::jobs::Job;
 use chrono::Duration as Days;
-use http_support::{config, start, start_with, t0};
 
 #[test]
 fn healthz_answers_when_the_database_does() {
@@ -182,7 +180,11 @@ fn every_response_carries_the_security_headers() {
 
 /// Opens a connection, writes `parts` with `gap` between them, and returns how long the
 /// server took to close it, with what it said.
-fn slow_client(s: &http_support::TestServer, parts: &[&[u8]], gap: Duration) -> (Duration, String) {
+fn slow_client(
+    s: &crate::support::http::TestServer,
+    parts: &[&[u8]],
+    gap: Duration,
+) -> (Duration, String) {
     let mut c = TcpStream::connect(s.addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let started = Instant::now();
@@ -241,7 +243,7 @@ fn shutdown_finishes_in_flight_requests_then_stops() {
     let n = idle.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     // A request in flight: its body is still arriving.
-    let body = http_support::offer_body(2);
+    let body = crate::support::http::offer_body(2);
     let (first, rest) = body.split_at(10);
     let mut busy = TcpStream::connect(s.addr).unwrap();
     busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -1,15 +1,13 @@
 //! The scheduler thread: catch-up at start, survives a panicking task, stops on shutdown.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use carette::scheduler::{self, TickOutcome};
 use carette::service::jobs::Job;
 use carette::signal::Signal;
-use common::*;
 
 #[test]
 fn tick_runs_due_jobs_once_per_slot() {

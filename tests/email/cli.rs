@@ -1,15 +1,14 @@
 //! `carette test-email`, `carette outbox …` and the delivery of `carette jobs`, through
 //! the binary, against the in-process SMTP server.
 
-mod support;
-
 use std::net::TcpListener;
 use std::path::Path;
 
+use crate::support::*;
+use carette::service::Settings;
 use carette::store::outbox::{self, EmailStatus};
 use chrono::{Duration, Utc};
 use mail_parser::MessageParser;
-use support::*;
 
 fn test_email(config: &Path, to: &str) -> (i32, String) {
     let (code, out, err) = run_carette(
@@ -199,14 +198,18 @@ fn jobs_in_dev_mode_log_each_email_and_keep_eml_files() {
         ),
     )
     .unwrap();
-    let db = db_in(dir);
+    let db = fixture_in(dir, Settings::default());
     let now = Utc::now();
     let offer = db
         .service
-        .create_offer(&offer(now + Duration::days(2), 2), now)
+        .create_offer(&offer_input(now + Duration::days(2), 2), now)
         .unwrap();
     db.service
-        .request_seat(offer.id, &request("Marie", "marie@example.org"), now)
+        .request_seat(
+            offer.id,
+            &request_with_markup("Marie", "marie@example.org"),
+            now,
+        )
         .unwrap();
     let (code, out, err) = run_carette(
         &["--config", config.to_str().unwrap(), "jobs", "expire"],
@@ -232,14 +235,18 @@ fn outbox_list_and_retry_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), server.port(), "");
     let cfg = config.to_str().unwrap();
-    let db = db_in(dir);
+    let db = fixture_in(dir, Settings::default());
     let now = Utc::now();
     let offer = db
         .service
-        .create_offer(&offer(now + Duration::days(2), 2), now)
+        .create_offer(&offer_input(now + Duration::days(2), 2), now)
         .unwrap();
     db.service
-        .request_seat(offer.id, &request("Marie", "marie@example.org"), now)
+        .request_seat(
+            offer.id,
+            &request_with_markup("Marie", "marie@example.org"),
+            now,
+        )
         .unwrap();
     // Both emails fail for good (as after a 5xx).
     let rows = db
@@ -296,14 +303,18 @@ fn jobs_with_a_refused_login_leave_emails_queued_and_say_what_to_check() {
     );
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), server.port(), "");
-    let db = db_in(dir);
+    let db = fixture_in(dir, Settings::default());
     let now = Utc::now();
     let offer = db
         .service
-        .create_offer(&offer(now + Duration::days(2), 2), now)
+        .create_offer(&offer_input(now + Duration::days(2), 2), now)
         .unwrap();
     db.service
-        .request_seat(offer.id, &request("Marie", "marie@example.org"), now)
+        .request_seat(
+            offer.id,
+            &request_with_markup("Marie", "marie@example.org"),
+            now,
+        )
         .unwrap();
     let (code, out, err) = run_carette(&["--config", config.to_str().unwrap(), "jobs", "all"], &[]);
     assert_eq!(code, 0, "{out}{err}");

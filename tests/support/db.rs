@@ -1,5 +1,4 @@
 //! Database snapshots for "nothing changed" assertions, shared by every test fixture module.
-#![allow(dead_code)]
 
 /// Every row of every table, as text: "nothing changed" means this is equal before and after.
 pub fn dump(path: &std::path::Path) -> Vec<String> {

@@ -1,11 +1,9 @@
 //! The JSON API over real HTTP: created objects, and every bad input answered with a clear
 //! error naming the field, with nothing written anywhere.
 
-mod http_support;
-
 use std::time::{Duration, Instant};
 
-use http_support::{config, offer_body, reservation_body, start, start_with};
+use crate::support::http::{config, offer_body, reservation_body, start, start_with};
 use serde_json::{Value, json};
 
 #[test]
@@ -205,7 +203,7 @@ fn every_bad_input_is_refused_and_writes_nothing() {
 fn a_departed_offer_takes_no_request() {
     let s = start();
     let offer = s.create_offer(2);
-    s.set_now(http_support::departure());
+    s.set_now(crate::support::http::departure());
     let before = s.dump();
     let reply = s.post_json(
         &format!("/api/offers/{offer}/reservations"),
@@ -281,7 +279,7 @@ fn content_type_size_path_and_method_errors() {
 
 #[test]
 fn rate_limit_answers_429_with_retry_after() {
-    let s = start_with(http_support::limited(1, 2));
+    let s = start_with(crate::support::http::limited(1, 2));
     let before = s.dump();
     let bad = "{}";
     for _ in 0..2 {

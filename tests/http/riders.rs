@@ -2,11 +2,9 @@
 //! urlencoded, follow the redirect; then the database and the outbox say what happened.
 //! Refused posts (CSRF, honeypot, oversize, bad fields) leave the database unchanged.
 
-mod http_support;
-
+use crate::support::http::{self as http_support, Reply, TestServer, start, start_with, t0};
 use carette::http::HttpConfig;
 use chrono::{Duration, TimeZone, Utc};
-use http_support::{Reply, TestServer, start, start_with, t0};
 
 /// Form-encodes pairs like a browser does.
 fn encode(pairs: &[(&str, &str)]) -> String {

@@ -1,14 +1,12 @@
 //! Two connections (two Store instances, as two processes would have) race to accept the
 //! last seat: exactly one wins and the offer is never overbooked.
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 
+use crate::support::*;
 use carette::domain::Status;
 use carette::service::{Service, ServiceError, Settings};
 use carette::store::Store;
-use common::*;
 
 #[test]
 fn two_accepts_for_the_last_seat_exactly_one_wins() {

@@ -3,8 +3,6 @@
 //! of its emails reaches the SMTP server (duplicates only for emails caught mid-send, and
 //! then with the same Message-ID so receivers can de-duplicate).
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::SmtpServer;
+use crate::support::SmtpServer;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -50,9 +48,9 @@ pool_size = 4
 outbox_lease_secs = 5
 "#,
         db = dir.join("carette.db").display(),
-        user = support::USER,
-        password = support::PASSWORD,
-        from = support::FROM,
+        user = crate::support::USER,
+        password = crate::support::PASSWORD,
+        from = crate::support::FROM,
     );
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();

@@ -1,11 +1,9 @@
 //! The driver's pages: one offer's reservations (token bound to that offer) and the
 //! dashboard, whose buttons act through the magic-link endpoints.
 
-mod http_support;
-
+use crate::support::http::{reservation_body, start, t0};
 use carette::domain::token::{LinkAction, Subject};
 use chrono::Duration;
-use http_support::{reservation_body, start, t0};
 
 /// (form action, token) of every button form on a page.
 fn forms(html: &str) -> Vec<(String, String)> {
@@ -21,7 +19,7 @@ fn forms(html: &str) -> Vec<(String, String)> {
     out
 }
 
-fn ask(s: &http_support::TestServer, offer: i64, name: &str, email: &str) -> i64 {
+fn ask(s: &crate::support::http::TestServer, offer: i64, name: &str, email: &str) -> i64 {
     let r = s.post_json(
         &format!("/api/offers/{offer}/reservations"),
         &reservation_body(name, email, 1),

@@ -1,11 +1,9 @@
 //! Magic links over real HTTP: a GET never changes anything, the POST does it once,
 //! a replay shows the current state, expired and tampered links say so and leak nothing.
 
-mod http_support;
-
+use crate::support::http::{start, t0};
 use carette::domain::token::{LinkAction, Subject};
 use chrono::Duration;
-use http_support::{start, t0};
 
 fn templates(rows: &[(String, String)]) -> Vec<(&str, &str)> {
     rows.iter().map(|(t, r)| (t.as_str(), r.as_str())).collect()
@@ -195,7 +193,7 @@ fn offer_cancel_then_new_requests_are_refused() {
     assert!(again.body.contains("Ce trajet a déjà été annulé"));
     let late = s.post_json(
         &format!("/api/offers/{offer}/reservations"),
-        &http_support::reservation_body("Zoé", "zoe@example.org", 1),
+        &crate::support::http::reservation_body("Zoé", "zoe@example.org", 1),
     );
     assert_eq!(late.status, 409, "{}", late.body);
     assert_eq!(late.json()["field"], serde_json::Value::Null);
@@ -299,7 +297,7 @@ fn a_departed_trip_is_explained() {
     let s = start();
     let offer = s.create_offer(3);
     let id = s.request_seat(offer, "marie@example.org", 1);
-    let later = http_support::departure() + Duration::minutes(5);
+    let later = crate::support::http::departure() + Duration::minutes(5);
     let token = s.sign(
         LinkAction::Accept,
         Subject::Reservation(id),

@@ -1,10 +1,8 @@
 //! Every view of the TUI, drawn by the real event loop on a seeded database at a fixed
 //! clock, at 80×24 (the minimum) and 120×40. `INSTA_UPDATE=always` re-records.
 
-mod tui_support;
-
+use crate::support::tui::{chars, drive, press, seeded};
 use ratatui::crossterm::event::KeyCode;
-use tui_support::{chars, drive, press, seeded};
 
 fn both(name: &str, events: Vec<Option<ratatui::crossterm::event::Event>>) {
     let s = seeded();
@@ -98,12 +96,12 @@ fn no_color_keeps_only_bold_and_reverse() {
     let s = seeded();
     for color in [false, true] {
         for view in ["1", "2", "2h", "3", "3h", "4"] {
-            let mut app = tui_support::app();
+            let mut app = crate::support::tui::app();
             app.settings.color = color;
-            let t = tui_support::drive_with(
+            let t = crate::support::tui::drive_with(
                 &s,
                 &mut app,
-                tui_support::accepting_sender(),
+                crate::support::tui::accepting_sender(),
                 120,
                 40,
                 chars(view),

@@ -1,7 +1,5 @@
 //! `init`, `migrate` and `stats` through the real binary, with temp config files.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -78,18 +76,30 @@ fn migrate_then_stats_json_has_specs_keys() {
     let now = chrono::Utc::now();
     let offer = service
         .create_offer(
-            &common::offer_input(now + chrono::Duration::days(2), 3),
+            &crate::support::offer_input(now + chrono::Duration::days(2), 3),
             now,
         )
         .unwrap();
     let a = service
-        .request_seat(offer.id, &common::request("A", "a@example.org", 1), now)
+        .request_seat(
+            offer.id,
+            &crate::support::request("A", "a@example.org", 1),
+            now,
+        )
         .unwrap();
     let b = service
-        .request_seat(offer.id, &common::request("B", "b@example.org", 1), now)
+        .request_seat(
+            offer.id,
+            &crate::support::request("B", "b@example.org", 1),
+            now,
+        )
         .unwrap();
     service
-        .request_seat(offer.id, &common::request("C", "c@example.org", 1), now)
+        .request_seat(
+            offer.id,
+            &crate::support::request("C", "c@example.org", 1),
+            now,
+        )
         .unwrap();
     service.accept(a.id, now).unwrap();
     service.refuse(b.id, now).unwrap();

@@ -1,6 +1,5 @@
 //! The daemon's HTTP server started in-process on 127.0.0.1:0 over a real SQLite file,
 //! with an injectable clock, and small clients (ureq, raw TCP) to talk to it.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,7 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub const SECRET: &[u8] = b"test-secret-0123456789abcdef-0123456789";
+pub use super::SECRET;
 
 /// "Now" in every test unless moved: trips depart days later.
 pub fn t0() -> DateTime<Utc> {
@@ -353,7 +352,4 @@ pub fn reservation_body(name: &str, email: &str, seats: i64) -> String {
     .to_string()
 }
 
-#[path = "../common/db.rs"]
-mod db;
-#[allow(unused_imports)]
-pub use db::{dump, outbox};
+pub use super::db::{dump, outbox};

@@ -1,10 +1,8 @@
 //! The reservation lifecycle through the service layer, on a real SQLite file.
 
-mod common;
-
+use crate::support::*;
 use carette::domain::Status;
 use carette::service::ServiceError;
-use common::*;
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     utc(2026, 12, 1, 8, 0)

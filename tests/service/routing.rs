@@ -1,14 +1,12 @@
 //! Route recalculation against a loopback OSRM stub: pickup times, `route_updated_passenger`
 //! only for moves ≥ threshold, OSRM down then up, NoRoute.
 
-mod common;
-
+use crate::support::osrm_stub::{Mode, OsrmStub};
+use crate::support::*;
 use carette::config::RoutingConfig;
 use carette::routing::RouteWorker;
 use carette::service::{PlaceInput, Settings};
 use chrono::{DateTime, Duration, Utc};
-use common::osrm_stub::{Mode, OsrmStub};
-use common::*;
 
 fn at(label: &str, lat: f64, lon: f64) -> PlaceInput {
     PlaceInput {

@@ -1,36 +1,34 @@
 //! The outbox sender against a real SMTP server over TCP: state changes made through the
 //! Service end up as parsed MIME messages, and every failure mode leaves the outbox right.
 
-mod support;
-
+use crate::support::*;
 use carette::mail::outgoing::Outgoing;
 use carette::mail::sender::{OutboxSender, SenderOptions};
 use carette::store::outbox::{self, EmailStatus, OutboxEmail};
 use chrono::{DateTime, Duration, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
-use support::*;
 
 fn now() -> DateTime<Utc> {
     utc(2026, 12, 1, 9, 0)
 }
 
-fn sender(db: &Db, port: u16) -> OutboxSender {
+fn sender(db: &Fixture, port: u16) -> OutboxSender {
     let config = smtp_config(port);
     let outgoing = Outgoing::from_config(&config, db.dir.path(), SECRET).unwrap();
     OutboxSender::new(db.service.clone(), outgoing, SenderOptions::with_workers(2))
 }
 
 /// Offer + request (2 emails) + accept (2 more); returns the reservation id.
-fn request_and_accept(db: &Db) -> i64 {
+fn request_and_accept(db: &Fixture) -> i64 {
     let offer = db
         .service
-        .create_offer(&offer(utc(2026, 12, 3, 7, 0), 3), now())
+        .create_offer(&offer_input(utc(2026, 12, 3, 7, 0), 3), now())
         .unwrap();
     let r = db
         .service
         .request_seat(
             offer.id,
-            &request("Marie <Curie>", "marie@example.org"),
+            &request_with_markup("Marie <Curie>", "marie@example.org"),
             now(),
         )
         .unwrap();
@@ -38,7 +36,7 @@ fn request_and_accept(db: &Db) -> i64 {
     r.id
 }
 
-fn rows(db: &Db) -> Vec<OutboxEmail> {
+fn rows(db: &Fixture) -> Vec<OutboxEmail> {
     let mut rows = db.service.outbox_list(None, 100, 0).unwrap();
     rows.sort_by_key(|r| r.id);
     rows
@@ -69,7 +67,7 @@ fn calendar_parts(raw: &[u8]) -> Vec<(String, String, Option<String>)> {
 #[test]
 fn a_request_then_accept_delivers_four_complete_emails() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     let id = request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert_eq!((report.claimed, report.sent), (4, 4), "{report:?}");
@@ -164,7 +162,7 @@ fn a_request_then_accept_delivers_four_complete_emails() {
 fn a_4xx_is_retried_after_30_s_then_delivered() {
     let server = SmtpServer::start();
     server.on(Stage::Data, 451, "4.3.0 Try again later", Some(1));
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -190,7 +188,7 @@ fn a_4xx_is_retried_after_30_s_then_delivered() {
     assert_eq!((row.status, row.attempts), (EmailStatus::Sent, 2));
 }
 
-fn outbox_row(db: &Db, id: i64) -> OutboxEmail {
+fn outbox_row(db: &Fixture, id: i64) -> OutboxEmail {
     db.service
         .store()
         .read(|c| outbox::get(c, id))
@@ -206,7 +204,7 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
 
     let server = SmtpServer::start();
     server.on(Stage::Data, 421, "4.7.0 Too busy", None);
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     assert_eq!(s.deliver_due(now()).unwrap().retried, 4);
@@ -226,7 +224,7 @@ fn backoff_doubles_up_to_an_hour_and_gives_up_after_three_days() {
 #[test]
 fn a_server_down_then_up_delivers_everything_once() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     server.stop();
@@ -257,7 +255,7 @@ fn a_server_down_then_up_delivers_everything_once() {
 #[test]
 fn a_claim_left_by_a_crashed_sender_is_sent_once_after_its_lease() {
     let server = SmtpServer::start();
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     // A sender claims everything, then "crashes" before sending or recording anything.
     let claimed = db
@@ -308,7 +306,7 @@ fn a_5xx_fails_at_once_with_the_servers_reason() {
         "5.1.1 <jean@example.org> No such user here",
         Some(1),
     );
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let report = sender(&db, server.port()).deliver_due(now()).unwrap();
     assert_eq!((report.sent, report.failed), (3, 1), "{report:?}");
@@ -334,7 +332,7 @@ fn a_refused_login_keeps_every_email_queued_and_pauses() {
         "5.7.8 Username and Password not accepted",
         None,
     );
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let s = sender(&db, server.port());
     let report = s.deliver_due(now()).unwrap();
@@ -380,7 +378,7 @@ fn a_refused_login_keeps_every_email_queued_and_pauses() {
 
 #[test]
 fn dev_mode_writes_eml_files_and_marks_sent() {
-    let db = db();
+    let db = fixture();
     request_and_accept(&db);
     let config = carette::config::Config::default();
     assert!(config.dev_mode());

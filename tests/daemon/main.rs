@@ -1,0 +1,9 @@
+//! The real binary: the daemon's lifecycle under signals and crashes, and the one-shot commands.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should panic
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod commands;
+mod lifecycle;
+mod riders;
