@@ -563,10 +563,7 @@ pub fn frame_policy(state: &HttpState, resp: &mut Resp) {
     if state.config.embed_origins.is_empty() {
         return;
     }
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors {}",
-        state.config.embed_origins.join(" ")
-    );
+    let csp = response::csp_framed_by(&state.config.embed_origins);
     response::set_header(resp, header::CONTENT_SECURITY_POLICY, &csp);
     // X-Frame-Options cannot name an origin; CSP frame-ancestors supersedes it.
     resp.headers_mut().remove(header::X_FRAME_OPTIONS);

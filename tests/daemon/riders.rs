@@ -477,6 +477,20 @@ impl Browser {
         panic!("page {path_suffix} did not load");
     }
 
+    fn wait_for(&mut self, condition: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.eval(&format!(
+                "document.readyState === 'complete' && ({condition})"
+            )) == json!(true)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {condition}");
+    }
+
     fn open(&mut self, url: &str, path_suffix: &str) {
         self.call("Page.navigate", json!({ "url": url }));
         self.wait_loaded(path_suffix);
@@ -585,6 +599,17 @@ fn a_passenger_requests_a_seat_in_a_real_browser() {
     b.type_into("name", "Marie Curie");
     b.type_into("pickup", "Place Bellecour");
     b.type_into("message", "J'ai un petit sac.");
+    // A mistyped address, past the browser's own check: the server shows the form again,
+    // filled in, with the message next to the field.
+    b.eval("document.querySelector('form[method=post]').noValidate = true");
+    b.type_into("email", "marie.example.org");
+    b.press_enter();
+    b.wait_for("document.getElementById('email-error') !== null");
+    let kept =
+        b.eval("[document.getElementById('name').value, document.getElementById('email').value]");
+    assert_eq!(kept, json!(["Marie Curie", "marie.example.org"]));
+    b.screenshot(&shots.join("trajet-erreur-360.png"));
+    b.eval("document.getElementById('email').value = ''");
     b.type_into("email", "marie@example.org");
     b.press_enter();
     b.wait_loaded("/demande-envoyee");

@@ -377,9 +377,16 @@ fn forged_or_foreign_posts_are_refused_and_write_nothing() {
     assert_eq!(r.status, 415);
     assert_eq!(s.dump(), before, "nothing written by any refused post");
 
-    // The fresh token works (same client, within its lifetime).
+    // The fresh token works (same client, within its lifetime), also with the Origin a
+    // browser sends when it does send one: the address it used.
     let fresh = form_token(&r_body(&s, &path));
-    let ok = submit(&s, &path, &seat_fields(&fresh, "marie@example.org"));
+    let origin = s.base.clone();
+    let ok = submit_with(
+        &s,
+        &path,
+        &seat_fields(&fresh, "marie@example.org"),
+        &[("Origin", &origin), ("Sec-Fetch-Site", "same-origin")],
+    );
     assert_eq!(ok.status, 303, "{}", ok.body);
 }
 
