@@ -36,7 +36,7 @@ fn start(dir: &Path, port: u16) -> Child {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nrate_limit_per_minute = 1000000\nrate_limit_burst = 1000000\n[database]\npath = \"{}\"\n[security]\nsecret_key = \"bench-secret-0123456789abcdef\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nrate_limit_per_minute = 1000000\nrate_limit_burst = 1000000\nmax_connections_per_ip = 1000\n[database]\npath = \"{}\"\n[security]\nsecret_key = \"bench-secret-0123456789abcdef\"\n",
             dir.join("daemon.db").display()
         ),
     )

@@ -127,7 +127,10 @@ fn main() {
                 let sample = &samples[i % samples.len()];
                 let e = NewEmail {
                     template: template_name(&sample.template),
-                    recipient: sample.recipient.clone(),
+                    // One rider per email: the sender keeps each address's emails in
+                    // order (one at a time), so a burst to two addresses would measure
+                    // two connections, not the pool.
+                    recipient: format!("rider{i}@example.org"),
                     reply_to: sample.reply_to.clone(),
                     context: sample.context.clone(),
                     reservation_id: sample.reservation_id,

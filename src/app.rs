@@ -64,7 +64,9 @@ impl Env {
 
     /// Opens the database read-write, applying migrations.
     pub fn open_service(&self) -> Result<Service, AppError> {
-        let store = Store::open(&self.db_path)?;
+        let timeout =
+            std::time::Duration::from_secs(self.config.server.request_timeout_secs.max(1));
+        let store = Store::open(&self.db_path)?.with_write_timeout(timeout);
         Ok(Service::new(
             Arc::new(store),
             Settings::from_config(&self.config),

@@ -56,6 +56,14 @@ pub struct ServerConfig {
     pub embed_origins: Vec<String>,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks); empty:
+    /// the header is ignored and every client is its TCP peer.
+    #[serde(deserialize_with = "de::ip_nets")]
+    pub trusted_proxies: Vec<crate::net::IpNet>,
+    /// Connections one client address may hold open at once (trusted proxies excepted).
+    pub max_connections_per_ip: u32,
+    /// Longest a request waits for the database before it gets 503 + Retry-After.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +76,9 @@ impl Default for ServerConfig {
             embed_origins: Vec::new(),
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
+            trusted_proxies: Vec::new(),
+            max_connections_per_ip: 32,
+            request_timeout_secs: 5,
         }
     }
 }
@@ -216,6 +227,9 @@ impl fmt::Debug for ServerConfig {
             .field("embed_origins", &self.embed_origins)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("request_timeout_secs", &self.request_timeout_secs)
             .finish()
     }
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 use crate::app::Env;
 use crate::config::{Config, TlsMode};
 use crate::domain::token::TokenSigner;
+use crate::heartbeat::Heartbeat;
 use crate::http::{HttpConfig, HttpState};
 use crate::mail::sender::OutboxSender;
 use crate::routing::RouteWorker;
@@ -92,6 +94,24 @@ async fn wait_for_signal() {
     }
 }
 
+/// The heartbeats /healthz watches. A thread counts as stuck after the longest silence
+/// its loop can have when all is well: the sender's batch ends within half a lease plus
+/// one SMTP timeout (and writes wait at most the request timeout); a scheduler tick runs
+/// two jobs, each a few database writes.
+fn heartbeats(config: &Config) -> (Arc<Heartbeat>, Arc<Heartbeat>) {
+    let margin = Duration::from_secs(60);
+    let db = Duration::from_secs(config.server.request_timeout_secs);
+    let sender = Duration::from_secs(config.email.outbox_lease_secs)
+        + Duration::from_secs(config.smtp.timeout_secs)
+        + db
+        + margin;
+    let scheduler = db * 4 + margin * 2;
+    (
+        Heartbeat::new("sender", sender),
+        Heartbeat::new("scheduler", scheduler),
+    )
+}
+
 /// A started daemon: the HTTP server task and the worker threads.
 pub struct Daemon {
     pub addr: SocketAddr,
@@ -135,9 +155,11 @@ impl Daemon {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let scheduler_wake = Arc::new(Signal::default());
+        let (sender_beat, scheduler_beat) = heartbeats(config);
         let mut threads = Vec::new();
         threads.push(
             sender
+                .with_heartbeat(sender_beat.clone())
                 .spawn(stop.clone())
                 .context("cannot start the outbox sender")?,
         );
@@ -147,6 +169,7 @@ impl Daemon {
                 Vec::new(),
                 stop.clone(),
                 scheduler_wake.clone(),
+                scheduler_beat.clone(),
             )
             .context("cannot start the scheduler")?,
         );
@@ -164,7 +187,8 @@ impl Daemon {
             TokenSigner::new(secret.as_bytes()),
             renderer,
             HttpConfig::from_config(config),
-        );
+        )
+        .with_heartbeats(vec![sender_beat, scheduler_beat]);
         let server = runtime.spawn(crate::http::serve(listener, Arc::new(state), shutdown));
         Ok(Daemon {
             addr,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clokwerk::TimeUnits;
 
+use crate::heartbeat::Heartbeat;
 use crate::service::Service;
 use crate::service::jobs::{Job, JobReport};
 use crate::signal::Signal;
@@ -62,15 +63,18 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Starts the scheduler thread. It ticks once right away (catch-up after downtime), then
 /// every minute, until `shutdown` is set (and `wake` notified to cut the wait short).
+/// It beats `heartbeat` every second or so (and after each run of the jobs).
 pub fn spawn(
     service: Service,
     mut tasks: Vec<TickTask>,
     shutdown: Arc<AtomicBool>,
     wake: Arc<Signal>,
+    heartbeat: Arc<Heartbeat>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || {
+            let _alive = heartbeat.running();
             let mut run_all = move || {
                 let now = Utc::now();
                 tick(&service, now);
@@ -85,6 +89,7 @@ pub fn spawn(
             let mut scheduler = clokwerk::Scheduler::with_tz(chrono::Utc);
             scheduler.every(1.minute()).run(run_all);
             while !shutdown.load(Ordering::SeqCst) {
+                heartbeat.beat();
                 scheduler.run_pending();
                 wake.wait(Duration::from_secs(1));
             }

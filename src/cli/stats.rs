@@ -34,6 +34,7 @@ pub fn render_table(s: &Stats) -> String {
          Acceptance rate   {rate}   (confirmed × 100 / (confirmed + refused))\n\
          Pending > 24 h    {}\n\
          Emails sent today {}\n\
+         Emails logged today {}   (dev mode .eml files, not sent)\n\
          Outbox            {} queued, {} sending, {} failed, {} sent (oldest queued: {oldest})\n",
         s.pending,
         s.confirmed,
@@ -43,6 +44,7 @@ pub fn render_table(s: &Stats) -> String {
         s.removed,
         s.pending_overdue,
         s.emails_sent_today,
+        s.emails_logged_today,
         s.outbox_queued,
         s.outbox_sending,
         s.outbox_failed,

@@ -166,6 +166,14 @@ pub(super) fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr,
     })
 }
 
+/// A list of IPs / CIDR blocks; the first bad one is named.
+pub(super) fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<crate::net::IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse().map_err(D::Error::custom))
+        .collect()
+}
+
 pub(super) fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(trim_trailing_slashes(&String::deserialize(d)?))
 }

@@ -121,6 +121,18 @@ fn server(config: &Config) -> Result<(), Failure> {
         server.rate_limit_burst.into(),
         1,
         1_000_000,
+    )?;
+    in_range(
+        "server.max_connections_per_ip",
+        server.max_connections_per_ip.into(),
+        1,
+        100_000,
+    )?;
+    in_range(
+        "server.request_timeout_secs",
+        server.request_timeout_secs,
+        1,
+        600,
     )
 }
 

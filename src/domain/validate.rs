@@ -71,6 +71,13 @@ pub fn free_text(field: &str, value: &str, max_chars: usize) -> Result<Option<St
 /// A pragmatic address check (the SMTP server has the last word): one `@`, a dotted
 /// domain, no spaces, quotes, angle brackets or control characters, so the address
 /// can go into a header as is.
+///
+/// Returns the address as it is sent and stored: an internationalised domain
+/// (`exämple.org`) becomes its ASCII (punycode) form (`xn--exmple-cua.org`), which every
+/// SMTP server takes; storing that one spelling keeps every comparison (duplicate
+/// requests, per-recipient limits, the driver's dashboard, `forget`) on one form of the
+/// address. A non-ASCII local part (`jösé@`) is refused: it needs SMTPUTF8 end to end,
+/// which most servers do not offer, and it cannot be converted.
 pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
     let bad = || FieldError::new(field, "must be a valid email address");
@@ -94,21 +101,36 @@ pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
     if local.is_empty() || local.len() > 64 || domain.contains('@') {
         return Err(bad());
     }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(bad());
+    }
+    if !local.is_ascii() {
+        return Err(FieldError::new(
+            field,
+            "must have only ASCII characters before the @ (no accents): most mail servers cannot deliver to such an address",
+        ));
+    }
+    let domain = if domain.is_ascii() {
+        domain.to_owned()
+    } else {
+        idna::domain_to_ascii_strict(domain).map_err(|_| bad())?
+    };
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2
         || labels.iter().any(|l| {
             l.is_empty()
                 || l.starts_with('-')
                 || l.ends_with('-')
-                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
     {
         return Err(bad());
     }
-    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-        return Err(bad());
+    let address = format!("{local}@{domain}");
+    if address.len() > MAX_EMAIL_CHARS {
+        return Err(FieldError::new(field, "must be at most 254 characters"));
     }
-    Ok(v.to_owned())
+    Ok(address)
 }
 
 pub fn seats(field: &str, value: i64, max: i64) -> Result<i64, FieldError> {
@@ -174,8 +196,12 @@ mod tests {
 
     #[test]
     fn emails_are_checked() {
-        for good in ["a@b.fr", "jean.dupont+carette@example.org", "é@exemple.fr"] {
-            assert!(email("e", good).is_ok(), "{good}");
+        for good in [
+            "a@b.fr",
+            "jean.dupont+carette@example.org",
+            "Jean@Example.ORG",
+        ] {
+            assert_eq!(email("e", good).as_deref(), Ok(good), "{good}");
         }
         for bad in [
             "",
@@ -188,9 +214,37 @@ mod tests {
             "a@-b.fr",
             ".a@b.fr",
             "a@b..fr",
+            "a@b_c.fr",
         ] {
             assert!(email("e", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn international_domains_become_punycode_and_accented_local_parts_are_refused() {
+        assert_eq!(
+            email("e", " poison@exämple.org ").as_deref(),
+            Ok("poison@xn--exmple-cua.org")
+        );
+        assert_eq!(
+            email("e", "marie@EXÄMPLE.org").as_deref(),
+            Ok("marie@xn--exmple-cua.org"),
+            "one spelling whatever the case"
+        );
+        assert_eq!(
+            email("e", "jean@bücher.例え.jp").as_deref(),
+            Ok("jean@xn--bcher-kva.xn--r8jz45g.jp")
+        );
+        for bad in ["jösé@example.org", "é@exemple.fr", "jean@exä mple.org"] {
+            let e = email("passenger_email", bad).unwrap_err();
+            assert_eq!(e.field, "passenger_email", "{bad}");
+        }
+        assert!(
+            email("e", "jösé@example.org")
+                .unwrap_err()
+                .message
+                .contains("ASCII")
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub async fn create_offer(
             );
             resp
         }
-        Ok(Err(e)) => service_error(&e),
+        Ok(Err(e)) => service_error(state, &e),
         Err(status) => internal(status),
     }
 }
@@ -54,7 +54,7 @@ pub async fn get_offer(state: &Arc<HttpState>, req: &Request<Incoming>, id: i64)
     let service = state.service.clone();
     match blocking(move || service.get_offer(id)).await {
         Ok(Ok(offer)) => response::json(StatusCode::OK, &offer_json(&offer, false)),
-        Ok(Err(e)) => service_error(&e),
+        Ok(Err(e)) => service_error(state, &e),
         Err(status) => internal(status),
     }
 }
@@ -92,7 +92,7 @@ pub async fn request_seat(
             }
             response::json(StatusCode::CREATED, &reservation_json(&r, expires_at))
         }
-        Ok(Err(e)) => service_error(&e),
+        Ok(Err(e)) => service_error(state, &e),
         Err(status) => internal(status),
     }
 }
@@ -101,7 +101,7 @@ pub async fn request_seat(
 // The error is the finished response, built at most once per request: boxing it buys nothing.
 #[allow(clippy::result_large_err)]
 fn guard_post(state: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Resp> {
-    let ip = request::client_ip(peer, headers);
+    let ip = request::client_ip(peer, headers, &state.config.trusted_proxies);
     if let Err(wait) = state.limiter.check(ip, Instant::now()) {
         let mut resp = response::json_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -182,8 +182,9 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn service_error(e: &ServiceError) -> Resp {
+fn service_error(state: &HttpState, e: &ServiceError) -> Resp {
     let (status, message) = match e {
+        ServiceError::Store(err) if err.is_busy() => return response::busy(state, true),
         ServiceError::Invalid(f) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("{} {}", f.field, f.message),

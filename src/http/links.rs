@@ -26,8 +26,14 @@ pub async fn link(
     state: &Arc<HttpState>,
     action: LinkAction,
     submit: bool,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Resp {
+    // A button press writes and sends emails: limited per client like the API's POSTs,
+    // before a byte of the body is read. Showing the page (GET) is not.
+    if submit && let Some(resp) = rate_limited(state, peer, &req) {
+        return resp;
+    }
     let token = match token_of(state, req, submit).await {
         Ok(Some(t)) => t,
         Ok(None) => return pages::invalid(state),
@@ -106,6 +112,9 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         Ok(Ok(v)) => Loaded::Ok(v),
         Ok(Err(ServiceError::ReservationNotFound(_) | ServiceError::OfferNotFound(_))) => {
             Loaded::Gone
+        }
+        Ok(Err(ServiceError::Store(e))) if e.is_busy() => {
+            Loaded::Failed(response::busy(state, false))
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
@@ -307,11 +316,7 @@ fn affected_json(n: usize) -> Value {
 
 /// POST /api/link/resend: the "Lien expiré" page's button.
 pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
-    let ip = request::client_ip(peer, req.headers());
-    if let Err(wait) = state.limiter.check(ip, Instant::now()) {
-        let mut resp = response::error_page(state, StatusCode::TOO_MANY_REQUESTS);
-        let secs = rate_limit::retry_after_secs(wait).to_string();
-        response::set_header(&mut resp, header::RETRY_AFTER, &secs);
+    if let Some(resp) = rate_limited(state, peer, &req) {
         return resp;
     }
     let token = match token_of(state, req, true).await {
@@ -330,12 +335,23 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
     match sent {
         // Whatever happened, the same page: it must not tell whether the action is still possible.
         Ok(Ok(_)) => pages::resent(state),
+        Ok(Err(ServiceError::Store(e))) if e.is_busy() => response::busy(state, false),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot queue a fresh link");
             response::error_page(state, StatusCode::INTERNAL_SERVER_ERROR)
         }
         Err(status) => response::error_page(state, status),
     }
+}
+
+/// The French "Trop de demandes" page with Retry-After, when this client is over its rate.
+fn rate_limited(state: &HttpState, peer: SocketAddr, req: &Request<Incoming>) -> Option<Resp> {
+    let ip = request::client_ip(peer, req.headers(), &state.config.trusted_proxies);
+    let wait = state.limiter.check(ip, Instant::now()).err()?;
+    let mut resp = response::error_page(state, StatusCode::TOO_MANY_REQUESTS);
+    let secs = rate_limit::retry_after_secs(wait).to_string();
+    response::set_header(&mut resp, header::RETRY_AFTER, &secs);
+    Some(resp)
 }
 
 /// Where a still-valid token leads.

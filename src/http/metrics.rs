@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::service::jobs::Job;
@@ -32,9 +33,42 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     inner: Mutex<Inner>,
+    connections_open: AtomicU64,
+    refused_per_ip: AtomicU64,
 }
 
 impl HttpMetrics {
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed at once: its address already held `max_connections_per_ip`.
+    pub fn connection_refused(&self) {
+        self.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The /healthz checks as gauges: 1 passing, 0 failing.
+    pub fn render_health(out: &mut String, checks: &[(&str, bool)]) {
+        header(
+            out,
+            "carette_health_check",
+            "gauge",
+            "The /healthz checks: 1 when passing (database accepts a write; sender and scheduler threads alive and ticking).",
+            true,
+        );
+        for (check, ok) in checks {
+            let _ = writeln!(
+                out,
+                "carette_health_check{{check=\"{check}\"}} {}",
+                u8::from(*ok)
+            );
+        }
+    }
+
     pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
         let mut inner = self
             .inner
@@ -89,6 +123,30 @@ impl HttpMetrics {
     }
 
     fn http(&self, out: &mut String) {
+        header(
+            out,
+            "carette_http_connections_open",
+            "gauge",
+            "HTTP connections open now.",
+            true,
+        );
+        let _ = writeln!(
+            out,
+            "carette_http_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        header(
+            out,
+            "carette_http_connections_refused_total",
+            "counter",
+            "Connections closed at once because their address held server.max_connections_per_ip.",
+            true,
+        );
+        let _ = writeln!(
+            out,
+            "carette_http_connections_refused_total{{reason=\"per_ip\"}} {}",
+            self.refused_per_ip.load(Ordering::Relaxed)
+        );
         let Inner { requests, latency } = self.snapshot();
         header(
             out,
@@ -193,6 +251,14 @@ fn business(out: &mut String, s: &Stats) {
         true,
     );
     let _ = writeln!(out, "carette_emails_sent_today {}", s.emails_sent_today);
+    header(
+        out,
+        "carette_emails_logged_today",
+        "gauge",
+        "Dev-mode emails written as .eml files (not sent) since local midnight.",
+        true,
+    );
+    let _ = writeln!(out, "carette_emails_logged_today {}", s.emails_logged_today);
     header(
         out,
         "carette_outbox_emails",

@@ -83,10 +83,20 @@ pub struct HttpConfig {
     pub rate_limit_burst: u32,
     /// Lifetime of the per-button tokens signed for the dashboard and offer pages.
     pub token_ttl: chrono::Duration,
-    /// A client must send its request headers within this (slowloris); also the keep-alive idle limit.
+    /// A client must send its request headers within this (slowloris): a total deadline
+    /// from the first byte awaited, so also the keep-alive idle limit.
     pub header_read_timeout: Duration,
-    /// A client must send its whole body within this.
+    /// A client must send its whole body within this (a total deadline, not per chunk).
     pub body_read_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<crate::net::IpNet>,
+    /// Connections one peer address may hold (`server.max_connections_per_ip`); trusted
+    /// proxies are exempt, the global cap still applies to them.
+    pub max_connections_per_ip: usize,
+    /// Open connections served at once, all clients together.
+    pub max_connections: usize,
+    /// Longest wait for the database (`server.request_timeout_secs`), echoed in Retry-After.
+    pub request_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
     pub drain_timeout: Duration,
     pub max_body_bytes: usize,
@@ -101,6 +111,10 @@ impl std::fmt::Debug for HttpConfig {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +131,11 @@ impl HttpConfig {
             rate_limit_per_minute: c.server.rate_limit_per_minute,
             rate_limit_burst: c.server.rate_limit_burst,
             token_ttl: chrono::Duration::days(i64::from(c.security.token_ttl_days.max(1))),
+            trusted_proxies: c.server.trusted_proxies.clone(),
+            max_connections_per_ip: usize::try_from(c.server.max_connections_per_ip)
+                .unwrap_or(usize::MAX)
+                .max(1),
+            request_timeout: Duration::from_secs(c.server.request_timeout_secs.max(1)),
             ..HttpConfig::default()
         }
     }
@@ -145,8 +164,15 @@ impl Default for HttpConfig {
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
             token_ttl: chrono::Duration::days(7),
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
+            // Browsers send the whole head in one packet: seconds are plenty, and an idle
+            // or trickling connection is gone long before it could pile up.
+            header_read_timeout: Duration::from_secs(5),
+            // 64 KiB in 10 s is 6.4 KB/s: any real client, not a byte-a-second trickle.
+            body_read_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
+            max_connections_per_ip: 32,
+            max_connections: 1024,
+            request_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             max_body_bytes: MAX_BODY_BYTES,
         }
@@ -161,6 +187,10 @@ pub struct HttpState {
     pub(crate) config: HttpConfig,
     pub(crate) metrics: metrics::HttpMetrics,
     pub(crate) limiter: rate_limit::RateLimiter,
+    /// The worker threads /healthz vouches for (the daemon's sender and scheduler).
+    pub(crate) heartbeats: Vec<Arc<crate::heartbeat::Heartbeat>>,
+    /// The last database probe, shared by concurrent health checks (at most one a second).
+    pub(crate) db_check: tokio::sync::Mutex<Option<(std::time::Instant, ops::DbCheck)>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -180,8 +210,19 @@ impl HttpState {
             config,
             metrics: metrics::HttpMetrics::default(),
             limiter,
+            heartbeats: Vec::new(),
+            db_check: tokio::sync::Mutex::new(None),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The worker threads whose heartbeat /healthz and /metrics report.
+    pub fn with_heartbeats(
+        mut self,
+        heartbeats: Vec<Arc<crate::heartbeat::Heartbeat>>,
+    ) -> HttpState {
+        self.heartbeats = heartbeats;
+        self
     }
 
     /// Replaces the wall clock (tests).

@@ -71,7 +71,8 @@ fn refill(tokens: f64, updated: Instant, now: Instant, per_second: f64) -> f64 {
     tokens + now.saturating_duration_since(updated).as_secs_f64() * per_second
 }
 
-fn bucket_key(ip: IpAddr) -> IpAddr {
+/// The address a limit is kept for: IPv6 clients by their /64.
+pub(super) fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let mut seg = v6.segments();

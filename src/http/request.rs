@@ -11,6 +11,8 @@ use hyper::header::{self, HeaderMap};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::net::IpNet;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,
@@ -80,22 +82,19 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The client a rate limit applies to. Behind a reverse proxy on the same host (the
-/// usual small-host setup), the peer is loopback and the proxy appends the real client
-/// as the last `X-Forwarded-For` entry; only then is that header trusted.
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let ip = peer.ip().to_canonical();
-    if !ip.is_loopback() {
-        return ip;
-    }
-    headers
+/// The client a rate limit applies to: the TCP peer, or what a trusted reverse proxy
+/// says in `X-Forwarded-For` (see [`crate::net::client_ip`]).
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // A header value that is not visible ASCII cannot be parsed: ignore the whole header.
+    let values: Option<Vec<&str>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .map_or(ip, |x| x.to_canonical())
+        .map(|v| v.to_str().ok())
+        .collect();
+    match values {
+        Some(values) => crate::net::client_ip(peer, values.into_iter(), trusted),
+        None => crate::net::client_ip(peer, ["?"].into_iter(), trusted),
+    }
 }
 
 /// Compares the request's bearer token with the configured one without leaking, by
@@ -138,20 +137,27 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_is_trusted_from_loopback_only() {
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
         let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("1.2.3.4, 5.6.7.8"),
-        );
+        h.append("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.append("x-forwarded-for", HeaderValue::from_static("5.6.7.8"));
         let local: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let remote: SocketAddr = "9.9.9.9:9".parse().unwrap();
-        assert_eq!(client_ip(local, &h), "5.6.7.8".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(remote, &h), "9.9.9.9".parse::<IpAddr>().unwrap());
+        let trusted: Vec<IpNet> = vec!["127.0.0.1".parse().unwrap()];
+        // Several header lines are one list, in order.
         assert_eq!(
-            client_ip(local, &HeaderMap::new()),
-            "127.0.0.1".parse::<IpAddr>().unwrap()
+            client_ip(local, &h, &trusted),
+            "5.6.7.8".parse::<IpAddr>().unwrap()
         );
+        assert_eq!(client_ip(local, &h, &[]), local.ip());
+        assert_eq!(client_ip(remote, &h, &trusted), remote.ip());
+        assert_eq!(client_ip(local, &HeaderMap::new(), &trusted), local.ip());
+        // A value that is not text cannot be read: the peer it is.
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"1.2.3.\xff").unwrap(),
+        );
+        assert_eq!(client_ip(local, &h, &trusted), local.ip());
     }
 
     #[test]

@@ -115,6 +115,24 @@ pub fn secure(resp: &mut Resp) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// The database stayed locked past `server.request_timeout_secs`: 503 with Retry-After,
+/// as JSON for the API, as the French error page for links. Nothing was written.
+pub fn busy(state: &HttpState, api: bool) -> Resp {
+    tracing::warn!("database busy past the request timeout; answered 503");
+    let mut resp = if api {
+        json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is busy; nothing was saved, retry in a few seconds",
+            None,
+        )
+    } else {
+        error_page(state, StatusCode::SERVICE_UNAVAILABLE)
+    };
+    let secs = state.config.request_timeout.as_secs().max(1).to_string();
+    set_header(&mut resp, header::RETRY_AFTER, &secs);
+    resp
+}
+
 pub fn set_header(resp: &mut Resp, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().insert(name, v);

@@ -73,13 +73,13 @@ pub async fn handle(
     match page {
         RiderPage::List => list(state, chrome, req.uri().query().unwrap_or("")).await,
         RiderPage::NewOffer { submit: false } => {
-            let ip = request::client_ip(peer, req.headers());
+            let ip = request::client_ip(peer, req.headers(), &state.config.trusted_proxies);
             let form = OfferForm::blank(state, ip);
             offer_form_page(state, chrome, StatusCode::OK, &form)
         }
         RiderPage::NewOffer { submit: true } => publish(state, chrome, peer, req).await,
         RiderPage::Offer { id, submit: false } => {
-            let ip = request::client_ip(peer, req.headers());
+            let ip = request::client_ip(peer, req.headers(), &state.config.trusted_proxies);
             show_offer(state, chrome, id, ip).await
         }
         RiderPage::Offer { id, submit: true } => request_seat(state, chrome, id, peer, req).await,
@@ -436,7 +436,7 @@ async fn read_form(
     req: Request<Incoming>,
 ) -> Result<(IpAddr, Fields), Resp> {
     let (parts, body) = req.into_parts();
-    let ip = request::client_ip(peer, &parts.headers);
+    let ip = request::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
     if let Err(wait) = state.limiter.check(ip, Instant::now()) {
         let mut resp = error_page(state, chrome, StatusCode::TOO_MANY_REQUESTS);
         let secs = rate_limit::retry_after_secs(wait).to_string();
@@ -514,6 +514,13 @@ fn failure(state: &HttpState, chrome: Chrome, e: &ServiceError) -> Resp {
         ServiceError::OfferNotFound(_) | ServiceError::ReservationNotFound(_) => {
             StatusCode::NOT_FOUND
         }
+        ServiceError::Store(err) if err.is_busy() => {
+            tracing::warn!("database busy past the request timeout; riders' page answered 503");
+            let mut resp = error_page(state, chrome, StatusCode::SERVICE_UNAVAILABLE);
+            let secs = state.config.request_timeout.as_secs().max(1).to_string();
+            response::set_header(&mut resp, header::RETRY_AFTER, &secs);
+            return resp;
+        }
         ServiceError::Store(err) => {
             tracing::error!(error = %err, "database error on a riders' page");
             StatusCode::INTERNAL_SERVER_ERROR
@@ -537,6 +544,7 @@ fn error_page(state: &HttpState, chrome: Chrome, status: StatusCode) -> Resp {
         "is_timeout": code == 408,
         "is_bad_request": code == 400 || code == 415,
         "is_conflict": code == 409,
+        "is_busy": code == 503,
     });
     render(state, chrome, status, "trajets_error", context)
 }

@@ -1,8 +1,9 @@
 //! The accept loop (hyper 1 on tokio), per-request bookkeeping, and graceful shutdown.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -17,10 +18,69 @@ use tokio::task::JoinSet;
 
 use super::response::{self, Resp};
 use super::routes::{self, Route, RouteError};
-use super::{HttpState, api, dashboard, links, ops, rider_pages};
+use super::{HttpState, api, dashboard, links, ops, rate_limit, rider_pages};
 
-/// Open connections served at once.
-const MAX_CONNECTIONS: usize = 1024;
+/// Sent (best effort) to a connection over its address's cap, just before closing it.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 36\r\nConnection: close\r\n\r\n\
+too many connections from this host\n";
+
+/// Open connections per client address (IPv6 by /64, like the rate limit).
+#[derive(Debug, Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in [`PerIp`], given back when the connection ends.
+struct Slot {
+    table: Arc<PerIp>,
+    key: IpAddr,
+}
+
+impl PerIp {
+    fn take(table: &Arc<PerIp>, ip: IpAddr, cap: usize) -> Option<Slot> {
+        let key = rate_limit::bucket_key(ip);
+        let mut map = table.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(key).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            table: table.clone(),
+            key,
+        })
+    }
+}
+
+/// Held by a connection's task, however it ends (even aborted at the drain deadline).
+struct Open {
+    state: Arc<HttpState>,
+    _slot: Option<Slot>,
+}
+
+impl Open {
+    fn new(state: Arc<HttpState>, slot: Option<Slot>) -> Open {
+        state.metrics.connection_opened();
+        Open { state, _slot: slot }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.state.metrics.connection_closed();
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.table.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
 
 /// Serves until `shutdown` becomes true (or its sender is dropped): then stops accepting,
 /// lets in-flight requests finish (idle keep-alive connections close at once), and gives
@@ -38,6 +98,8 @@ pub async fn serve(
         .keep_alive(true);
     let builder = Arc::new(builder);
     let mut connections = JoinSet::new();
+    let per_ip = Arc::new(PerIp::default());
+    let max_connections = state.config.max_connections.max(1);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP server listening");
     }
@@ -47,15 +109,33 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             // At the cap, stop accepting until a connection ends: the kernel's backlog
             // queues the rest, and memory stays bounded on a small host.
-            accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
+            accepted = listener.accept(), if connections.len() < max_connections => match accepted {
                 Ok((stream, peer)) => {
+                    // One address may not hold every connection: over its cap, the new
+                    // connection is closed at once (trusted proxies speak for many clients).
+                    let ip = peer.ip().to_canonical();
+                    let trusted = state.config.trusted_proxies.iter().any(|n| n.contains(ip));
+                    let slot = if trusted {
+                        None
+                    } else if let Some(slot) =
+                        PerIp::take(&per_ip, ip, state.config.max_connections_per_ip)
+                    {
+                        Some(slot)
+                    } else {
+                        state.metrics.connection_refused();
+                        tracing::debug!(%ip, "connection refused: too many from this address");
+                        let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
+                    let open = Open::new(state.clone(), slot);
                     connections.spawn(connection(
                         TokioIo::new(stream),
                         peer,
                         state.clone(),
                         builder.clone(),
                         shutdown.clone(),
+                        open,
                     ));
                 }
                 Err(e) => {
@@ -95,6 +175,7 @@ async fn connection(
     state: Arc<HttpState>,
     builder: Arc<http1::Builder>,
     mut shutdown: watch::Receiver<bool>,
+    _open: Open,
 ) {
     let svc = service_fn(move |req| {
         let state = state.clone();
@@ -181,7 +262,7 @@ async fn dispatch(
         Route::CreateOffer => api::create_offer(state, peer, req).await,
         Route::GetOffer(id) => api::get_offer(state, &req, id).await,
         Route::RequestSeat(id) => api::request_seat(state, peer, req, id).await,
-        Route::Link { action, submit } => links::link(state, action, submit, req).await,
+        Route::Link { action, submit } => links::link(state, action, submit, peer, req).await,
         Route::ResendLink => links::resend(state, peer, req).await,
         Route::OfferPage(id) => dashboard::offer_page(state, &req, id).await,
         Route::Dashboard => dashboard::dashboard(state, &req).await,

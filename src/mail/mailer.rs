@@ -12,26 +12,39 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{Error as SmtpError, PoolConfig, SmtpTransport};
 
 use crate::config::{Config, SmtpConfig, TlsMode};
+use crate::service::outbox::Channel;
 
 /// What to check after the server refused the login, in the original system's words.
 pub const AUTH_ADVICE: &str = "Check that smtp.user (SMTP_USER) is the full email address \
 and smtp.password (SMTP_PASSWORD) is right; with Gmail, turn on 2-step verification and use \
 an app password (https://myaccount.google.com/apppasswords), not the account password";
 
+/// As in Postfix, a failure belongs either to one message (the first two) or to the
+/// connection (the last two); only the second kind may hold the other emails back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// 4xx, or a dropped connection mid-message: try again later.
+    /// This message, for now (4xx on MAIL/RCPT/DATA): try it again later.
     #[error("temporary failure: {0}")]
     Transient(String),
-    /// 5xx for this message: retrying will not help.
+    /// This message, for good (5xx on MAIL/RCPT/DATA, too big, an envelope the server
+    /// cannot take such as a non-ASCII address without SMTPUTF8): retrying will not help.
     #[error("rejected: {0}")]
     Permanent(String),
-    /// The login was refused: nothing can be sent until the configuration is fixed.
+    /// The connection: the login was refused; nothing can be sent until the configuration
+    /// is fixed.
     #[error("SMTP login refused: {0}")]
     Auth(String),
-    /// No SMTP conversation at all (DNS, refused, timeout, TLS): the server, not the message.
+    /// The connection: no usable SMTP conversation (DNS, refused, timeout, TLS, dropped,
+    /// 421 "closing"): the server, not the message.
     #[error("SMTP server unreachable: {0}")]
     Unreachable(String),
+}
+
+impl SendError {
+    /// A failure of the connection (the server or the configuration), not of one message.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, SendError::Auth(_) | SendError::Unreachable(_))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +66,7 @@ pub enum MailerError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub reply: String,
+    pub channel: Channel,
 }
 
 pub enum Mailer {
@@ -106,8 +120,9 @@ impl Mailer {
             } => match transport.send(message) {
                 Ok(response) => Ok(Delivered {
                     reply: scrub(&reply_text(&response), password.as_deref()),
+                    channel: Channel::Smtp,
                 }),
-                Err(e) => Err(classify(&e, password.as_deref())),
+                Err(e) => Err(blame(transport, &e, password.as_deref())),
             },
             Mailer::Dev { dir } => write_dev_copy(dir, message),
         }
@@ -138,6 +153,31 @@ pub fn smtp_transport(smtp: &SmtpConfig, pool_size: u32) -> Result<SmtpTransport
     Ok(builder.build())
 }
 
+/// Whom a failure belongs to. lettre answers the greeting, EHLO and AUTH and the message's
+/// MAIL/RCPT/DATA through the same call, so an SMTP reply code alone cannot tell "this
+/// recipient is refused" from "this server refuses us": when the reply is not clearly
+/// about the connection, ask the server (NOOP on a pooled or new connection). If it
+/// answers, the failure was the message's; if not, the connection's.
+fn blame(transport: &SmtpTransport, e: &SmtpError, password: Option<&str>) -> SendError {
+    let first = classify(e, password);
+    let about_reply = e.is_permanent() || e.is_transient() || e.is_response();
+    if first.is_connection() || !about_reply {
+        return first;
+    }
+    match transport.test_connection() {
+        Ok(true) => first,
+        Ok(false) => SendError::Unreachable(format!(
+            "{first}; then the server did not answer NOOP on a connection"
+        )),
+        Err(probe) => match classify(&probe, password) {
+            auth @ SendError::Auth(_) => auth,
+            other => SendError::Unreachable(format!(
+                "{first}; then a connection check failed too: {other}"
+            )),
+        },
+    }
+}
+
 /// "250 2.0.0 OK queued" from lettre's response.
 fn reply_text(response: &lettre::transport::smtp::response::Response) -> String {
     let lines: Vec<&str> = response.message().collect();
@@ -155,11 +195,20 @@ pub fn classify(e: &SmtpError, password: Option<&str>) -> SendError {
     if let Some("535" | "534" | "530") = code.as_deref() {
         return SendError::Auth(format!("{text}. {AUTH_ADVICE}"));
     }
-    if e.is_permanent() {
+    let lower = text.to_ascii_lowercase();
+    if code.as_deref() == Some("421") {
+        // "Service not available, closing transmission channel": the server, at any stage.
+        SendError::Unreachable(text)
+    } else if e.is_permanent() {
         SendError::Permanent(text)
     } else if e.is_transient() {
         SendError::Transient(text)
-    } else if e.is_client() && text.to_ascii_lowercase().contains("authentication") {
+    } else if e.is_client() && lower.contains("non-ascii") {
+        // lettre's own envelope check (no SMTPUTF8 / 8BITMIME offered): this message only.
+        SendError::Permanent(format!(
+            "{text} (the address cannot be sent through this server)"
+        ))
+    } else if e.is_client() && lower.contains("authentication") {
         // e.g. no AUTH mechanism offered: a configuration problem, like a refused login.
         SendError::Auth(format!(
             "{text} (the server offers no login method usable here: is smtp.tls right?). {AUTH_ADVICE}"
@@ -214,6 +263,7 @@ fn write_dev_copy(dir: &Path, message: &Message) -> Result<Delivered, SendError>
     tracing::info!("[DEV MODE] Email à {to}: {subject}");
     Ok(Delivered {
         reply: format!("dev mode: written to {}", path.display()),
+        channel: Channel::File,
     })
 }
 

@@ -14,7 +14,7 @@ use super::mailer::{Mailer, MailerError};
 use super::message::{ComposeError, Composer, Parts};
 use super::render::{RenderError, Renderer};
 use crate::config::Config;
-use crate::store::outbox::OutboxEmail;
+use crate::service::outbox::OutboxEmail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutgoingError {

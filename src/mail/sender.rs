@@ -5,15 +5,21 @@
 //! waits ~40 ms for the peer's delayed ACK (~23 msg/s per connection). Throughput comes
 //! from concurrent connections, one per worker, all from the same pool.
 //!
-//! Outcomes: accepted → `sent`; 4xx or unreachable → retried with exponential backoff
-//! (30 s doubling to 1 h) until 3 days after the email was queued, then `failed`; 5xx →
-//! `failed` at once with the server's reason; login refused → every claimed row goes back
-//! to the queue uncounted and the sender pauses (the message is fine, the config is not).
-//! Outcomes are committed in groups (one transaction for whatever finished meanwhile).
-//! A crash between sending and recording re-sends after the lease (at-least-once, with
-//! the same Message-ID).
+//! Outcomes (see `SendError` for the triage): accepted → `sent`, stamped with the moment
+//! the server accepted it; a failure of one message (4xx or 5xx on MAIL/RCPT/DATA, too
+//! big, an envelope the server cannot take) touches that row only: 4xx → retried with
+//! exponential backoff (30 s doubling to 1 h) until 3 days after the email was queued,
+//! then `failed`; 5xx → `failed` at once with the server's reason. Only a failure of the
+//! connection pauses sending: unreachable (connect, TLS, timeout, 421) → the row is
+//! retried and the rest of the batch waits for the same time; login refused → every
+//! claimed row goes back to the queue uncounted and the sender pauses (the message is
+//! fine, the config is not). Outcomes are committed in groups (one transaction for
+//! whatever finished meanwhile), each only if this sender's claim still holds the row.
+//!
+//! The queue itself (claims, outcomes, who holds what) is `service::outbox`: a crash
+//! between sending and recording re-sends as soon as a new sender starts (at-least-once,
+//! with the same Message-ID).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -22,41 +28,30 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 mod options;
+mod pause;
+mod queue;
+mod registration;
 
 pub use options::{DeliveryReport, SenderOptions};
-use options::{Outcome, release};
+use pause::{Pause, Stop};
+use queue::{BatchQueue, Next};
 
 use super::mailer::SendError;
 use super::outgoing::{Outgoing, OutgoingError};
-use crate::service::Service;
-use crate::store::StoreError;
-use crate::store::outbox::{self, OutboxEmail};
+use crate::heartbeat::Heartbeat;
+use crate::service::outbox::{Lease, OutboxEmail, Outcome, SenderInstance, SenderRegistryError};
+use crate::service::{Service, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
     #[error("outbox: {0}")]
-    Store(#[from] StoreError),
+    Service(#[from] ServiceError),
+    #[error("outbox: {0}")]
+    Registry(#[from] SenderRegistryError),
     #[error(transparent)]
     Setup(#[from] OutgoingError),
-}
-
-/// Why the workers stop taking rows from the current batch.
-#[derive(Debug, Clone)]
-enum Stop {
-    Auth {
-        until: DateTime<Utc>,
-        reason: String,
-    },
-    Unreachable {
-        at: DateTime<Utc>,
-        error: String,
-    },
-}
-
-#[derive(Debug, Default)]
-struct Pause {
-    until: Option<DateTime<Utc>>,
-    last: Option<Duration>,
+    #[error("outbox sender state poisoned by an earlier panic")]
+    Poisoned,
 }
 
 pub struct OutboxSender {
@@ -65,6 +60,10 @@ pub struct OutboxSender {
     options: SenderOptions,
     pause: Mutex<Pause>,
     shutdown: Arc<AtomicBool>,
+    /// Registered at the first delivery (so building a sender touches nothing), with the
+    /// time of the last look for dead instances.
+    instance: Mutex<Option<(Arc<SenderInstance>, Instant)>>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl OutboxSender {
@@ -75,7 +74,15 @@ impl OutboxSender {
             options,
             pause: Mutex::new(Pause::default()),
             shutdown: Arc::new(AtomicBool::new(false)),
+            instance: Mutex::new(None),
+            heartbeat: Heartbeat::new("sender", std::time::Duration::MAX),
         }
+    }
+
+    /// The heartbeat the running thread beats (the daemon's /healthz watches it).
+    pub fn with_heartbeat(mut self, heartbeat: Arc<Heartbeat>) -> OutboxSender {
+        self.heartbeat = heartbeat;
+        self
     }
 
     /// The production wiring from the configuration: one worker per pooled connection.
@@ -110,15 +117,13 @@ impl OutboxSender {
                 ..DeliveryReport::default()
             });
         }
-        let (lease, limit) = (self.options.lease, self.options.batch_size.max(1));
-        let rows = self
-            .service
-            .store()
-            .write(|tx| outbox::claim_due(tx, now, lease, limit))?;
+        let me = self.instance(now)?;
+        let (lease_for, limit) = (self.options.lease, self.options.batch_size.max(1));
+        let (lease, rows) = self.service.outbox_claim(&me, now, lease_for, limit)?;
         if rows.is_empty() {
             return Ok(DeliveryReport::default());
         }
-        self.deliver_batch(rows, now)
+        self.deliver_batch(&lease, rows, now)
     }
 
     /// Sends whatever is due until nothing is left, the login fails or `deadline` passes
@@ -147,13 +152,17 @@ impl OutboxSender {
     }
 
     fn run(&self) {
+        let _alive = self.heartbeat.running();
         tracing::info!(workers = self.options.workers, "outbox sender started");
         while !self.shutdown.load(Ordering::SeqCst) {
+            self.heartbeat.beat();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.deliver_due(Utc::now())
             }));
             let more = match result {
-                Ok(Ok(report)) => report.claimed >= self.options.batch_size,
+                // A sent email may free the next one to the same rider (held back to keep
+                // their order): look again at once rather than after `poll`.
+                Ok(Ok(report)) => report.claimed >= self.options.batch_size || report.sent > 0,
                 Ok(Err(e)) => {
                     tracing::error!("outbox sender: {e}; retrying shortly");
                     false
@@ -177,6 +186,7 @@ impl OutboxSender {
         let deadline = Instant::now() + self.options.poll;
         let slice = std::time::Duration::from_millis(250);
         loop {
+            self.heartbeat.beat();
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || self.shutdown.load(Ordering::SeqCst) {
                 return;
@@ -187,27 +197,23 @@ impl OutboxSender {
         }
     }
 
-    fn paused_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let pause = self.pause.lock().ok()?;
-        pause.until.filter(|until| *until > now)
-    }
-
     fn deliver_batch(
         &self,
+        lease: &Lease,
         rows: Vec<OutboxEmail>,
         now: DateTime<Utc>,
     ) -> Result<DeliveryReport, SenderError> {
         let started = Instant::now();
         let claimed = rows.len();
         let workers = self.options.workers.min(claimed).max(1);
-        let queue = Mutex::new(VecDeque::from(rows));
+        let queue = BatchQueue::new(rows);
         let stop: Mutex<Option<Stop>> = Mutex::new(None);
         let (tx, rx) = mpsc::channel::<(OutboxEmail, Outcome)>();
         let mut report = DeliveryReport {
             claimed,
             ..DeliveryReport::default()
         };
-        let mut store_error = None;
+        let mut record_error = None;
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
@@ -219,16 +225,19 @@ impl OutboxSender {
             while let Ok(first) = rx.recv() {
                 let mut group = vec![first];
                 group.extend(rx.try_iter());
-                if let Err(e) = self.record(&group, now) {
-                    tracing::error!(
-                        "cannot record {} email outcome(s): {e}; they will be re-sent after the lease",
-                        group.len()
-                    );
-                    store_error = Some(e);
+                match self.record(lease, &group) {
+                    Ok(lost) => report.lost += lost,
+                    Err(e) => {
+                        tracing::error!(
+                            "cannot record {} email outcome(s): {e}; they will be re-sent after the lease",
+                            group.len()
+                        );
+                        record_error = Some(e);
+                    }
                 }
                 for (_, outcome) in &group {
                     match outcome {
-                        Outcome::Sent => report.sent += 1,
+                        Outcome::Sent { .. } => report.sent += 1,
                         Outcome::Retry { .. } => report.retried += 1,
                         Outcome::Failed(_) => report.failed += 1,
                         Outcome::Release { .. } => report.released += 1,
@@ -238,15 +247,15 @@ impl OutboxSender {
         });
         let stop = stop.into_inner().ok().flatten();
         report.paused_until = self.update_pause(stop.as_ref(), report.sent > 0);
-        match store_error {
-            Some(e) => Err(e.into()),
+        match record_error {
+            Some(e) => Err(e),
             None => Ok(report),
         }
     }
 
     fn work(
         &self,
-        queue: &Mutex<VecDeque<OutboxEmail>>,
+        queue: &BatchQueue,
         stop: &Mutex<Option<Stop>>,
         tx: mpsc::Sender<(OutboxEmail, Outcome)>,
         now: DateTime<Utc>,
@@ -255,19 +264,32 @@ impl OutboxSender {
         // Half the lease: a row still queued here by then goes back rather than risk
         // being claimed (and sent) by another process too.
         let lease_left = (self.options.lease / 2).to_std().unwrap_or_default();
-        loop {
-            let Some(row) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
-                return;
+        while let Some(next) = queue.next() {
+            let row = match next {
+                Next::Send(row) => row,
+                Next::Hold(row, at) => {
+                    let stopped = stop.lock().ok().and_then(|s| s.clone());
+                    let outcome = match stopped {
+                        Some(stop) => self.after_stop(&row, &stop, now),
+                        None => {
+                            Outcome::release(at, "waiting for an older email to the same address")
+                        }
+                    };
+                    if tx.send((row, outcome)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
             let stopped = stop.lock().ok().and_then(|s| s.clone());
             let outcome = if let Some(stop) = stopped {
                 self.after_stop(&row, &stop, now)
             } else if self.shutdown.load(Ordering::SeqCst) {
-                release(now, "not sent yet when the sender stopped")
+                Outcome::release(now, "not sent yet when the sender stopped")
             } else if started.elapsed() > lease_left {
-                release(now, "claim ran out of time, re-queued")
+                Outcome::release(now, "claim ran out of time, re-queued")
             } else {
-                let (outcome, new_stop) = self.send_one(&row, now);
+                let (outcome, new_stop) = self.send_one(&row, now, started);
                 if let Some(new_stop) = new_stop
                     && let Ok(mut s) = stop.lock()
                 {
@@ -275,27 +297,42 @@ impl OutboxSender {
                 }
                 outcome
             };
+            queue.done(&row, &outcome);
             if tx.send((row, outcome)).is_err() {
                 return;
             }
         }
     }
 
-    fn send_one(&self, row: &OutboxEmail, now: DateTime<Utc>) -> (Outcome, Option<Stop>) {
+    /// `now` is the batch's clock (injected in tests); the moment of acceptance is that
+    /// clock moved on by the real time since the batch started.
+    fn send_one(
+        &self,
+        row: &OutboxEmail,
+        now: DateTime<Utc>,
+        started: Instant,
+    ) -> (Outcome, Option<Stop>) {
         let message = match self.outgoing.prepare(row, now) {
             Ok(m) => m,
             Err(e) => return (Outcome::Failed(e.to_string()), None),
         };
         match self.outgoing.mailer.send(&message) {
             Ok(delivered) => {
+                let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
                 tracing::debug!(email = row.id, template = %row.template, reply = %delivered.reply, "email sent");
-                (Outcome::Sent, None)
+                (
+                    Outcome::Sent {
+                        at,
+                        channel: delivered.channel,
+                    },
+                    None,
+                )
             }
             Err(SendError::Permanent(reason)) => (Outcome::Failed(reason), None),
             Err(SendError::Auth(reason)) => {
                 let until = now + self.next_auth_pause();
                 (
-                    release(until, &format!("SMTP login refused: {reason}")),
+                    Outcome::release(until, &format!("SMTP login refused: {reason}")),
                     Some(Stop::Auth { until, reason }),
                 )
             }
@@ -318,35 +355,33 @@ impl OutboxSender {
     fn after_stop(&self, row: &OutboxEmail, stop: &Stop, now: DateTime<Utc>) -> Outcome {
         match stop {
             Stop::Auth { until, reason } => {
-                release(*until, &format!("SMTP login refused: {reason}"))
+                Outcome::release(*until, &format!("SMTP login refused: {reason}"))
             }
             Stop::Unreachable { at, error } => {
                 if now - row.created_at >= self.options.give_up_after {
                     self.options.retry_or_give_up(row, now, error.clone())
                 } else {
-                    release(*at, error)
+                    Outcome::release(*at, error)
                 }
             }
         }
     }
 
+    /// Writes one group of outcomes; returns how many were lost (claim taken over).
     fn record(
         &self,
+        lease: &Lease,
         group: &[(OutboxEmail, Outcome)],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.service.store().write(|tx| {
-            for (row, outcome) in group {
-                match outcome {
-                    Outcome::Sent => outbox::mark_sent(tx, row.id, now)?,
-                    Outcome::Retry { at, error } => outbox::mark_retry(tx, row.id, *at, error)?,
-                    Outcome::Failed(error) => outbox::mark_failed(tx, row.id, error)?,
-                    Outcome::Release { at, error } => outbox::release(tx, row.id, *at, error)?,
-                }
-            }
-            Ok::<_, StoreError>(())
-        })?;
+    ) -> Result<usize, SenderError> {
+        let lost = self.service.outbox_record(lease, group)?;
         for (row, outcome) in group {
+            if lost.contains(&row.id) {
+                tracing::warn!(
+                    email = row.id,
+                    "email outcome not recorded: another sender took this email over meanwhile"
+                );
+                continue;
+            }
             match outcome {
                 Outcome::Retry { at, error } => {
                     tracing::warn!(email = row.id, to = %row.recipient, attempt = row.attempts, retry_at = %at, "email not sent, will retry: {error}");
@@ -354,48 +389,9 @@ impl OutboxSender {
                 Outcome::Failed(error) => {
                     tracing::error!(email = row.id, to = %row.recipient, template = %row.template, "email failed for good: {error}");
                 }
-                Outcome::Sent | Outcome::Release { .. } => {}
+                Outcome::Sent { .. } | Outcome::Release { .. } => {}
             }
         }
-        Ok(())
-    }
-
-    /// Starts, extends or clears the pause; returns its end when paused.
-    fn update_pause(&self, stop: Option<&Stop>, any_sent: bool) -> Option<DateTime<Utc>> {
-        let mut pause = self.pause.lock().ok()?;
-        match stop {
-            Some(Stop::Auth { until, reason }) => {
-                *pause = Pause {
-                    until: Some(*until),
-                    last: Some(self.next_auth_pause_from(pause.last)),
-                };
-                tracing::error!(
-                    "SMTP login refused: emails stay queued, nothing is sent before {until}. {reason}"
-                );
-                Some(*until)
-            }
-            Some(Stop::Unreachable { at, error }) => {
-                tracing::warn!("SMTP server unreachable, pausing until {at}: {error}");
-                pause.until = Some(*at);
-                Some(*at)
-            }
-            None => {
-                if any_sent {
-                    *pause = Pause::default();
-                }
-                None
-            }
-        }
-    }
-
-    /// The pause a refused login would start now: doubled each time, capped.
-    fn next_auth_pause(&self) -> Duration {
-        let last = self.pause.lock().ok().and_then(|p| p.last);
-        self.next_auth_pause_from(last)
-    }
-
-    fn next_auth_pause_from(&self, last: Option<Duration>) -> Duration {
-        last.map_or(self.options.first_auth_pause, |d| d * 2)
-            .min(self.options.max_auth_pause)
+        Ok(lost.len())
     }
 }

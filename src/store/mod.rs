@@ -53,10 +53,32 @@ pub enum StoreError {
     Poisoned,
     #[error("the database could not commit the write (disk full or I/O error?); nothing was saved")]
     CommitFailed,
+    /// Another connection (often another process) held the write lock past our deadline.
+    #[error("the database is busy (another connection holds its write lock); nothing was saved")]
+    Busy,
 }
 
-/// How long a connection waits for another process's write lock before giving up.
+impl StoreError {
+    /// SQLite's "locked by someone else" codes, whatever layer they surfaced through.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Busy => true,
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// How long a connection waits for another process's write lock before giving up; a
+/// write's whole wait (queued behind our own writers, then for that lock) is bounded by
+/// the store's write timeout, the same by default (`server.request_timeout_secs`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest busy timeout SQLite is handed (its API takes milliseconds in an int).
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Applied to every connection: these are per-connection settings in SQLite.
 fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
@@ -80,6 +102,8 @@ pub struct Store {
     queued: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
     read_only: bool,
+    /// A write gives up with `StoreError::Busy` once it has waited this long for the lock.
+    write_timeout: Duration,
 }
 
 /// The writer connection and the state of the transaction shared by a commit group.
@@ -161,6 +185,7 @@ impl Store {
             queued: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             read_only: false,
+            write_timeout: BUSY_TIMEOUT,
         })
     }
 
@@ -175,6 +200,7 @@ impl Store {
             queued: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             read_only: true,
+            write_timeout: BUSY_TIMEOUT,
         })
     }
 
@@ -193,6 +219,16 @@ impl Store {
         Ok(conn)
     }
 
+    /// Bounds how long one write waits for the database (`server.request_timeout_secs`).
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Store {
+        self.write_timeout = timeout.min(MAX_BUSY_TIMEOUT);
+        self
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        self.write_timeout
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -204,18 +240,27 @@ impl Store {
     /// of the group commits, so many requests share one fsync. An `Err` from `f` rolls
     /// back its savepoint only. The transaction is `BEGIN IMMEDIATE`: another process
     /// (the TUI, a cron `jobs` run) waits for the lock instead of deadlocking on upgrade.
+    ///
+    /// The whole wait for the lock (behind our own writers, then behind another
+    /// connection) is bounded by the write timeout; past it the call returns
+    /// `StoreError::Busy` without having run `f`, so nothing is half-written.
     pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
+        let started = Instant::now();
         self.queued.fetch_add(1, Ordering::SeqCst);
         let locked = self.writer.lock();
         self.queued.fetch_sub(1, Ordering::SeqCst);
         let mut w = locked.map_err(|_| StoreError::Poisoned)?;
         if !w.open {
-            w.conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(StoreError::from)?;
+            // What is left of this write's deadline; zero still tries the lock once.
+            let left = self.write_timeout.saturating_sub(started.elapsed());
+            w.conn.busy_timeout(left).map_err(StoreError::from)?;
+            if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+                let e = StoreError::from(e);
+                return Err(if e.is_busy() { StoreError::Busy } else { e }.into());
+            }
             w.open = true;
             w.opened_at = Instant::now();
         }
@@ -303,9 +348,39 @@ impl Store {
         self.read(|c: &Connection| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
     }
 
-    /// Liveness for /healthz.
+    /// Liveness for /healthz: a fresh or pooled reader answers a query.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|c: &Connection| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
+    /// For /healthz: a real write through the writer (within the write timeout), rolled
+    /// back so it changes nothing and wakes no reader. Taking the lock alone is not
+    /// enough: on a read-only WAL database `BEGIN IMMEDIATE` succeeds and only writing a
+    /// page fails. Fails on a read-only file or mount and on a lock held by another
+    /// connection past the timeout.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        enum Probe {
+            Written,
+            Failed(StoreError),
+        }
+        impl From<StoreError> for Probe {
+            fn from(e: StoreError) -> Probe {
+                Probe::Failed(e)
+            }
+        }
+        let written = self.write(|c: &Connection| {
+            c.execute(
+                "UPDATE reservation_status_counts SET n = n WHERE status = 'pending'",
+                [],
+            )
+            .map_err(|e| Probe::Failed(e.into()))?;
+            // An error rolls this write's savepoint back: nothing reaches the file.
+            Err::<(), _>(Probe::Written)
+        });
+        match written {
+            Ok(()) | Err(Probe::Written) => Ok(()),
+            Err(Probe::Failed(e)) => Err(e),
+        }
     }
 }
 

@@ -114,75 +114,204 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
     Ok(conn.last_insert_rowid())
 }
 
-/// Claims up to `limit` due rows for `lease`: queued rows whose time has come, and rows
-/// whose previous claim expired (a sender died mid-send). One UPDATE … RETURNING inside the
-/// caller's immediate transaction, so two processes never claim the same row.
+/// Who holds a claim: a sender instance and the number of its claim (a sender that claims
+/// a row again after its own lease ran out must not record the first claim's outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub claim: i64,
+}
+
+/// How a sent email left: accepted by the SMTP server, or written as a dev-mode .eml file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Smtp,
+    File,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Smtp => "smtp",
+            Channel::File => "file",
+        }
+    }
+}
+
+/// Claims up to `limit` due rows for `lease`, oldest email first: a row retried or held
+/// back by a pause keeps its place in line (`created_at`). A rider's emails leave in the
+/// order they were queued: a row waits while an older one to the same address waits for
+/// its retry or is being sent by another claim (a retried "Demande envoyée" is never
+/// overtaken by its "Réservation confirmée"; within a batch the sender keeps the order);
+/// failed rows hold nothing back. Claims whose lease ran out (a
+/// stuck or vanished sender) go back to the queue first. Runs inside the caller's
+/// immediate transaction, so two processes never claim the same row.
 pub fn claim_due(
     conn: &Connection,
+    lease: &Lease,
     now: DateTime<Utc>,
-    lease: Duration,
+    lease_for: Duration,
     limit: usize,
 ) -> Result<Vec<OutboxEmail>, StoreError> {
     let now_s = to_db(now);
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', lease_until = NULL, lease_owner = NULL, lease_claim = NULL
+         WHERE status = 'sending' AND lease_until <= ?1",
+    )?
+    .execute(params![now_s])?;
     let mut stmt = conn.prepare_cached(
-        "UPDATE outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1
+        "UPDATE outbox SET status = 'sending', lease_until = ?2, lease_owner = ?4, lease_claim = ?5,
+             attempts = attempts + 1
          WHERE id IN (
-             SELECT id FROM outbox
-             WHERE (status = 'queued' AND next_attempt_at <= ?1)
-                OR (status = 'sending' AND lease_until <= ?1)
-             ORDER BY next_attempt_at, id LIMIT ?3)
+             SELECT id FROM outbox o
+             WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p
+                   WHERE p.recipient = o.recipient AND p.status IN ('queued', 'sending')
+                     AND p.created_at <= o.created_at
+                     AND (p.status = 'sending' OR p.next_attempt_at > ?1)
+                     AND (p.created_at < o.created_at OR p.id < o.id))
+             ORDER BY o.created_at, o.id LIMIT ?3)
          RETURNING *",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![now_s, to_db(now + lease), limit], from_row)?;
+    let rows = stmt.query_map(
+        params![
+            now_s,
+            to_db(now + lease_for),
+            limit,
+            lease.owner,
+            lease.claim
+        ],
+        from_row,
+    )?;
     let mut out: Vec<OutboxEmail> = rows.collect::<Result<_, _>>()?;
-    out.sort_by_key(|e| e.id);
+    out.sort_by_key(|e| (e.created_at, e.id));
     Ok(out)
 }
 
-pub fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'sent', sent_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1",
-    )?
-    .execute(params![id, to_db(now)])?;
-    Ok(())
+/// The guard of every outcome write: the row is still `sending` under this very claim.
+const HELD: &str = "id = ?1 AND status = 'sending' AND lease_owner = ?2 AND lease_claim = ?3";
+
+/// Accepted at `at` (the server's answer, not the claim). False when the claim was lost.
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    lease: &Lease,
+    at: DateTime<Utc>,
+    channel: Channel,
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE outbox SET status = 'sent', sent_at = ?4, channel = ?5, lease_until = NULL,
+                 lease_owner = NULL, lease_claim = NULL, last_error = NULL WHERE {HELD}"
+        ))?
+        .execute(params![
+            id,
+            lease.owner,
+            lease.claim,
+            to_db(at),
+            channel.as_str()
+        ])?;
+    Ok(n == 1)
 }
 
-/// Back to the queue for a later attempt (transient failure).
+/// Back to the queue for a later attempt (transient failure). False when the claim was lost.
 pub fn mark_retry(
     conn: &Connection,
     id: i64,
+    lease: &Lease,
     at: DateTime<Utc>,
     error: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, to_db(at), error])?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?4, lease_until = NULL,
+                 lease_owner = NULL, lease_claim = NULL, last_error = ?5 WHERE {HELD}"
+        ))?
+        .execute(params![id, lease.owner, lease.claim, to_db(at), error])?;
+    Ok(n == 1)
 }
 
-/// Back to the queue without counting the attempt (e.g. SMTP login refused: the message is fine).
+/// Back to the queue without counting the attempt (e.g. SMTP login refused: the message
+/// is fine). False when the claim was lost.
 pub fn release(
     conn: &Connection,
     id: i64,
+    lease: &Lease,
     at: DateTime<Utc>,
     error: &str,
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?4, lease_until = NULL,
+                 lease_owner = NULL, lease_claim = NULL, last_error = ?5,
+                 attempts = MAX(attempts - 1, 0) WHERE {HELD}"
+        ))?
+        .execute(params![id, lease.owner, lease.claim, to_db(at), error])?;
+    Ok(n == 1)
+}
+
+/// Failed for good. False when the claim was lost.
+pub fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    lease: &Lease,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE outbox SET status = 'failed', lease_until = NULL, lease_owner = NULL,
+                 lease_claim = NULL, last_error = ?4 WHERE {HELD}"
+        ))?
+        .execute(params![id, lease.owner, lease.claim, error])?;
+    Ok(n == 1)
+}
+
+/// A row of `outbox_senders`: one sender instance (process start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderRow {
+    pub id: String,
+    pub pid: i64,
+    pub started_at: DateTime<Utc>,
+}
+
+pub fn register_sender(
+    conn: &Connection,
+    id: &str,
+    pid: u32,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, lease_until = NULL, last_error = ?3,
-             attempts = MAX(attempts - 1, 0) WHERE id = ?1",
-    )?
-    .execute(params![id, to_db(at), error])?;
+    conn.prepare_cached("INSERT INTO outbox_senders (id, pid, started_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, pid, to_db(now)])?;
     Ok(())
 }
 
-pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, error])?;
-    Ok(())
+pub fn senders(conn: &Connection) -> Result<Vec<SenderRow>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, pid, started_at FROM outbox_senders ORDER BY started_at, id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SenderRow {
+            id: r.get("id")?,
+            pid: r.get("pid")?,
+            started_at: ts(r, "started_at", "outbox_senders")?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Puts every claim of `owner` (a sender that is gone) back in the queue, due at once and
+/// in its old place in line; forgets the sender. Returns how many emails went back.
+pub fn reclaim_sender(conn: &Connection, owner: &str) -> Result<usize, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'queued', lease_until = NULL, lease_owner = NULL, lease_claim = NULL
+             WHERE status = 'sending' AND lease_owner = ?1",
+        )?
+        .execute([owner])?;
+    conn.prepare_cached("DELETE FROM outbox_senders WHERE id = ?1")?
+        .execute([owner])?;
+    Ok(n)
 }
 
 /// Re-queues one failed email; false if it is not (or no longer) failed.

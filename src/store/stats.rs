@@ -20,6 +20,8 @@ pub struct Stats {
     pub acceptance_rate: Option<f64>,
     /// Emails the SMTP server accepted since local midnight (`jobs.timezone`).
     pub emails_sent_today: i64,
+    /// Dev-mode emails written as .eml files (not sent) since local midnight.
+    pub emails_logged_today: i64,
     pub outbox_queued: i64,
     pub outbox_sending: i64,
     pub outbox_failed: i64,
@@ -72,10 +74,13 @@ pub fn compute(
         }
     }
     let ob = |s: &str| outbox.get(s).copied().unwrap_or(0);
-    let emails_sent_today: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE sent_at >= ?1",
+    // `channel` tells an SMTP acceptance from a dev-mode .eml write (test sends are
+    // not outbox rows, so they count in neither).
+    let (emails_sent_today, emails_logged_today): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(channel IS NOT 'file'), 0), COALESCE(SUM(channel = 'file'), 0)
+         FROM outbox WHERE sent_at >= ?1",
         params![to_db(local_midnight)],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let oldest: Option<String> = conn.query_row(
         "SELECT MIN(created_at) FROM outbox WHERE status IN ('queued', 'sending')",
@@ -111,6 +116,7 @@ pub fn compute(
         removed: get("removed"),
         acceptance_rate: acceptance_rate(confirmed, refused),
         emails_sent_today,
+        emails_logged_today,
         outbox_queued: ob("queued"),
         outbox_sending: ob("sending"),
         outbox_failed: ob("failed"),

@@ -7,56 +7,22 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+mod loads;
 mod prompt;
-mod settings;
 
-pub use settings::{MailSummary, Settings};
+pub use super::settings::{MailSummary, Settings};
+pub use super::view::View;
 
 use super::components::detail::{self, DetailState};
 use super::components::help::Context;
 use super::components::outbox::{self, OutboxState};
-use super::components::reservations::{self, ReservationsState};
+use super::components::reservations::ReservationsState;
 use super::components::test_send::{self, SendOutcome, TestSendState};
-use super::data::{Activity, Kind, Loaded, Request, Ticket};
-use super::loader::Message;
+use super::data::{Activity, Kind, Ticket};
 use crate::store::stats::Stats;
 
-/// Another process's change shows up within this (plus the loader's 250 ms poll).
-const MIN_REFRESH_GAP: Duration = Duration::seconds(1);
-/// Ages, "emails sent today" and due-ness move with the clock even when nothing is written.
-const PERIODIC_REFRESH: Duration = Duration::seconds(30);
 const NOTICE_FOR: Duration = Duration::seconds(8);
 const MAX_INPUT: usize = 200;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Overview,
-    Reservations,
-    Outbox,
-    TestSend,
-}
-
-impl View {
-    pub const ALL: [View; 4] = [
-        View::Overview,
-        View::Reservations,
-        View::Outbox,
-        View::TestSend,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Overview => "Overview",
-            View::Reservations => "Reservations",
-            View::Outbox => "Outbox",
-            View::TestSend => "SMTP test",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-}
 
 /// A one-line question at the bottom of the screen; it takes every key until answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,97 +109,12 @@ impl App {
         }
     }
 
-    fn ticket(&mut self, request: Request) -> Ticket {
-        self.seq += 1;
-        self.wanted.insert(request.kind(), self.seq);
-        Ticket {
-            seq: self.seq,
-            request,
-        }
-    }
-
-    pub(super) fn res_ticket(&mut self, outcome: reservations::Outcome, out: &mut Vec<Ticket>) {
-        match outcome {
-            reservations::Outcome::Load(request, nav) => {
-                let t = self.ticket(request);
-                self.reservations.expect(t.seq, nav);
-                out.push(t);
-            }
-            reservations::Outcome::OpenDetail(id) => {
-                self.detail = Some(DetailState::new(id));
-                out.push(self.ticket(Request::Detail(id)));
-            }
-            reservations::Outcome::EditFilter => {
-                self.prompt = Some(Prompt::Filter(self.reservations.filter.clone()));
-            }
-            reservations::Outcome::None => {}
-        }
-    }
-
-    fn outbox_ticket(&mut self, outcome: outbox::Outcome, out: &mut Vec<Ticket>) {
-        match outcome {
-            outbox::Outcome::Load(request, nav) => {
-                let t = self.ticket(request);
-                self.outbox.expect(t.seq, nav);
-                out.push(t);
-            }
-            outbox::Outcome::ConfirmRetry(e) => self.prompt = Some(Prompt::ConfirmRetry(e)),
-            outbox::Outcome::ConfirmRetryAll(n) => self.prompt = Some(Prompt::ConfirmRetryAll(n)),
-            outbox::Outcome::Notice(text) => self.say(text, false),
-            outbox::Outcome::None => {}
-        }
-    }
-
-    fn load(tickets: Vec<Ticket>) -> Action {
-        if tickets.is_empty() {
-            Action::None
-        } else {
-            Action::Load(tickets)
-        }
-    }
-
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
         self.notice = Some(Notice {
             text: text.into(),
             error,
             at: self.now,
         });
-    }
-
-    /// The first loads, before any key.
-    pub fn start(&mut self) -> Action {
-        self.refresh()
-    }
-
-    /// The figures plus what the current view shows, keeping every cursor where it is.
-    pub fn refresh(&mut self) -> Action {
-        self.last_refresh = Some(self.now);
-        self.dirty = false;
-        let mut out = vec![self.ticket(Request::Stats)];
-        self.view_loads(&mut out);
-        App::load(out)
-    }
-
-    fn view_loads(&mut self, out: &mut Vec<Ticket>) {
-        match self.view {
-            View::Overview => out.push(self.ticket(Request::Activity)),
-            View::Reservations => {
-                if let Some(id) = self.detail.as_ref().map(|d| d.id) {
-                    out.push(self.ticket(Request::Detail(id)));
-                }
-                let o = if self.reservations.loaded {
-                    self.reservations.reload()
-                } else {
-                    self.reservations.reset()
-                };
-                self.res_ticket(o, out);
-            }
-            View::Outbox => {
-                let o = self.outbox.reload();
-                self.outbox_ticket(o, out);
-            }
-            View::TestSend => {}
-        }
     }
 
     pub fn switch_to(&mut self, view: View) -> Action {
@@ -306,11 +187,9 @@ impl App {
         match self.view {
             View::Overview => {}
             View::Reservations => {
-                let total = self
-                    .stats
-                    .as_ref()
-                    .map(|s| reservations::status_total(s, self.reservations.status()));
-                let o = self.reservations.handle_key(&key, step, total);
+                let o = self
+                    .reservations
+                    .handle_key(&key, step, self.stats.as_ref());
                 self.res_ticket(o, &mut out);
             }
             View::Outbox => {
@@ -326,78 +205,6 @@ impl App {
             },
         }
         App::load(out)
-    }
-
-    /// An answer from the loader, a change notice, or the database going away.
-    pub fn on_message(&mut self, message: Message) -> Action {
-        match message {
-            Message::DataChanged => {
-                self.dirty = true;
-                self.maybe_refresh()
-            }
-            Message::Unavailable(e) => {
-                self.unavailable = Some(e);
-                Action::None
-            }
-            Message::Loaded { ticket, result } => {
-                let kind = ticket.request.kind();
-                if self.wanted.get(&kind) != Some(&ticket.seq) {
-                    return Action::None;
-                }
-                if result.is_ok() {
-                    self.unavailable = None;
-                }
-                self.take_loaded(ticket, result)
-            }
-        }
-    }
-
-    fn take_loaded(&mut self, ticket: Ticket, result: Result<Loaded, String>) -> Action {
-        let mut out = Vec::new();
-        match (ticket.request, result) {
-            (_, Ok(Loaded::Stats(s))) => self.stats = Some(*s),
-            (_, Ok(Loaded::Activity(a))) => self.activity = Some(a),
-            (Request::Reservations { .. }, r) => {
-                let page = r.and_then(|l| match l {
-                    Loaded::Reservations(p) => Ok(p),
-                    _ => Err("unexpected answer".to_owned()),
-                });
-                if let Some(o) = self.reservations.apply(ticket.seq, page) {
-                    self.res_ticket(o, &mut out);
-                }
-            }
-            (Request::Outbox { .. }, r) => {
-                let page = r.and_then(|l| match l {
-                    Loaded::Outbox(p) => Ok(p),
-                    _ => Err("unexpected answer".to_owned()),
-                });
-                if let Some(o) = self.outbox.apply(ticket.seq, page) {
-                    self.outbox_ticket(o, &mut out);
-                }
-            }
-            (Request::Detail(id), r) => {
-                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-                    d.apply(r.and_then(|l| match l {
-                        Loaded::Detail(d) => Ok(d),
-                        _ => Err("unexpected answer".to_owned()),
-                    }));
-                }
-            }
-            (Request::Stats | Request::Activity, Err(e)) => {
-                self.say(format!("Cannot read the figures: {e}"), true);
-            }
-            (Request::Stats | Request::Activity, Ok(_)) => {}
-        }
-        App::load(out)
-    }
-
-    fn maybe_refresh(&mut self) -> Action {
-        let due = |gap| self.last_refresh.is_none_or(|t| self.now - t >= gap);
-        if (self.dirty && due(MIN_REFRESH_GAP)) || due(PERIODIC_REFRESH) {
-            self.refresh()
-        } else {
-            Action::None
-        }
     }
 
     /// Time passes: reload what changed (at most once a second) and what ages.

@@ -31,18 +31,16 @@ pub struct Activity {
     pub jobs: Vec<(Job, Option<JobRun>)>,
 }
 
+/// One page of a table.
 #[derive(Debug, Clone)]
-pub struct ReservationsPage {
-    pub rows: Vec<Row>,
+pub struct Page<R> {
+    pub rows: Vec<R>,
     /// More rows exist beyond this page in the direction it was read.
     pub more: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct OutboxPage {
-    pub rows: Vec<OutboxEmail>,
-    pub more: bool,
-}
+pub type ReservationsPage = Page<Row>;
+pub type OutboxPage = Page<OutboxEmail>;
 
 /// What the screen needs (re)loaded. Each kind is independent, so a slow one (a filtered
 /// search) never holds up another (the figures).

@@ -10,7 +10,10 @@ pub mod components;
 pub mod data;
 pub mod event;
 pub mod loader;
+pub mod settings;
+pub mod theme;
 pub mod ui;
+pub mod view;
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -25,11 +28,12 @@ use ratatui::crossterm::event::Event;
 use crate::app::Env;
 use crate::config::Config;
 use crate::service::{self, Service};
-use app::{Action, App, MailSummary, Settings};
+use app::{Action, App};
 use components::test_send::SendOutcome;
 use data::Reader;
 use event::{EventSource, TerminalEvents};
 use loader::{Loader, ThreadLoader};
+use settings::{MailSummary, Settings};
 
 /// How long the loop waits for a key before looking for answers and redrawing.
 const FRAME: Duration = Duration::from_millis(150);

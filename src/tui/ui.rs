@@ -1,122 +1,19 @@
-//! Drawing: the frame around the views (view tabs, footer, prompts, help) and the theme.
+//! Drawing: the frame around the views (view tabs, footer, prompts, help).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::app::{App, Prompt, View};
+use super::app::{App, Prompt};
 use super::components::{detail, help, outbox, overview, reservations, test_send};
-use crate::domain::Status;
-use crate::store::outbox::EmailStatus;
+use super::theme::{Theme, tabs_line};
+use super::view::View;
 
 /// The smallest screen every view is laid out for.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
-
-/// Styles. Without colour (NO_COLOR) only bold and reverse video remain, so the selection
-/// and the headings still stand out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Theme {
-    color: bool,
-}
-
-impl Theme {
-    pub fn new(color: bool) -> Theme {
-        Theme { color }
-    }
-
-    fn fg(self, c: Color) -> Style {
-        if self.color {
-            Style::new().fg(c)
-        } else {
-            Style::new()
-        }
-    }
-
-    pub fn title(self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
-    }
-    pub fn header(self) -> Style {
-        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
-    }
-    pub fn selected(self) -> Style {
-        Style::new().add_modifier(Modifier::REVERSED)
-    }
-    pub fn dim(self) -> Style {
-        self.fg(Color::DarkGray)
-    }
-    pub fn ok(self) -> Style {
-        self.fg(Color::Green)
-    }
-    pub fn warn(self) -> Style {
-        self.fg(Color::Yellow)
-    }
-    pub fn error(self) -> Style {
-        self.fg(Color::Red)
-    }
-    pub fn key(self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
-    }
-    pub fn chart(self) -> Style {
-        self.fg(Color::Cyan)
-    }
-    pub fn status(self, s: Status) -> Style {
-        match s {
-            Status::Pending => self.warn(),
-            Status::Confirmed => self.ok(),
-            Status::Refused | Status::Removed => self.error(),
-            Status::Expired | Status::Cancelled => self.dim(),
-        }
-    }
-    pub fn email(self, s: EmailStatus) -> Style {
-        match s {
-            EmailStatus::Queued => self.warn(),
-            EmailStatus::Sending => self.fg(Color::Cyan),
-            EmailStatus::Sent => self.ok(),
-            EmailStatus::Failed => self.error(),
-        }
-    }
-}
-
-/// " Pending 12 │ Confirmed 40 │ …" with the current tab in reverse video; the counts go
-/// first when the line does not fit.
-pub fn tabs_line(
-    labels: &[(String, String)],
-    selected: usize,
-    width: u16,
-    t: Theme,
-) -> Line<'static> {
-    let render = |with_counts: bool| -> Vec<String> {
-        labels
-            .iter()
-            .map(|(name, n)| {
-                if with_counts && !n.is_empty() {
-                    format!(" {name} {n} ")
-                } else {
-                    format!(" {name} ")
-                }
-            })
-            .collect()
-    };
-    let full = render(true);
-    let fits = full.iter().map(|s| s.chars().count() + 1).sum::<usize>() <= usize::from(width);
-    let parts = if fits { full } else { render(false) };
-    let mut spans = Vec::new();
-    for (i, p) in parts.into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled("│", t.dim()));
-        }
-        let style = if i == selected {
-            t.selected().add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(p, style));
-    }
-    Line::from(spans)
-}
 
 pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();

@@ -92,6 +92,9 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "server.embed_origins",
         "server.rate_limit_per_minute",
         "server.rate_limit_burst",
+        "server.trusted_proxies",
+        "server.max_connections_per_ip",
+        "server.request_timeout_secs",
         "database.path",
         "smtp.host",
         "smtp.port",
@@ -149,6 +152,20 @@ fn every_key_of_a_full_file_is_read() {
         (c.server.rate_limit_per_minute, c.server.rate_limit_burst),
         (60, 20)
     );
+    let proxies: Vec<String> = c
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"]);
+    assert_eq!(
+        (
+            c.server.max_connections_per_ip,
+            c.server.request_timeout_secs
+        ),
+        (8, 3)
+    );
     // Relative paths are anchored at the config file's directory.
     assert_eq!(c.database.path, Some(dir.path().join("data/rides.db")));
     assert_eq!(c.email.templates_dir, Some(dir.path().join("templates")));
@@ -177,7 +194,7 @@ fn every_key_of_a_full_file_is_read() {
 }
 
 /// Each invalid fixture: the key its error must name, and a fragment of the reason.
-const INVALID: [(&str, &str, &str); 14] = [
+const INVALID: [(&str, &str, &str); 16] = [
     (
         "unknown_key.toml",
         "smtp.passwd",
@@ -228,6 +245,16 @@ const INVALID: [(&str, &str, &str); 14] = [
     ),
     ("short_secret.toml", "security.secret_key", "too short"),
     ("syntax_error.toml", "line 3", "invalid TOML"),
+    (
+        "bad_trusted_proxy.toml",
+        "server.trusted_proxies",
+        "host bits are set (did you mean \"10.0.0.0/8\"?)",
+    ),
+    (
+        "zero_request_timeout.toml",
+        "server.request_timeout_secs",
+        "expected 1 to 600",
+    ),
 ];
 
 #[test]

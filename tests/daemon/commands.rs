@@ -119,6 +119,7 @@ fn migrate_then_stats_json_has_specs_keys() {
         "cancelled",
         "acceptance_rate",
         "emails_sent_today",
+        "emails_logged_today",
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {v}");
     }
@@ -127,6 +128,7 @@ fn migrate_then_stats_json_has_specs_keys() {
     assert_eq!(v["refused"], 1);
     assert_eq!(v["acceptance_rate"], 50.0);
     assert_eq!(v["emails_sent_today"], 0);
+    assert_eq!(v["emails_logged_today"], 0);
 
     let out = carette(&cfg, &["stats"]);
     let text = String::from_utf8_lossy(&out.stdout);

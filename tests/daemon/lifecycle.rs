@@ -21,6 +21,15 @@ fn free_port() -> u16 {
 }
 
 fn write_config(dir: &Path, smtp_port: u16, http_port: u16) -> PathBuf {
+    write_config_with(
+        dir,
+        smtp_port,
+        http_port,
+        "[email]\noutbox_lease_secs = 5\n",
+    )
+}
+
+fn write_config_with(dir: &Path, smtp_port: u16, http_port: u16, extra: &str) -> PathBuf {
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{http_port}"
@@ -44,9 +53,7 @@ from = "{from}"
 timeout_secs = 3
 pool_size = 4
 
-[email]
-outbox_lease_secs = 5
-"#,
+{extra}"#,
         db = dir.join("carette.db").display(),
         user = crate::support::USER,
         password = crate::support::PASSWORD,
@@ -304,6 +311,178 @@ fn kill_9_under_load_loses_nothing() {
         rows.len(),
         "no email the outbox does not know"
     );
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+}
+
+#[test]
+fn kill_9_mid_send_then_restart_resends_in_flight_emails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("carette.db");
+    let smtp = SmtpServer::start();
+    // A slow server, so the crash finds emails in flight.
+    smtp.set_data_delay(Duration::from_millis(700));
+    let port = free_port();
+    // The default 5-minute lease: a restart must not wait for it.
+    let cfg = write_config_with(dir.path(), smtp.port(), port, "");
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("lease"));
+    let mut d = Daemon::start(&cfg, port);
+    let offers = create_offers(&d, 1);
+    for i in 0..10 {
+        let (status, v) = d.post(
+            &format!("/api/offers/{}/reservations", offers[0]),
+            &serde_json::json!({"passenger_name": "P", "passenger_email": format!("p{i}@example.org"), "seats": 1}),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    // Wait until the sender holds emails, and at least one reached the server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sending = outbox_rows(&db).iter().filter(|r| r.1 == "sending").count();
+        if sending >= 4 && smtp.count() >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sender never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let in_flight: Vec<String> = outbox_rows(&db)
+        .into_iter()
+        .filter(|r| r.1 == "sending")
+        .map(|r| r.2)
+        .collect();
+    assert!(!in_flight.is_empty());
+    smtp.set_data_delay(Duration::ZERO);
+    let before = smtp.count();
+
+    let restarted = Instant::now();
+    let mut d = Daemon::start(&cfg, port);
+    let up = restarted.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let resent_at = loop {
+        let received: Vec<String> = smtp.received()[before..]
+            .iter()
+            .filter_map(|m| message_id(&m.text()))
+            .collect();
+        if in_flight
+            .iter()
+            .all(|mid| received.iter().any(|r| r.starts_with(mid.as_str())))
+        {
+            break restarted.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "in-flight emails not re-sent: {} of {}",
+            received.len(),
+            in_flight.len()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    eprintln!(
+        "kill -9 mid-send: {} email(s) in flight; restart: healthy after {up:?}, last in-flight email re-sent {resent_at:?} after the restart (lease 300 s)",
+        in_flight.len()
+    );
+    // Far below the 5-minute lease: the dead sender's claims were taken back at start.
+    assert!(
+        resent_at < Duration::from_secs(60),
+        "re-sent after {resent_at:?}: the restart waited for the lease"
+    );
+    // Everything ends up sent; the dead sender is forgotten, the live one registered.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outbox_rows(&db).iter().any(|r| r.1 != "sent") {
+        assert!(Instant::now() < deadline, "outbox not drained");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let senders: Vec<i64> = conn
+        .prepare("SELECT pid FROM outbox_senders")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(senders, [i64::from(d.child.id())]);
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+}
+
+#[test]
+fn a_poisoned_email_holds_back_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("carette.db");
+    // A server that does not offer SMTPUTF8, as in the field report.
+    let smtp = SmtpServer::start();
+    smtp.advertise_smtputf8(false);
+    let port = free_port();
+    let cfg = write_config_with(dir.path(), smtp.port(), port, "");
+    let mut d = Daemon::start(&cfg, port);
+    let offers = create_offers(&d, 1);
+    let (status, _) = d.post(
+        &format!("/api/offers/{}/reservations", offers[0]),
+        &serde_json::json!({"passenger_name": "P", "passenger_email": "first@example.org", "seats": 1}),
+    );
+    assert_eq!(status, 201);
+    assert!(smtp.wait_for(2, Duration::from_secs(30)));
+    // Two emails an older version queued for non-ASCII addresses: the oldest in line.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for (i, to) in ["jösé@example.org", "poison@exämple.org"]
+        .into_iter()
+        .enumerate()
+    {
+        conn.execute(
+            "INSERT INTO outbox (template, recipient, reply_to, context, reservation_id, offer_id,
+                 status, attempts, next_attempt_at, message_id, created_at)
+             SELECT template, ?1, reply_to, context, reservation_id, offer_id, 'queued', 0,
+                 datetime('now', '-1 minute'), ?2, datetime('now', '-1 minute')
+             FROM outbox WHERE template = 'request_passenger' LIMIT 1",
+            rusqlite::params![to, format!("carette.poison{i}")],
+        )
+        .unwrap();
+    }
+    // Then 14 riders ask for a seat: 28 emails queued behind the poisoned ones.
+    let started = Instant::now();
+    for i in 0..14 {
+        let (status, v) = d.post(
+            &format!("/api/offers/{}/reservations", offers[0]),
+            &serde_json::json!({"passenger_name": "P", "passenger_email": format!("p{i}@example.org"), "seats": 1}),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    assert!(
+        smtp.wait_for(30, Duration::from_secs(120)),
+        "only {} of 30 delivered",
+        smtp.count()
+    );
+    let delivered = started.elapsed();
+    eprintln!(
+        "poisoned outbox: 28 emails queued behind 2 non-ASCII addresses all delivered {delivered:?} after the first request"
+    );
+    // The poisoned rows failed alone; nothing was retried, held back or paused.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows: Vec<(String, String, Option<String>)> = loop {
+        let rows: Vec<(String, String, Option<String>)> = conn
+            .prepare("SELECT recipient, status, last_error FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if rows.iter().all(|r| r.1 == "sent" || r.1 == "failed") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "outbox not settled: {rows:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for (to, status, error) in &rows {
+        if to.is_ascii() {
+            assert_eq!((status.as_str(), error), ("sent", &None), "{to}");
+        } else {
+            assert_eq!(status, "failed", "{to}");
+            let error = error.as_deref().unwrap_or_default();
+            assert!(error.contains("SMTPUTF8"), "{error}");
+        }
+    }
     d.child.kill().unwrap();
     d.child.wait().unwrap();
 }

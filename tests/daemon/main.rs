@@ -5,5 +5,6 @@
 mod support;
 
 mod commands;
+mod hardening;
 mod lifecycle;
 mod riders;

@@ -249,16 +249,20 @@ fn outbox_list_and_retry_through_the_binary() {
         )
         .unwrap();
     // Both emails fail for good (as after a 5xx).
+    let lease = outbox::Lease {
+        owner: "test".into(),
+        claim: 1,
+    };
     let rows = db
         .service
         .store()
-        .write(|tx| outbox::claim_due(tx, now, Duration::minutes(5), 10))
+        .write(|tx| outbox::claim_due(tx, &lease, now, Duration::minutes(5), 10))
         .unwrap();
     db.service
         .store()
         .write(|tx| {
             for r in &rows {
-                outbox::mark_failed(tx, r.id, "550 5.1.1 mailbox unavailable")?;
+                outbox::mark_failed(tx, r.id, &lease, "550 5.1.1 mailbox unavailable")?;
             }
             Ok::<_, carette::store::StoreError>(())
         })

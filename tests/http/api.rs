@@ -170,6 +170,25 @@ fn every_bad_input_is_refused_and_writes_nothing() {
             422,
             Some("passenger_email"),
         ),
+        // Most mail servers cannot deliver to an accented local part (no SMTPUTF8).
+        (
+            offers,
+            with(&o, &["driver_email"], json!("jösé@example.org")),
+            422,
+            Some("driver_email"),
+        ),
+        (
+            &seats,
+            with(&r, &["passenger_email"], json!("jösé@example.org")),
+            422,
+            Some("passenger_email"),
+        ),
+        (
+            &seats,
+            with(&r, &["passenger_email"], json!("poison@exä mple.org")),
+            422,
+            Some("passenger_email"),
+        ),
         (&seats, with(&r, &["seats"], json!(3)), 409, Some("seats")),
         (
             &seats,
@@ -197,6 +216,46 @@ fn every_bad_input_is_refused_and_writes_nothing() {
     // The field error reads as English, naming the field.
     let reply = s.post_json(offers, &with(&o, &["seats"], json!("three")));
     assert_eq!(reply.json()["error"], "seats must be a whole number");
+}
+
+#[test]
+fn an_international_domain_is_accepted_and_kept_in_its_sendable_form() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let r = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &reservation_body("Marie", "marie@exämple.org", 1),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT passenger_email FROM carpool_reservations WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, "marie@xn--exmple-cua.org");
+    let recipients: Vec<String> = conn
+        .prepare("SELECT recipient FROM outbox WHERE reservation_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([id], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        recipients.contains(&"marie@xn--exmple-cua.org".to_owned()),
+        "{recipients:?}"
+    );
+    assert!(recipients.iter().all(|r| r.is_ascii()), "{recipients:?}");
+    // The same mailbox typed in its other spelling is the same rider.
+    let again = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &reservation_body("Marie", "marie@EXÄMPLE.org", 1),
+    );
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert_eq!(again.json()["field"], "passenger_email");
 }
 
 #[test]

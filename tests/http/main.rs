@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod limits;
 mod links;
 mod pages;
 mod riders;

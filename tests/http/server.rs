@@ -15,7 +15,10 @@ fn healthz_answers_when_the_database_does() {
     let s = start();
     let r = s.get("/healthz");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, "ok\n");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"status": "ok", "failed": [], "checks": {"database": "ok"}})
+    );
     let r = s.request("HEAD", "/healthz", &[], "");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, "");
@@ -27,7 +30,8 @@ fn healthz_answers_when_the_database_does() {
     }
     let r = s.get("/healthz");
     assert_eq!(r.status, 503);
-    assert_eq!(r.body, "database unavailable\n");
+    assert_eq!(r.json()["failed"], serde_json::json!(["database"]));
+    assert_eq!(r.json()["checks"]["database"], "cannot read the database");
 }
 
 fn parse_metrics(text: &str) -> HashMap<String, f64> {
@@ -51,10 +55,12 @@ fn metrics_equal_the_stats_figures() {
     s.service.accept(a, t0()).unwrap();
     s.service.accept(b, t0()).unwrap();
     s.service.refuse(c, t0()).unwrap();
-    // Two emails went out this morning, one failed for good.
+    // Two emails went out this morning, one failed for good, one was only written as a
+    // dev-mode .eml file (counted apart).
     let conn = rusqlite::Connection::open(&s.path).unwrap();
     conn.execute_batch(
-        "UPDATE outbox SET status = 'sent', sent_at = '2030-06-01 07:59:00' WHERE id IN (1, 2);
+        "UPDATE outbox SET status = 'sent', sent_at = '2030-06-01 07:59:00', channel = 'smtp' WHERE id IN (1, 2);
+         UPDATE outbox SET status = 'sent', sent_at = '2030-06-01 07:58:00', channel = 'file' WHERE id = 4;
          UPDATE outbox SET status = 'failed' WHERE id = 3;",
     )
     .unwrap();
@@ -98,6 +104,11 @@ fn metrics_equal_the_stats_figures() {
         stats.emails_sent_today as f64
     );
     assert_eq!(stats.emails_sent_today, 2);
+    assert_eq!(
+        get("carette_emails_logged_today"),
+        stats.emails_logged_today as f64
+    );
+    assert_eq!(stats.emails_logged_today, 1);
     for (status, n) in [
         ("queued", stats.outbox_queued),
         ("sending", stats.outbox_sending),

@@ -42,11 +42,13 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
         c.fetch_add(1, Ordering::SeqCst);
         panic!("a broken task");
     });
+    let beat = carette::heartbeat::Heartbeat::new("scheduler", Duration::from_secs(600));
     let handle = scheduler::spawn(
         f.service.clone(),
         vec![task],
         shutdown.clone(),
         wake.clone(),
+        beat.clone(),
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -62,11 +64,14 @@ fn the_thread_catches_up_at_start_survives_panics_and_stops() {
         "reminders caught up at start"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The panicking task did not take the thread down: its heartbeat still says so.
+    assert_eq!(beat.pulse(), carette::heartbeat::Pulse::Ok);
     shutdown.store(true, Ordering::SeqCst);
     wake.notify();
     let stopped = Instant::now();
     handle
         .join()
         .expect("the thread survived the panicking task");
+    assert_eq!(beat.pulse(), carette::heartbeat::Pulse::Stopped);
     assert!(stopped.elapsed() < Duration::from_secs(5));
 }

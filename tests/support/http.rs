@@ -65,6 +65,14 @@ pub fn start() -> TestServer {
 }
 
 pub fn start_with(config: HttpConfig) -> TestServer {
+    start_with_heartbeats(config, Vec::new())
+}
+
+/// A server whose /healthz also watches these worker threads.
+pub fn start_with_heartbeats(
+    config: HttpConfig,
+    heartbeats: Vec<Arc<carette::heartbeat::Heartbeat>>,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("carette.db");
     let store = Store::open(&path).unwrap();
@@ -75,7 +83,8 @@ pub fn start_with(config: HttpConfig) -> TestServer {
     let c = clock.clone();
     let state = Arc::new(
         HttpState::new(service.clone(), signer.clone(), renderer, config)
-            .with_clock(Arc::new(move || *c.lock().unwrap())),
+            .with_clock(Arc::new(move || *c.lock().unwrap()))
+            .with_heartbeats(heartbeats),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

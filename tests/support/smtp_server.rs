@@ -52,6 +52,12 @@ impl Received {
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
+    /// Recipients refused at RCPT TO: (lower-cased address, reply, times left or None).
+    refused_recipients: Vec<(String, String, Option<u32>)>,
+    /// Whether EHLO offers SMTPUTF8 (off by default, like many small servers).
+    smtputf8: bool,
+    /// Time taken before answering the end of DATA (a slow server).
+    data_delay: Duration,
     received: Vec<Received>,
     /// (user, password) of every AUTH seen.
     logins: Vec<(String, String)>,
@@ -103,6 +109,31 @@ impl SmtpServer {
             text: text.to_owned(),
             times,
         });
+    }
+
+    /// Refuses `address` at RCPT TO with `550 text`, every time (other recipients pass).
+    pub fn refuse_recipient(&self, address: &str, text: &str) {
+        self.answer_recipient(address, &format!("550 {text}"), None);
+    }
+
+    /// Answers RCPT TO `address` with `reply` (e.g. "451 4.7.1 Greylisted"), `times`
+    /// times (None: always); other recipients pass.
+    pub fn answer_recipient(&self, address: &str, reply: &str, times: Option<u32>) {
+        self.inner.state.lock().unwrap().refused_recipients.push((
+            address.to_ascii_lowercase(),
+            reply.to_owned(),
+            times,
+        ));
+    }
+
+    /// Waits `delay` before answering each message's DATA (a slow server).
+    pub fn set_data_delay(&self, delay: Duration) {
+        self.inner.state.lock().unwrap().data_delay = delay;
+    }
+
+    /// Offers SMTPUTF8 in the EHLO answer (not offered unless asked).
+    pub fn advertise_smtputf8(&self, on: bool) {
+        self.inner.state.lock().unwrap().smtputf8 = on;
     }
 
     pub fn clear_rules(&self) {
@@ -247,8 +278,14 @@ impl<'a> Session<'a> {
             let cmd = line.trim_end_matches(['\r', '\n']).to_owned();
             let upper = cmd.to_ascii_uppercase();
             let reply = if upper.starts_with("EHLO") {
-                "250-carette-test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10000000"
-                    .to_owned()
+                let utf8 = if self.inner.state.lock().unwrap().smtputf8 {
+                    "250-SMTPUTF8\r\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "250-carette-test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n{utf8}250 SIZE 10000000"
+                )
             } else if upper.starts_with("HELO") {
                 "250 carette-test".to_owned()
             } else if upper.starts_with("AUTH") {
@@ -259,10 +296,29 @@ impl<'a> Session<'a> {
                 self.rule(Stage::MailFrom)
                     .unwrap_or_else(|| "250 2.1.0 OK".to_owned())
             } else if upper.starts_with("RCPT TO:") {
-                match self.rule(Stage::RcptTo) {
-                    Some(reply) => reply,
+                let to = address(&cmd[8..]);
+                let refused = {
+                    let mut state = self.inner.state.lock().unwrap();
+                    let rules = &mut state.refused_recipients;
+                    let i = rules.iter().position(|(a, _, _)| *a == to.to_lowercase());
+                    i.map(|i| {
+                        let reply = rules[i].1.clone();
+                        if let Some(times) = &mut rules[i].2 {
+                            *times -= 1;
+                            if *times == 0 {
+                                rules.remove(i);
+                            }
+                        }
+                        reply
+                    })
+                };
+                match refused.or_else(|| self.rule(Stage::RcptTo)) {
+                    Some(reply) => {
+                        self.inner.state.lock().unwrap().rejected += 1;
+                        reply
+                    }
                     None => {
-                        self.to.push(address(&cmd[8..]));
+                        self.to.push(to);
                         "250 2.1.5 OK".to_owned()
                     }
                 }
@@ -287,6 +343,8 @@ impl<'a> Session<'a> {
     }
 
     fn finish_message(&mut self, data: Vec<u8>) -> String {
+        let delay = self.inner.state.lock().unwrap().data_delay;
+        std::thread::sleep(delay);
         let mut state_reply = self.rule(Stage::Data);
         let mut state = self.inner.state.lock().unwrap();
         if let Some(reply) = state_reply.take() {

@@ -189,12 +189,22 @@ pub fn seeded() -> Seeded {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let cutoff = carette::domain::time::to_db(t - h(1));
+            // Outcomes are recorded only under the claim that holds the row: claim them.
+            let lease = outbox::Lease {
+                owner: "fixture".into(),
+                claim: 1,
+            };
+            tx.execute(
+                "UPDATE outbox SET status = 'sending', lease_owner = 'fixture', lease_claim = 1",
+                [],
+            )?;
             let mut failed = 0;
             for (i, (id, created)) in ids.iter().enumerate() {
                 if i == 3 {
                     outbox::mark_failed(
                         tx,
                         *id,
+                        &lease,
                         "550 5.1.1 <ernest@example.org>: mailbox unavailable",
                     )?;
                     tx.execute("UPDATE outbox SET attempts = 5 WHERE id = ?1", [id])?;
@@ -202,10 +212,15 @@ pub fn seeded() -> Seeded {
                 } else if *created < cutoff {
                     let sent =
                         carette::domain::time::from_db(created).unwrap() + Duration::minutes(1);
-                    outbox::mark_sent(tx, *id, sent)?;
+                    outbox::mark_sent(tx, *id, &lease, sent, outbox::Channel::Smtp)?;
                     tx.execute("UPDATE outbox SET attempts = 1 WHERE id = ?1", [id])?;
                 }
             }
+            tx.execute(
+                "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_claim = NULL
+                 WHERE status = 'sending'",
+                [],
+            )?;
             Ok::<_, carette::store::StoreError>(failed)
         })
         .unwrap();

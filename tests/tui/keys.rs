@@ -7,7 +7,7 @@ use carette::store::outbox::{EmailStatus, OutboxEmail};
 use carette::store::stats::Stats;
 use carette::tui::app::{Action, App, MailSummary, Prompt, Settings, View};
 use carette::tui::components::test_send::{SendOutcome, SendState};
-use carette::tui::data::{Loaded, OutboxPage, Request, ReservationsPage, Ticket};
+use carette::tui::data::{Kind, Loaded, OutboxPage, Request, ReservationsPage, Ticket};
 use carette::tui::loader::Message;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -79,6 +79,7 @@ fn stats(pending: i64, failed: i64) -> Stats {
         removed: 0,
         acceptance_rate: None,
         emails_sent_today: 0,
+        emails_logged_today: 0,
         outbox_queued: 0,
         outbox_sending: 0,
         outbox_failed: failed,
@@ -91,16 +92,21 @@ fn stats(pending: i64, failed: i64) -> Stats {
     }
 }
 
-/// Feeds the answer to the newest reservations ticket in `a`.
-fn answer_reservations(app: &mut App, a: &Action, rows: Vec<Row>, more: bool) -> Action {
+/// Feeds `loaded` as the answer to the ticket of `kind` in `a`.
+fn answer(app: &mut App, a: &Action, kind: Kind, loaded: Loaded) -> Action {
     let t = tickets(a)
         .into_iter()
-        .find(|t| matches!(t.request, Request::Reservations { .. }))
-        .expect("a reservations load");
+        .find(|t| t.request.kind() == kind)
+        .expect("a load of that kind");
     app.on_message(Message::Loaded {
         ticket: t,
-        result: Ok(Loaded::Reservations(ReservationsPage { rows, more })),
+        result: Ok(loaded),
     })
+}
+
+fn answer_reservations(app: &mut App, a: &Action, rows: Vec<Row>, more: bool) -> Action {
+    let page = ReservationsPage { rows, more };
+    answer(app, a, Kind::Reservations, Loaded::Reservations(page))
 }
 
 #[test]
@@ -436,4 +442,181 @@ fn changes_reload_at_most_once_a_second_and_time_reloads_anyway() {
         vec![Request::Stats, Request::Activity],
         "ages move"
     );
+}
+
+fn answer_outbox(app: &mut App, a: &Action, rows: Vec<OutboxEmail>, more: bool) -> Action {
+    answer(
+        app,
+        a,
+        Kind::Outbox,
+        Loaded::Outbox(OutboxPage { rows, more }),
+    )
+}
+
+/// The offset the outbox load in `a` reads from.
+fn outbox_offset(a: &Action) -> usize {
+    requests(a)
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Outbox { offset, .. } => Some(offset),
+            _ => None,
+        })
+        .expect("an outbox load")
+}
+
+fn emails(ids: std::ops::RangeInclusive<i64>) -> Vec<OutboxEmail> {
+    ids.map(|id| email(id, EmailStatus::Failed)).collect()
+}
+
+#[test]
+fn the_outbox_pages_by_offset() {
+    let mut a = app();
+    a.stats = Some(stats(0, 250));
+    let act = a.handle_key(ch('3'));
+    assert_eq!(outbox_offset(&act), 0);
+    answer_outbox(&mut a, &act, emails(1..=100), true);
+    assert_eq!(a.handle_key(ch('j')), Action::None);
+    assert_eq!(a.outbox.selected, 1);
+
+    // G: the last page, at the offset the figures give (250 emails: 200).
+    let act = a.handle_key(ch('G'));
+    assert_eq!(outbox_offset(&act), 200);
+    answer_outbox(&mut a, &act, emails(201..=250), false);
+    assert_eq!(a.outbox.selected, 49);
+    assert_eq!(a.handle_key(ch('j')), Action::None, "nothing after the end");
+    assert_eq!(a.outbox.selected, 49);
+
+    // Up past the top of the page: the previous page, on its last row.
+    a.outbox.selected = 0;
+    let act = a.handle_key(ch('k'));
+    assert_eq!(outbox_offset(&act), 100);
+    answer_outbox(&mut a, &act, emails(101..=200), true);
+    assert_eq!(a.outbox.selected, 99);
+
+    // Down past the end of the page: the next page, on its first row.
+    let act = a.handle_key(ch('j'));
+    assert_eq!(outbox_offset(&act), 200);
+    answer_outbox(&mut a, &act, emails(201..=250), false);
+    assert_eq!(a.outbox.selected, 0);
+
+    // A reload keeps the selected email where it moved to.
+    a.outbox.selected = 5;
+    let act = a.refresh();
+    assert_eq!(outbox_offset(&act), 200);
+    answer_outbox(&mut a, &act, emails(199..=250), false);
+    assert_eq!(a.outbox.selected, 7, "email #206 moved two lines down");
+
+    // The rows of this page went away (sent, retried): start over at the top.
+    let act = a.refresh();
+    let again = answer_outbox(&mut a, &act, Vec::new(), false);
+    assert_eq!(outbox_offset(&again), 0);
+    answer_outbox(&mut a, &again, emails(1..=100), true);
+    assert_eq!(a.outbox.selected, 0);
+
+    // g from a later page reads the first one; a new tab starts from it too.
+    a.outbox.selected = 99;
+    let act = a.handle_key(ch('j'));
+    answer_outbox(&mut a, &act, emails(101..=200), true);
+    let act = a.handle_key(ch('g'));
+    assert_eq!(outbox_offset(&act), 0);
+    let act = a.handle_key(ch('l'));
+    assert!(matches!(
+        &requests(&act)[0],
+        Request::Outbox {
+            status: Some(EmailStatus::Queued),
+            offset: 0
+        }
+    ));
+    assert!(a.outbox.rows.is_empty(), "a new tab drops the old rows");
+}
+
+#[test]
+fn an_empty_neighbour_ends_the_listing_and_an_emptied_page_starts_over() {
+    let mut a = app();
+    let act = a.handle_key(ch('2'));
+    answer_reservations(&mut a, &act, (1..=100).map(row).collect(), true);
+    a.reservations.selected = 99;
+    let act = a.handle_key(ch('j'));
+    answer_reservations(&mut a, &act, Vec::new(), false);
+    assert_eq!(
+        (a.reservations.rows.len(), a.reservations.selected),
+        (100, 99),
+        "the rows after went away: the page stays"
+    );
+    assert_eq!(a.handle_key(ch('j')), Action::None, "nothing read past it");
+
+    // A reload of a page below the top reads from its first row; emptied, it starts over.
+    let second_page = |a: &mut App| {
+        a.reservations.selected = 99;
+        let act = a.handle_key(ch('j'));
+        answer_reservations(a, &act, (101..=200).map(row).collect(), true);
+    };
+    let mut a = app();
+    let act = a.handle_key(ch('2'));
+    answer_reservations(&mut a, &act, (1..=100).map(row).collect(), true);
+    second_page(&mut a);
+    let act = a.refresh();
+    let from = row(101).key(SortKey::Created);
+    assert!(
+        requests(&act).iter().any(
+            |r| matches!(r, Request::Reservations { anchor: Anchor::From(k), .. } if *k == from)
+        )
+    );
+    let again = answer_reservations(&mut a, &act, Vec::new(), false);
+    assert!(matches!(
+        &requests(&again)[0],
+        Request::Reservations {
+            anchor: Anchor::First,
+            ..
+        }
+    ));
+    answer_reservations(&mut a, &again, (1..=3).map(row).collect(), false);
+    assert_eq!(a.reservations.offset, Some(0));
+    assert_eq!(a.reservations.position_label(None), "row 1 · 1–3 of 3");
+
+    // The rows before went away: the page stays and nothing is read before it.
+    let mut a = app();
+    let act = a.handle_key(ch('2'));
+    answer_reservations(&mut a, &act, (1..=100).map(row).collect(), true);
+    second_page(&mut a);
+    let act = a.handle_key(ch('k'));
+    assert!(matches!(
+        &requests(&act)[0],
+        Request::Reservations {
+            anchor: Anchor::Before(_),
+            ..
+        }
+    ));
+    answer_reservations(&mut a, &act, Vec::new(), false);
+    assert_eq!(a.reservations.rows[0].id, 101);
+    assert_eq!(a.handle_key(ch('k')), Action::None);
+    assert_eq!(a.reservations.selected, 0);
+}
+
+#[test]
+fn an_unreadable_outbox_page_shows_the_error_without_the_email_panel() {
+    let mut a = app();
+    a.resize(120, 40);
+    let act = a.handle_key(ch('3'));
+    answer_outbox(&mut a, &act, emails(1..=3), false);
+    let screen = |a: &mut App| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| carette::tui::ui::draw(f, a)).unwrap();
+        t.backend().to_string()
+    };
+    assert!(screen(&mut a).contains("Selected email"));
+
+    let act = a.refresh();
+    let t = tickets(&act)
+        .into_iter()
+        .find(|t| t.request.kind() == Kind::Outbox)
+        .unwrap();
+    a.on_message(Message::Loaded {
+        ticket: t,
+        result: Err("disk I/O error".into()),
+    });
+    assert_eq!(a.outbox.rows.len(), 3, "the rows stay behind the error");
+    let shown = screen(&mut a);
+    assert!(shown.contains("Cannot read the outbox: disk I/O error"));
+    assert!(!shown.contains("Selected email"), "{shown}");
 }

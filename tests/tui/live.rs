@@ -39,6 +39,10 @@ fn overview_figures_are_the_service_stats() {
         ("Expired  ", expected.expired.to_string()),
         ("Cancelled", expected.cancelled.to_string()),
         ("Emails sent today", expected.emails_sent_today.to_string()),
+        (
+            "Emails logged today",
+            expected.emails_logged_today.to_string(),
+        ),
         ("Failed  ", expected.outbox_failed.to_string()),
     ] {
         let line = text
@@ -92,6 +96,7 @@ fn overview_figures_are_carette_stats_json() {
         "cancelled",
         "acceptance_rate",
         "emails_sent_today",
+        "emails_logged_today",
         "outbox_queued",
         "outbox_failed",
     ] {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::store::outbox::OutboxEmail;
+use crate::service::outbox::{OutboxEmail, Outcome};
 
 #[derive(Debug, Clone)]
 pub struct SenderOptions {
@@ -56,6 +56,8 @@ pub struct DeliveryReport {
     pub failed: usize,
     /// Back to the queue without counting an attempt (login refused, shutdown, server down).
     pub released: usize,
+    /// Outcomes not recorded because another sender had taken the claim over meanwhile.
+    pub lost: usize,
     /// Set when the SMTP login was refused: nothing is sent before this time.
     pub paused_until: Option<DateTime<Utc>>,
 }
@@ -67,30 +69,8 @@ impl std::ops::AddAssign for DeliveryReport {
         self.retried += o.retried;
         self.failed += o.failed;
         self.released += o.released;
+        self.lost += o.lost;
         self.paused_until = o.paused_until.or(self.paused_until);
-    }
-}
-
-/// What happens to one claimed row.
-#[derive(Debug, Clone)]
-pub(super) enum Outcome {
-    Sent,
-    Retry {
-        at: DateTime<Utc>,
-        error: String,
-    },
-    Failed(String),
-    /// Back to the queue at `at` without counting the attempt.
-    Release {
-        at: DateTime<Utc>,
-        error: String,
-    },
-}
-
-pub(super) fn release(at: DateTime<Utc>, error: &str) -> Outcome {
-    Outcome::Release {
-        at,
-        error: error.to_owned(),
     }
 }
 

@@ -11,10 +11,10 @@ impl App {
         match prompt {
             Prompt::Filter(_) | Prompt::Address(_) if key.code == KeyCode::Esc => Action::None,
             Prompt::Filter(text) if key.code == KeyCode::Enter => {
-                self.reservations.filter = text.trim().to_owned();
-                let o = self.reservations.switched();
+                self.reservations.list.filter = text.trim().to_owned();
+                let load = self.reservations.switched();
                 let mut out = Vec::new();
-                self.res_ticket(o, &mut out);
+                self.res_load(load, &mut out);
                 App::load(out)
             }
             Prompt::Address(text) if key.code == KeyCode::Enter => {

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph};
 use super::{Move, age, age_since, local, local_short};
 use crate::service::browse::ReservationDetail;
 use crate::store::outbox::EmailStatus;
-use crate::tui::ui::Theme;
+use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone)]
 pub struct DetailState {

@@ -5,8 +5,8 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::tui::app::View;
-use crate::tui::ui::Theme;
+use crate::tui::theme::Theme;
+use crate::tui::view::View;
 
 /// Where the keyboard is: a view, or the detail page over the reservations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

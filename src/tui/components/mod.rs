@@ -4,6 +4,7 @@ pub mod detail;
 pub mod help;
 pub mod outbox;
 pub mod overview;
+pub mod pager;
 pub mod reservations;
 pub mod test_send;
 

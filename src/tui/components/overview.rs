@@ -11,9 +11,9 @@ use ratatui::widgets::{Block, Paragraph, Sparkline};
 use super::{age, age_since, count, local_short};
 use crate::service::browse::DayActivity;
 use crate::store::stats::Stats;
-use crate::tui::app::MailSummary;
 use crate::tui::data::{Activity, CHART_DAYS};
-use crate::tui::ui::Theme;
+use crate::tui::settings::MailSummary;
+use crate::tui::theme::Theme;
 
 pub struct DrawContext<'a> {
     pub stats: Option<&'a Stats>,
@@ -79,6 +79,7 @@ pub fn draw(f: &mut Frame, area: Rect, cx: &DrawContext<'_>) {
     let failed = figure("Failed", count(s.outbox_failed), 20);
     let outbox = vec![
         figure("Emails sent today", count(s.emails_sent_today), 20),
+        figure("Emails logged today", count(s.emails_logged_today), 20),
         figure("Queued", count(s.outbox_queued), 20),
         figure("Sending", count(s.outbox_sending), 20),
         if s.outbox_failed > 0 {

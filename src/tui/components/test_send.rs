@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{age_since, local};
-use crate::tui::app::MailSummary;
-use crate::tui::ui::Theme;
+use crate::tui::settings::MailSummary;
+use crate::tui::theme::Theme;
 
 /// What a test send came to, in words an operator acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,13 +4,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table};
+use ratatui::style::Style;
+use ratatui::widgets::{Cell, Row as TableRow};
 
-use super::{ReservationsState, TABS, sort_label, status_total, tab_label};
+use super::{ReservationsState, sort_label};
+use crate::store::browse::Row;
 use crate::store::stats::Stats;
-use crate::tui::components::{age_since, local_near, thousands};
-use crate::tui::ui::{Theme, tabs_line};
+use crate::tui::components::pager::Look;
+use crate::tui::components::{age_since, local_near};
+use crate::tui::theme::Theme;
 
 pub struct DrawContext<'a> {
     pub stats: Option<&'a Stats>,
@@ -22,50 +24,19 @@ pub struct DrawContext<'a> {
 pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawContext<'_>) {
     let [tabs_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let labels: Vec<(String, String)> = TABS
-        .iter()
-        .map(|t| {
-            let n = cx.stats.map(|st| thousands(status_total(st, *t)));
-            (tab_label(*t).to_owned(), n.unwrap_or_default())
-        })
-        .collect();
-    f.render_widget(
-        tabs_line(&labels, s.tab, tabs_area.width, cx.theme),
-        tabs_area,
-    );
+    f.render_widget(s.tabs(cx.stats, tabs_area.width, cx.theme), tabs_area);
 
-    let total = cx.stats.map(|st| status_total(st, s.status()));
-    let mut title = format!(" {} · {} ", tab_label(s.status()), sort_label(s.sort));
-    if !s.filter.trim().is_empty() {
-        title.push_str(&format!("· filter \"{}\" ", s.filter.trim()));
+    let total = s.total(cx.stats);
+    let filter = s.list.filter.trim();
+    let mut title = format!(" {} · {} ", s.tab_label(), sort_label(s.list.sort));
+    if !filter.is_empty() {
+        title.push_str(&format!("· filter \"{filter}\" "));
     }
-    let mut block = Block::bordered()
-        .title(Span::styled(title, cx.theme.title()))
-        .title_bottom(Line::from(format!(" {} ", s.position_label(total))).right_aligned());
-    if s.is_loading() {
-        block = block.title_bottom(Line::from(Span::styled(" loading… ", cx.theme.dim())));
-    }
-    if let Some(e) = &s.error {
-        let p = Paragraph::new(format!("Cannot read reservations: {e}"))
-            .style(cx.theme.error())
-            .block(block);
-        f.render_widget(p, table_area);
-        return;
-    }
-    if s.rows.is_empty() {
-        let text = if !s.loaded {
-            "Loading…".to_owned()
-        } else if s.filter.trim().is_empty() {
-            format!("No {} reservations.", tab_label(s.status()).to_lowercase())
-        } else {
-            format!("No reservation matches \"{}\".", s.filter.trim())
-        };
-        f.render_widget(
-            Paragraph::new(text).style(cx.theme.dim()).block(block),
-            table_area,
-        );
-        return;
-    }
+    let empty = if filter.is_empty() {
+        format!("No {} reservations.", s.tab_label().to_lowercase())
+    } else {
+        format!("No reservation matches \"{filter}\".")
+    };
     let wide = table_area.width >= 110;
     let show_status = s.status().is_none();
     let mut header = vec!["#", "Trip", "Passenger"];
@@ -88,7 +59,15 @@ pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawConte
         Constraint::Length(4),
         Constraint::Length(12),
     ]);
-    let rows = s.rows.iter().map(|r| {
+    let look = Look {
+        title,
+        range: format!(" {} ", s.position_label(total)),
+        unreadable: "reservations",
+        empty,
+        header,
+        widths,
+    };
+    let row = |r: &Row| {
         let mut cells = vec![
             Cell::from(r.id.to_string()),
             Cell::from(format!("{} → {}", r.origin, r.destination)),
@@ -107,15 +86,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &mut ReservationsState, cx: &DrawConte
             Cell::from(local_near(r.departure_at, cx.now, cx.tz)).style(if departed {
                 cx.theme.dim()
             } else {
-                ratatui::style::Style::default()
+                Style::default()
             }),
         ]);
         TableRow::new(cells)
-    });
-    let table = Table::new(rows, widths)
-        .header(TableRow::new(header).style(cx.theme.header()))
-        .row_highlight_style(cx.theme.selected())
-        .block(block);
-    s.table.select(Some(s.selected));
-    f.render_stateful_widget(table, table_area, &mut s.table);
+    };
+    s.draw_page(f, table_area, look, row, cx.theme);
 }
