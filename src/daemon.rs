@@ -166,7 +166,7 @@ impl Daemon {
         threads.push(
             crate::scheduler::spawn(
                 service.clone(),
-                Vec::new(),
+                vec![optimize_task(service.clone())],
                 stop.clone(),
                 scheduler_wake.clone(),
                 scheduler_beat.clone(),
@@ -219,4 +219,23 @@ impl Daemon {
         }
         tracing::info!("carette stopped");
     }
+}
+
+/// How often the daemon refreshes the query planner's statistics (SQLite's advice for
+/// long-lived connections: `PRAGMA optimize` periodically, and at close).
+const OPTIMIZE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A scheduler task running `PRAGMA optimize` once an hour: cheap when nothing changed,
+/// and it keeps the plans of the hot queries good as the tables grow.
+fn optimize_task(service: crate::service::Service) -> crate::scheduler::TickTask {
+    let mut last = std::time::Instant::now();
+    Box::new(move |_now| {
+        if last.elapsed() < OPTIMIZE_EVERY {
+            return;
+        }
+        last = std::time::Instant::now();
+        if let Err(e) = service.optimize_database() {
+            tracing::warn!(error = %e, "PRAGMA optimize failed; query plans may age");
+        }
+    })
 }

@@ -70,10 +70,25 @@ pub fn reminder_slot(tz: Tz, at: NaiveTime, now: DateTime<Utc>) -> DateTime<Utc>
     }
 }
 
-/// The local date whose departures a reminder slot covers: the day after the slot's day.
-pub fn reminder_target_date(tz: Tz, slot: DateTime<Utc>) -> NaiveDate {
-    let d = local_date(tz, slot);
-    d.succ_opt().unwrap_or(d)
+/// Every reminder run, whatever the hour (the daily slot, a catch-up at start, a cron or
+/// hand-run `carette jobs reminders`), covers the trips departing after `now` and before
+/// the end of tomorrow (local date): an early run still finds tomorrow's riders, and a run
+/// after downtime still finds today's.
+pub fn reminder_window(tz: Tz, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let today = local_date(tz, now);
+    let after_tomorrow = today
+        .checked_add_days(chrono::Days::new(2))
+        .unwrap_or(today);
+    (now, local_instant(tz, after_tomorrow, NaiveTime::MIN))
+}
+
+/// "aujourd'hui" or "demain": the departure's local day seen from `now`'s.
+pub fn day_word_fr(tz: Tz, departure: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+    if local_date(tz, departure) <= local_date(tz, now) {
+        "aujourd'hui"
+    } else {
+        "demain"
+    }
 }
 
 /// Expiry runs hourly: its slot is the start of the current UTC hour.
@@ -150,6 +165,62 @@ mod tests {
                 slots.iter().map(|s| local_date(Paris, *s)).collect();
             assert_eq!(slots.len(), days.len(), "one slot per local day for {at}");
         }
+    }
+
+    fn paris(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Paris
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_reminder_window_ends_with_tomorrow_whatever_the_hour() {
+        // Winter: the end of 2026-12-04 in Paris is 23:00 UTC.
+        let end = utc(2026, 12, 4, 23, 0);
+        for now in [
+            paris(2026, 12, 3, 0, 0),
+            paris(2026, 12, 3, 6, 30),
+            paris(2026, 12, 3, 10, 0),
+            paris(2026, 12, 3, 23, 59),
+        ] {
+            assert_eq!(reminder_window(Paris, now), (now, end), "{now}");
+        }
+        // Spring forward: a run on the 28th covers the 29th (23 h long) until 22:00 UTC.
+        let now = paris(2026, 3, 28, 6, 30);
+        assert_eq!(reminder_window(Paris, now).1, utc(2026, 3, 29, 22, 0));
+        // A run on the short day itself ends with the 30th.
+        let now = paris(2026, 3, 29, 3, 0);
+        assert_eq!(now, utc(2026, 3, 29, 1, 0));
+        assert_eq!(reminder_window(Paris, now).1, utc(2026, 3, 30, 22, 0));
+        // Fall back: the 25th is 25 h long; a run on the 24th ends at 23:00 UTC on the 25th.
+        let now = paris(2026, 10, 24, 23, 59);
+        assert_eq!(reminder_window(Paris, now).1, utc(2026, 10, 25, 23, 0));
+    }
+
+    #[test]
+    fn the_day_word_is_the_real_local_day() {
+        let now = paris(2026, 12, 3, 23, 59);
+        assert_eq!(day_word_fr(Paris, paris(2026, 12, 4, 0, 1), now), "demain");
+        assert_eq!(
+            day_word_fr(Paris, paris(2026, 12, 3, 23, 59), now),
+            "aujourd'hui"
+        );
+        // 23:30 UTC on the 3rd is already the 4th in Paris.
+        let now = paris(2026, 12, 4, 0, 10);
+        assert_eq!(
+            day_word_fr(Paris, utc(2026, 12, 3, 23, 30), now),
+            "aujourd'hui"
+        );
+        assert_eq!(
+            day_word_fr(
+                Paris,
+                paris(2026, 10, 25, 2, 30),
+                paris(2026, 10, 24, 22, 0)
+            ),
+            "demain"
+        );
     }
 
     #[test]

@@ -76,20 +76,15 @@ pub async fn request_seat(
         };
     let now = state.now();
     let service = state.service.clone();
-    let expire_after = service.settings().expire_after;
     let done = blocking(move || {
         let r = service.request_seat(offer_id, &input, now)?;
-        let departure = service.get_offer(offer_id).ok().map(|o| o.departure_at);
-        Ok::<_, ServiceError>((r, departure))
+        let offer = service.get_offer(offer_id)?;
+        let expires_at = service.request_deadline(&r, &offer);
+        Ok::<_, ServiceError>((r, expires_at))
     })
     .await;
     match done {
-        Ok(Ok((r, departure))) => {
-            // A request expires after the delay, or when the trip departs, whichever comes first.
-            let mut expires_at = r.created_at + expire_after;
-            if let Some(d) = departure {
-                expires_at = expires_at.min(d);
-            }
+        Ok(Ok((r, expires_at))) => {
             response::json(StatusCode::CREATED, &reservation_json(&r, expires_at))
         }
         Ok(Err(e)) => service_error(state, &e),
@@ -203,6 +198,7 @@ fn service_error(state: &HttpState, e: &ServiceError) -> Resp {
         ),
         ServiceError::NoSeats(s) => (StatusCode::CONFLICT, s.to_string()),
         ServiceError::Illegal { error, .. } => (StatusCode::CONFLICT, error.to_string()),
+        ServiceError::RequestExpired(_) => (StatusCode::CONFLICT, e.to_string()),
         ServiceError::Store(err) => {
             tracing::error!(error = %err, "database error");
             return internal(StatusCode::INTERNAL_SERVER_ERROR);

@@ -17,9 +17,8 @@ use super::response::{self, Resp};
 use super::server::blocking;
 use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::domain::seats::check_seats;
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
-use crate::domain::{Action, next_status};
+use crate::domain::{Action, Refusal};
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
 pub async fn link(
@@ -151,14 +150,15 @@ async fn reservation_link(
         Loaded::Gone => return pages::invalid(state),
         Loaded::Failed(resp) => return resp,
     };
-    if next_status(r.status, action).is_err() {
-        return pages::already(state, link, &o, Some(&r), now, false);
-    }
-    if o.departure_at <= now {
-        return pages::departed(state, &o, now, false);
-    }
-    if link == LinkAction::Accept && check_seats(r.seats, o.seats_left).is_err() {
-        return no_seats(state, &o, &r, now, false);
+    match state.service.check_action(&r, &o, action, now) {
+        Ok(_) => {}
+        Err(Refusal::Illegal(_)) => return pages::already(state, link, &o, Some(&r), now, false),
+        Err(Refusal::DeadlinePassed) => {
+            let deadline = state.service.request_deadline(&r, &o);
+            return pages::request_expired(state, &o, &r, deadline, now, false);
+        }
+        Err(Refusal::Departed) => return pages::departed(state, &o, now, false),
+        Err(Refusal::NoSeats(_)) => return no_seats(state, &o, &r, now, false),
     }
     let context = json!({
         "action": pages::action(link),
@@ -172,6 +172,8 @@ async fn reservation_link(
 
 enum Submitted {
     Done(TransitionOutcome),
+    /// Answered after the deadline: the request expired instead, with its deadline.
+    Expired(Box<TransitionOutcome>, DateTime<Utc>),
     /// The service refused (replay, race, departed, no seat): the state as it is now.
     Refused(ServiceError, Result<(Reservation, Offer), ServiceError>),
     Failed(ServiceError),
@@ -193,6 +195,10 @@ async fn reservation_submit(
         };
         match result {
             Ok(outcome) => Submitted::Done(outcome),
+            Err(ServiceError::RequestExpired(outcome)) => {
+                let deadline = service.request_deadline(&outcome.reservation, &outcome.offer);
+                Submitted::Expired(outcome, deadline)
+            }
             Err(
                 e @ (ServiceError::Illegal { .. }
                 | ServiceError::OfferDeparted { .. }
@@ -212,6 +218,14 @@ async fn reservation_submit(
             });
             response::page(state, StatusCode::OK, "done", &context)
         }
+        Ok(Submitted::Expired(outcome, deadline)) => pages::request_expired(
+            state,
+            &outcome.offer,
+            &outcome.reservation,
+            deadline,
+            now,
+            true,
+        ),
         Ok(Submitted::Refused(e, current)) => {
             let (r, o) = match loaded(state, Ok(current)) {
                 Loaded::Ok(pair) => pair,

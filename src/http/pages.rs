@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::response::{self, Resp};
-use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Action, Status};
 use crate::service::context::rfc3339;
 
 /// "1 place", "3 places".
@@ -123,6 +123,25 @@ pub fn departed(state: &HttpState, o: &Offer, now: DateTime<Utc>, submit: bool) 
     response::page(state, status_for(submit), "departed", &context)
 }
 
+/// "Demande expirée": the driver answered after the deadline the email printed. A GET only
+/// says so; the POST has just expired the request (and queued emails 8 and 9).
+pub fn request_expired(
+    state: &HttpState,
+    o: &Offer,
+    r: &Reservation,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    let context = json!({
+        "offer": offer(o, now),
+        "reservation": reservation(r),
+        "deadline": rfc3339(deadline),
+        "submit": submit,
+    });
+    response::page(state, status_for(submit), "request_expired", &context)
+}
+
 /// The current state instead of a second change (a replayed or raced link).
 pub fn already(
     state: &HttpState,
@@ -158,13 +177,15 @@ pub fn offer_card(
     for r in rs {
         let mut v = reservation(r);
         let subject = Subject::Reservation(r.id);
+        // The same rule as the links themselves: no button that would not act.
+        let can = |action| live && t.state.service.check_action(r, o, action, t.now).is_ok();
         match r.status {
-            Status::Pending if live => {
+            Status::Pending if can(Action::Refuse) => {
                 v["accept_token"] = json!(sign(t.state, LinkAction::Accept, &subject, t.now));
                 v["refuse_token"] = json!(sign(t.state, LinkAction::Refuse, &subject, t.now));
                 pending.push(v);
             }
-            Status::Confirmed if live => {
+            Status::Confirmed if can(Action::Remove) => {
                 v["remove_token"] = json!(sign(t.state, LinkAction::Remove, &subject, t.now));
                 confirmed.push(v);
             }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
@@ -15,7 +15,7 @@ use crate::domain::time::local_instant;
 use crate::domain::validate::{
     self, FieldError, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
 };
-use crate::service::offers::MAX_OFFER_SEATS;
+use crate::service::offers::{MAX_DEPARTURE_AHEAD, MAX_OFFER_SEATS};
 use crate::service::riders::TripFilter;
 use crate::service::{OfferInput, PlaceInput, ReservationInput, ServiceError};
 
@@ -38,9 +38,6 @@ pub const SEAT_FIELDS: [&str; 6] = ["name", "email", "seats", "pickup", "message
 pub const HONEYPOT: &str = "website";
 /// The signed form token.
 pub const TOKEN: &str = "form_token";
-
-/// A trip may be offered at most this far ahead (as on the JSON API).
-const MAX_DAYS_AHEAD: i64 = 365;
 
 /// Field name → value, first occurrence wins; undecodable pairs are dropped.
 #[derive(Debug, Clone, Default)]
@@ -158,6 +155,9 @@ pub fn french(e: &FieldError) -> String {
         return "Vous avez déjà une demande en cours pour ce trajet\u{a0}: la réponse du conducteur vous parviendra par e-mail."
             .to_owned();
     }
+    if m.ends_with("days ahead") {
+        return "Un trajet se propose au plus un an à l'avance.".to_owned();
+    }
     if m == "must be in the future" {
         return "Cette date est déjà passée.".to_owned();
     }
@@ -270,7 +270,7 @@ pub fn offer_input(f: &Fields, tz: Tz, now: DateTime<Utc>) -> Result<OfferInput,
             if at <= now {
                 e.add("date", "Cette date et cette heure sont déjà passées.");
                 None
-            } else if at > now + Duration::days(MAX_DAYS_AHEAD) {
+            } else if at > now + MAX_DEPARTURE_AHEAD {
                 e.add("date", "Un trajet se propose au plus un an à l'avance.");
                 None
             } else {

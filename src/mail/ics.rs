@@ -1,17 +1,24 @@
 //! Calendar invites (iCalendar, RFC 5545; iTIP methods, RFC 5546) attached to emails.
 //!
-//! Passengers get one event per reservation (UID `reservation-<id>@carette`): REQUEST when
-//! confirmed or when the pickup time moved, CANCEL when it ends after having been confirmed.
-//! Its SEQUENCE is the reservation's `calendar_sequence`, which the store bumps on every
-//! change the calendar must see, so each update supersedes the previous one.
+//! UIDs are unique per install: `reservation-<id>.<install id>@<base_url host>`, the install
+//! id being random and kept in the database (migration 05), so two installs, or a rebuilt
+//! database, never update or cancel each other's events in a rider's calendar. The service
+//! stores it in the email's context (`calendar.install`) when it queues the email; a row
+//! queued before install ids existed gets no invite rather than a colliding one.
 //!
-//! Drivers get one event per trip (UID `offer-<id>@carette`) rather than one per passenger:
-//! it is what a driver wants in a calendar, and a whole-offer cancellation can then be one
-//! CANCEL (an iTIP message may only carry a single UID). Its SEQUENCE is derived from the
-//! outbox row's creation time, which grows with every change and is stable across retries.
-//! A pending request never gets an invite.
+//! Passengers get one event per reservation: REQUEST when confirmed or when the pickup time
+//! moved, CANCEL when it ends after having been confirmed. Its SEQUENCE is the reservation's
+//! `calendar_sequence`, which the store bumps on every change the calendar must see, so each
+//! update supersedes the previous one.
+//!
+//! Drivers get one event per trip (`offer-<id>.…`) rather than one per passenger: it is what
+//! a driver wants in a calendar, and a whole-offer cancellation can then be one CANCEL (an
+//! iTIP message may only carry a single UID). Its SEQUENCE is the offer's stored counter,
+//! bumped each time such an email is queued (`calendar.trip_sequence`): it strictly
+//! increases, whatever the clocks, and is stable across retries. A pending request never
+//! gets an invite.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +48,8 @@ pub struct Invite {
 /// Who the invite is from and for.
 #[derive(Debug, Clone, Copy)]
 pub struct Parties<'a> {
+    /// The host of `server.base_url`: the right-hand side of every UID.
+    pub host: &'a str,
     pub organizer: &'a str,
     pub attendee: &'a str,
     pub attendee_name: Option<&'a str>,
@@ -50,8 +59,51 @@ pub struct Parties<'a> {
 /// zero-length event is easy to miss in a calendar.
 const EVENT_LENGTH_MINUTES: i64 = 60;
 
+/// Templates whose invite is the driver's trip event: queuing one bumps the offer's
+/// calendar counter (see `calendar_context`).
+pub fn is_trip_event(template: &str) -> bool {
+    matches!(
+        template,
+        "itinerary_driver" | "cancelled_driver" | "offer_cancelled_driver"
+    )
+}
+
+/// Templates that may carry an invite (whether they do depends on the reservation).
+pub fn may_carry_invite(template: &str) -> bool {
+    is_trip_event(template)
+        || matches!(
+            template,
+            "confirmed_passenger"
+                | "route_updated_passenger"
+                | "cancelled_passenger"
+                | "removed_passenger"
+                | "offer_cancelled_passenger"
+        )
+}
+
+/// The host part of `server.base_url` ("https://rides.example.org:8443/x" → "rides.example.org").
+pub fn uid_host(base_url: &str) -> String {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        .collect();
+    if host.is_empty() {
+        "carette.invalid".to_owned()
+    } else {
+        host.to_ascii_lowercase()
+    }
+}
+
 /// The invite of outbox email `template`, if it carries one. `stamp` is the row's
-/// creation time (DTSTAMP, and the trip event's SEQUENCE source).
+/// creation time (DTSTAMP).
 pub fn invite_for(
     template: &str,
     context: &Value,
@@ -66,6 +118,9 @@ pub fn invite_for(
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let was_confirmed = sequence > 0;
+    let calendar = context.get("calendar").filter(|c| c.is_object())?;
+    let install = str_of(calendar, "install")?;
+    let host = parties.host;
     let (method, event) = match template {
         "confirmed_passenger" | "route_updated_passenger" if status == Some("confirmed") => {
             (Method::Request, Event::Reservation)
@@ -98,7 +153,7 @@ pub fn invite_for(
                 pickup_label.unwrap_or(origin)
             );
             (
-                format!("reservation-{id}@carette"),
+                format!("reservation-{id}.{install}@{host}"),
                 sequence,
                 start,
                 pickup_label.unwrap_or(origin).to_owned(),
@@ -118,9 +173,10 @@ pub fn invite_for(
                 let pickup = str_of(p, "pickup").unwrap_or("lieu non précisé");
                 description.push_str(&format!("\n- {name} ({pickup})"));
             }
+            let sequence = calendar.get("trip_sequence").and_then(Value::as_i64)?;
             (
-                format!("offer-{id}@carette"),
-                trip_sequence(stamp),
+                format!("offer-{id}.{install}@{host}"),
+                sequence,
                 departure,
                 origin.to_owned(),
                 description,
@@ -188,16 +244,6 @@ fn instant(v: &Value, key: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
-}
-
-/// Seconds since 2025-01-01: grows with each change of the trip, fits an i32 until 2093
-/// (calendar clients store SEQUENCE as a 32-bit integer).
-fn trip_sequence(stamp: DateTime<Utc>) -> i64 {
-    let epoch = Utc
-        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    (stamp - epoch).num_seconds().max(0)
 }
 
 fn utc_stamp(t: DateTime<Utc>) -> String {

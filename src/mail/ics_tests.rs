@@ -1,4 +1,5 @@
 use super::*;
+use chrono::TimeZone;
 use serde_json::json;
 
 fn stamp() -> DateTime<Utc> {
@@ -7,6 +8,7 @@ fn stamp() -> DateTime<Utc> {
 
 fn parties() -> Parties<'static> {
     Parties {
+        host: "rides.example.org",
         organizer: "rides@example.org",
         attendee: "marie@example.org",
         attendee_name: Some("Marie \"la\" Curie"),
@@ -21,6 +23,7 @@ fn context(status: &str, sequence: i64, pickup_at: Option<&str>) -> Value {
         "reservation": {"id": 5, "status": status, "calendar_sequence": sequence,
                         "pickup": "Place Bellecour", "pickup_at": pickup_at},
         "passengers": [{"name": "Marie", "pickup": null}],
+        "calendar": {"install": "0a1b2c", "trip_sequence": 3},
     })
 }
 
@@ -40,7 +43,10 @@ fn confirmed_passenger_gets_a_request_at_the_pickup() {
     assert_eq!(invite.method, Method::Request);
     let text = unfold(&invite.text);
     assert_eq!(prop(&text, "METHOD"), Some("REQUEST"));
-    assert_eq!(prop(&text, "UID"), Some("reservation-5@carette"));
+    assert_eq!(
+        prop(&text, "UID"),
+        Some("reservation-5.0a1b2c@rides.example.org")
+    );
     assert_eq!(prop(&text, "SEQUENCE"), Some("1"));
     assert_eq!(prop(&text, "DTSTART"), Some("20261203T072000Z"));
     assert_eq!(prop(&text, "DTEND"), Some("20261203T082000Z"));
@@ -119,17 +125,24 @@ fn route_update_is_a_newer_request() {
 
 #[test]
 fn the_driver_has_one_trip_event_updated_then_cancelled() {
-    let ctx = context("confirmed", 1, None);
+    let mut ctx = context("confirmed", 1, None);
     let first = invite_for("itinerary_driver", &ctx, parties(), stamp()).unwrap();
-    let later = stamp() + Duration::minutes(5);
-    let second = invite_for("itinerary_driver", &ctx, parties(), later).unwrap();
-    let cancel = invite_for("offer_cancelled_driver", &ctx, parties(), later).unwrap();
-    assert_eq!(first.uid, "offer-12@carette");
+    // The stored counter, not the clock: an earlier stamp does not lower it.
+    let earlier = stamp() - Duration::days(1);
+    ctx["calendar"]["trip_sequence"] = json!(4);
+    let second = invite_for("itinerary_driver", &ctx, parties(), earlier).unwrap();
+    ctx["calendar"]["trip_sequence"] = json!(5);
+    let cancel = invite_for("offer_cancelled_driver", &ctx, parties(), earlier).unwrap();
+    assert_eq!(first.uid, "offer-12.0a1b2c@rides.example.org");
+    assert_eq!(
+        (first.sequence, second.sequence, cancel.sequence),
+        (3, 4, 5)
+    );
     assert_eq!(
         (second.uid.as_str(), cancel.uid.as_str()),
-        ("offer-12@carette", "offer-12@carette")
+        (first.uid.as_str(), first.uid.as_str())
     );
-    assert!(second.sequence > first.sequence && cancel.sequence >= second.sequence);
+    assert_eq!(prop(&second.text, "SEQUENCE"), Some("4"));
     assert_eq!(cancel.method, Method::Cancel);
     assert!(unfold(&first.text).contains("- Marie (lieu non précisé)"));
 }
@@ -146,4 +159,41 @@ fn long_lines_fold_at_75_octets_without_splitting_characters() {
     assert!(!invite.text.replace("\r\n", "").contains('\n'));
     let location = prop(&unfold(&invite.text), "LOCATION").unwrap().to_owned();
     assert_eq!(location, "é".repeat(100) + "\\nsecond\\, line\\; \\\\ end");
+}
+
+#[test]
+fn uids_name_the_install_and_the_host() {
+    let ctx = context("confirmed", 1, None);
+    let mine = invite_for("confirmed_passenger", &ctx, parties(), stamp()).unwrap();
+    let mut other = ctx.clone();
+    other["calendar"]["install"] = json!("ffee99");
+    let theirs = invite_for("confirmed_passenger", &other, parties(), stamp()).unwrap();
+    assert_ne!(mine.uid, theirs.uid, "same reservation id, another install");
+    // A row queued before install ids existed gets no invite rather than a colliding one.
+    let mut legacy = ctx.clone();
+    legacy.as_object_mut().unwrap().remove("calendar");
+    assert_eq!(
+        invite_for("confirmed_passenger", &legacy, parties(), stamp()),
+        None
+    );
+    assert_eq!(
+        invite_for("itinerary_driver", &legacy, parties(), stamp()),
+        None
+    );
+}
+
+#[test]
+fn the_uid_host_comes_from_the_base_url() {
+    for (url, host) in [
+        ("https://Rides.Example.org", "rides.example.org"),
+        ("http://localhost:8080", "localhost"),
+        (
+            "https://user@carpool.example.org:8443/app/?x#y",
+            "carpool.example.org",
+        ),
+        ("http://[::1]:8080/", "[::1]"),
+        ("", "carette.invalid"),
+    ] {
+        assert_eq!(uid_host(url), host, "{url}");
+    }
 }

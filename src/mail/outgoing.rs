@@ -43,6 +43,8 @@ pub struct Outgoing {
     pub renderer: Arc<Renderer>,
     pub links: LinkBuilder,
     pub composer: Composer,
+    /// The host of `server.base_url`, the domain of calendar UIDs.
+    pub uid_host: String,
 }
 
 impl Outgoing {
@@ -65,6 +67,7 @@ impl Outgoing {
                 config.security.token_ttl_days,
             ),
             composer: Composer::from_config(config.smtp.from.as_deref(), config.dev_mode())?,
+            uid_host: ics::uid_host(&config.server.base_url),
         })
     }
 
@@ -80,6 +83,7 @@ impl Outgoing {
             .filter(|n| !n.trim().is_empty());
         let organizer = self.composer.from().email.to_string();
         let parties = Parties {
+            host: &self.uid_host,
             organizer: &organizer,
             attendee: &row.recipient,
             attendee_name: to_name,

@@ -20,6 +20,10 @@ pub enum RouteError {
     NoRoute(String),
     #[error("unexpected OSRM answer: {0}")]
     BadResponse(String),
+    /// OSRM answered with numbers no route can have (a duration not finite, negative or
+    /// over a day): asking again gives the same answer, so it is given up on like `NoRoute`.
+    #[error("implausible OSRM answer: {0}")]
+    Implausible(String),
 }
 
 impl RouteError {
@@ -101,10 +105,19 @@ impl OsrmClient {
         if status >= 500 {
             return Err(RouteError::Unavailable(format!("HTTP {status}")));
         }
-        let body = resp
-            .into_body()
-            .read_json::<T>()
-            .map_err(|e| RouteError::BadResponse(format!("HTTP {status}: {e}")))?;
+        let body = resp.into_body().read_json::<T>().map_err(|e| match e {
+            // A complete answer that is not the JSON we expect (e.g. `1e999`, which is no
+            // f64) is a bad answer; a cut-off body is the network's fault and retried.
+            ureq::Error::Json(j)
+                if matches!(
+                    j.classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Data
+                ) =>
+            {
+                RouteError::Implausible(format!("HTTP {status}: {j}"))
+            }
+            e => RouteError::BadResponse(format!("HTTP {status}: {e}")),
+        })?;
         Ok((status, body))
     }
 
@@ -127,12 +140,15 @@ impl OsrmClient {
             .iter()
             .map(|l| l.duration)
             .collect();
-        if legs.len() + 1 != coords.len() || legs.iter().any(|d| !d.is_finite() || *d < 0.0) {
+        if legs.len() + 1 != coords.len() {
             return Err(RouteError::BadResponse(format!(
                 "{} legs for {} places",
                 legs.len(),
                 coords.len()
             )));
+        }
+        for &d in &legs {
+            plausible(d)?;
         }
         Ok(legs)
     }
@@ -153,6 +169,7 @@ impl OsrmClient {
                 row.into_iter()
                     .map(|d| {
                         d.ok_or_else(|| RouteError::NoRoute("a pickup cannot be reached".into()))
+                            .and_then(plausible)
                     })
                     .collect()
             })
@@ -180,6 +197,21 @@ impl OsrmClient {
         path.push(destination);
         let legs = self.leg_durations(&path)?;
         Ok(Plan { order, legs })
+    }
+}
+
+/// The longest leg a carpool trip can have; anything longer is a broken answer, and would
+/// push pickup times (and calendar dates) absurdly far.
+const MAX_LEG_SECONDS: f64 = 24.0 * 3600.0;
+
+/// A leg duration in seconds, if it is one a road route can have.
+fn plausible(seconds: f64) -> Result<f64, RouteError> {
+    if seconds.is_finite() && (0.0..=MAX_LEG_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(RouteError::Implausible(format!(
+            "leg duration {seconds} s is not between 0 and 24 h"
+        )))
     }
 }
 

@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use super::{Service, ServiceError};
 use crate::domain::model::{AuditEntry, Offer, Reservation};
+use crate::domain::time::{from_db, local_date, local_instant};
 use crate::store::browse::{self, Anchor, Query, Row};
 use crate::store::outbox::{self, OutboxEmail};
 use crate::store::{StoreError, offers, reservations, stats};
@@ -19,7 +20,7 @@ pub struct ReservationDetail {
     pub emails: Vec<OutboxEmail>,
 }
 
-/// One UTC day of requests: how many were made, and how those were decided.
+/// One local day (`jobs.timezone`) of requests: how many were made, and how those were decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayActivity {
     pub date: NaiveDate,
@@ -68,38 +69,40 @@ impl Service {
         })
     }
 
-    /// The last `days` UTC days up to `now`'s, oldest first, with the days without any
-    /// request present as zeros so a chart's x axis is regular.
+    /// The last `days` local days (`jobs.timezone`) up to `now`'s, oldest first, with the
+    /// days without any request present as zeros so a chart's x axis is regular.
     pub fn daily_activity(
         &self,
         now: DateTime<Utc>,
         days: u32,
     ) -> Result<Vec<DayActivity>, ServiceError> {
-        let today = now.date_naive();
+        let tz = self.settings.tz;
+        let today = local_date(tz, now);
         let first = today - Duration::days(i64::from(days.saturating_sub(1)));
-        let since = first.and_time(chrono::NaiveTime::MIN).and_utc();
-        let rows = self.store.read(|c| stats::daily_decisions(c, since))?;
+        let since = local_instant(tz, first, chrono::NaiveTime::MIN);
+        let rows = self.store.read(|c| stats::hourly_decisions(c, since))?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(first
+        let mut by_day: Vec<DayActivity> = first
             .iter_days()
             .take_while(|d| *d <= today)
-            .map(|date| {
-                let key = date.format("%Y-%m-%d").to_string();
-                rows.iter().find(|r| r.0 == key).map_or(
-                    DayActivity {
-                        date,
-                        requests: 0,
-                        confirmed: 0,
-                        refused: 0,
-                    },
-                    |r| DayActivity {
-                        date,
-                        requests: count(r.1),
-                        confirmed: count(r.2),
-                        refused: count(r.3),
-                    },
-                )
+            .map(|date| DayActivity {
+                date,
+                requests: 0,
+                confirmed: 0,
+                refused: 0,
             })
-            .collect())
+            .collect();
+        for (hour, created, confirmed, refused) in rows {
+            let Some(start) = from_db(&format!("{hour}:00:00")) else {
+                continue;
+            };
+            let date = local_date(tz, start);
+            if let Some(day) = by_day.iter_mut().find(|d| d.date == date) {
+                day.requests += count(created);
+                day.confirmed += count(confirmed);
+                day.refused += count(refused);
+            }
+        }
+        Ok(by_day)
     }
 }

@@ -5,8 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::model::{Offer, Reservation};
-use crate::store::StoreError;
+use crate::mail::ics;
 use crate::store::outbox::{self, NewEmail};
+use crate::store::{StoreError, install, offers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum To {
@@ -76,6 +77,8 @@ fn passengers_json(ps: &[Reservation]) -> Value {
 pub(crate) struct Extra {
     pub expires_at: Option<DateTime<Utc>>,
     pub previous_pickup_at: Option<DateTime<Utc>>,
+    /// Reminders: "demain" or "aujourd'hui", the departure's local day seen from the run.
+    pub when_fr: Option<&'static str>,
 }
 
 pub(crate) fn offer_email(
@@ -117,16 +120,20 @@ pub(crate) fn offer_email_with(
         // Passenger emails always carry their reservation; this arm is the driver with no reservation.
         (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
     };
+    let mut context = json!({
+        "recipient_name": recipient_name,
+        "offer": offer_json(offer),
+        "reservation": reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at)),
+        "passengers": passengers_json(passengers),
+    });
+    if let Some(word) = extra.when_fr {
+        context["when_fr"] = json!(word);
+    }
     NewEmail {
         template,
         recipient,
         reply_to,
-        context: json!({
-            "recipient_name": recipient_name,
-            "offer": offer_json(offer),
-            "reservation": reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at)),
-            "passengers": passengers_json(passengers),
-        }),
+        context,
         reservation_id: reservation.map(|r| r.id),
         offer_id: Some(offer.id),
     }
@@ -152,13 +159,28 @@ impl EmailBatch {
         self.0.push(e);
     }
 
+    /// Writes the emails to the outbox. Those that may carry a calendar invite get the
+    /// install id for their UIDs and, for the driver's trip event, the offer's next SEQUENCE.
     pub fn commit(
-        self,
+        mut self,
         tx: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let n = self.0.len();
-        for e in &self.0 {
+        let mut install = None;
+        for e in &mut self.0 {
+            if ics::may_carry_invite(e.template) {
+                let id = match &install {
+                    Some(id) => Value::clone(id),
+                    None => install.insert(json!(install::install_id(tx)?)).clone(),
+                };
+                let mut calendar = json!({ "install": id });
+                if let (true, Some(offer_id)) = (ics::is_trip_event(e.template), e.offer_id) {
+                    calendar["trip_sequence"] =
+                        json!(offers::next_calendar_sequence(tx, offer_id)?);
+                }
+                e.context["calendar"] = calendar;
+            }
             outbox::enqueue(tx, e, now)?;
         }
         Ok(n)

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::context::{EmailBatch, To, offer_email};
+use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::reservations::emails_for;
 use super::{Service, ServiceError};
-use crate::domain::time::{hourly_slot, local_day_bounds, reminder_slot, reminder_target_date};
+use crate::domain::time::{day_word_fr, hourly_slot, reminder_slot, reminder_window};
 use crate::domain::{Action, Actor, next_status};
 use crate::store::{jobs, offers, reservations};
 
@@ -77,7 +77,7 @@ impl Service {
         let slot = self.job_slot(job, now);
         let result = match job {
             Job::Expire => self.expire_due(now),
-            Job::Reminders => self.send_reminders(slot, now),
+            Job::Reminders => self.send_reminders(now),
         };
         let (ok, summary) = match &result {
             Ok(r) => (true, r.describe(job)),
@@ -158,18 +158,15 @@ impl Service {
         Ok(report)
     }
 
-    /// J-1 reminders for the reminder slot `slot`: confirmed reservations whose trip departs
-    /// on the slot's next local day (and has not departed yet) get email 10; each driver
-    /// email 11 with the passenger list. Once per reservation, ever (`reminded_at`).
-    pub fn send_reminders(
-        &self,
-        slot: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<JobReport, ServiceError> {
+    /// Reminders, whatever the hour of the run: confirmed reservations not reminded yet whose
+    /// trip departs between `now` and the end of tomorrow (local date) get email 10; each
+    /// driver email 11 with the passenger list. Once per reservation, ever (`reminded_at`).
+    /// The emails say "demain" or "aujourd'hui" by the departure's real local day.
+    pub fn send_reminders(&self, now: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let tz = self.settings.tz;
-        let (from, to) = local_day_bounds(tz, reminder_target_date(tz, slot));
+        let (from, to) = reminder_window(tz, now);
         let report = self.store.write(|tx| {
-            let due = reservations::due_for_reminder(tx, from, to, now)?;
+            let due = reservations::due_for_reminder(tx, from, to)?;
             let mut by_offer: BTreeMap<i64, Vec<_>> = BTreeMap::new();
             for r in due {
                 by_offer.entry(r.offer_id).or_default().push(r);
@@ -181,23 +178,29 @@ impl Service {
                     continue;
                 };
                 let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
+                let extra = Extra {
+                    when_fr: Some(day_word_fr(tz, offer.departure_at, now)),
+                    ..Extra::default()
+                };
                 for r in &rs {
-                    batch.push(offer_email(
+                    batch.push(offer_email_with(
                         "reminder_passenger",
                         &offer,
                         Some(r),
                         &passengers,
                         To::Passenger,
+                        extra,
                     ));
                     reservations::mark_reminded(tx, r.id, now)?;
                     reminded += 1;
                 }
-                batch.push(offer_email(
+                batch.push(offer_email_with(
                     "reminder_driver",
                     &offer,
                     None,
                     &passengers,
                     To::Driver,
+                    extra,
                 ));
             }
             let emails_queued = batch.commit(tx, now)?;
@@ -210,7 +213,7 @@ impl Service {
             tracing::info!(
                 reminded = report.reservations,
                 emails = report.emails_queued,
-                "queued J-1 reminders"
+                "queued reminders"
             );
         }
         self.after_commit(report.emails_queued, false);

@@ -11,10 +11,10 @@ use rusqlite::{Connection, params};
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::{Service, ServiceError};
-use crate::domain::Status;
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::time::to_db;
 use crate::domain::token::{LinkAction, Subject};
+use crate::domain::{Action, Status, check_action, request_deadline};
 use crate::store::outbox::NewEmail;
 use crate::store::{offers, reservations};
 
@@ -102,10 +102,11 @@ fn fresh_email(
             let Some((r, o)) = load(tx, *id)? else {
                 return Ok(None);
             };
-            let deadline = r.created_at + expire_after;
-            if r.status != Status::Pending || !upcoming(&o, now) || deadline <= now {
+            // The email carries both buttons; refusing is possible whenever answering is.
+            if check_action(&r, &o, Action::Refuse, now, expire_after).is_err() {
                 return Ok(None);
             }
+            let deadline = request_deadline(r.created_at, expire_after, o.departure_at);
             let passengers = reservations::confirmed_for_offer(tx, o.id)?;
             let extra = Extra {
                 expires_at: Some(deadline),
@@ -130,7 +131,11 @@ fn fresh_email(
             match r.status {
                 Status::Pending => {
                     let extra = Extra {
-                        expires_at: Some(r.created_at + expire_after),
+                        expires_at: Some(request_deadline(
+                            r.created_at,
+                            expire_after,
+                            o.departure_at,
+                        )),
                         ..Extra::default()
                     };
                     Ok(Some(offer_email_with(
@@ -156,7 +161,7 @@ fn fresh_email(
             }
         }
         (LinkAction::Remove, Subject::Reservation(id)) => match load(tx, *id)? {
-            Some((r, o)) if r.status == Status::Confirmed && upcoming(&o, now) => {
+            Some((r, o)) if check_action(&r, &o, Action::Remove, now, expire_after).is_ok() => {
                 Ok(Some(itinerary(tx, &o)?))
             }
             _ => Ok(None),

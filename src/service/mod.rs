@@ -48,6 +48,10 @@ pub enum ServiceError {
         error: IllegalTransition,
         reservation: Box<Reservation>,
     },
+    /// An answer came after the request's deadline: the request expired instead (that
+    /// change is committed, with its emails); carries the reservation as it is now.
+    #[error("the request's deadline has passed: it expired instead")]
+    RequestExpired(Box<TransitionOutcome>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -143,6 +147,29 @@ impl Service {
         self.store
             .read(|c| crate::store::reservations::get(c, id))?
             .ok_or(ServiceError::ReservationNotFound(id))
+    }
+
+    /// The request's deadline as the driver's email prints it (domain rule, configured delay).
+    pub fn request_deadline(&self, r: &Reservation, o: &Offer) -> DateTime<Utc> {
+        crate::domain::request_deadline(r.created_at, self.settings.expire_after, o.departure_at)
+    }
+
+    /// Whether `action` can happen to `r` at `now` (the domain rule with the configured delay):
+    /// the confirmation pages ask this, the use cases enforce it.
+    pub fn check_action(
+        &self,
+        r: &Reservation,
+        o: &Offer,
+        action: crate::domain::Action,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::Status, crate::domain::Refusal> {
+        crate::domain::check_action(r, o, action, now, self.settings.expire_after)
+    }
+
+    /// SQLite's periodic `PRAGMA optimize` (the daemon runs it hourly; the store also runs
+    /// it when opened and when closed).
+    pub fn optimize_database(&self) -> Result<(), ServiceError> {
+        Ok(self.store.optimize()?)
     }
 
     pub fn stats(&self, now: DateTime<Utc>) -> Result<crate::store::stats::Stats, ServiceError> {

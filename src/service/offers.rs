@@ -48,6 +48,9 @@ pub struct OfferInput {
 
 pub const MAX_OFFER_SEATS: i64 = 8;
 
+/// SPEC: departures at most 365 days ahead (a year-9999 date made invalid calendar files).
+pub const MAX_DEPARTURE_AHEAD: chrono::Duration = chrono::Duration::days(365);
+
 impl OfferInput {
     pub fn validate(&self, now: DateTime<Utc>) -> Result<offers::NewOffer, FieldError> {
         let departure_at = DateTime::parse_from_rfc3339(self.departure_at.trim())
@@ -60,6 +63,12 @@ impl OfferInput {
             .with_timezone(&Utc);
         if departure_at <= now {
             return Err(FieldError::new("departure_at", "must be in the future"));
+        }
+        if departure_at > now + MAX_DEPARTURE_AHEAD {
+            return Err(FieldError::new(
+                "departure_at",
+                "must be at most 365 days ahead",
+            ));
         }
         Ok(offers::NewOffer {
             driver_name: validate::single_line("driver_name", &self.driver_name, MAX_NAME_CHARS)?,

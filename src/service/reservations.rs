@@ -9,7 +9,8 @@ use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
-use crate::domain::{Action, Actor, Status, next_status};
+use crate::domain::{Action, Actor, Status};
+use crate::domain::{Refusal, check_action, request_deadline};
 use crate::store::{offers, reservations, routes};
 
 /// POST /api/offers/{id}/reservations body.
@@ -123,7 +124,7 @@ impl Service {
             let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
             let extra = Extra {
-                expires_at: Some(r.created_at + expire_after),
+                expires_at: Some(request_deadline(r.created_at, expire_after, offer.departure_at)),
                 ..Extra::default()
             };
             let mut batch = EmailBatch::default();
@@ -168,20 +169,24 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<TransitionOutcome, ServiceError> {
         let routing = self.settings.routing_enabled;
-        let (outcome, route) = self.store.write(|tx| {
+        let expire_after = self.settings.expire_after;
+        let (outcome, route, expired) = self.store.write(|tx| {
             let (r, offer) = load(tx, id)?;
-            let to = next_status(r.status, action).map_err(|error| ServiceError::Illegal {
-                error,
-                reservation: Box::new(r.clone()),
-            })?;
-            if offer.departure_at <= now {
-                return Err(ServiceError::OfferDeparted { id: offer.id });
-            }
-            if action == Action::Accept {
-                // Re-checked inside the write transaction: two accepts racing for the last
-                // seat are serialized by the write lock, and the second one sees 0 left.
-                check_seats(r.seats, offer.seats_left).map_err(ServiceError::NoSeats)?;
-            }
+            // Re-checked inside the write transaction: two accepts racing for the last seat
+            // are serialized by the write lock, and the second one sees 0 left.
+            let (action, actor, to) = match check_action(&r, &offer, action, now, expire_after) {
+                Ok(to) => (action, actor, to),
+                // Too late to answer: the request expires now, as the expiry job would have.
+                Err(Refusal::DeadlinePassed) => (Action::Expire, Actor::System, Status::Expired),
+                Err(Refusal::Illegal(error)) => {
+                    return Err(ServiceError::Illegal {
+                        error,
+                        reservation: Box::new(r),
+                    });
+                }
+                Err(Refusal::Departed) => return Err(ServiceError::OfferDeparted { id: offer.id }),
+                Err(Refusal::NoSeats(e)) => return Err(ServiceError::NoSeats(e)),
+            };
             let from = r.status;
             if !reservations::transition(tx, id, from, to, actor, now)? {
                 // Cannot happen under the write lock, but never overwrite a concurrent change.
@@ -214,10 +219,18 @@ impl Service {
                     emails_queued,
                 },
                 route,
+                action == Action::Expire,
             ))
         })?;
-        tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");
         self.after_commit(outcome.emails_queued, route);
+        if expired {
+            tracing::info!(
+                reservation = id,
+                "answer after the deadline: request expired"
+            );
+            return Err(ServiceError::RequestExpired(Box::new(outcome)));
+        }
+        tracing::info!(reservation = id, action = action.as_str(), status = %outcome.reservation.status, "reservation updated");
         Ok(outcome)
     }
 }

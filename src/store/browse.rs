@@ -115,8 +115,115 @@ pub fn like_pattern(filter: &str) -> String {
     p
 }
 
-/// The WHERE clause shared by the page and count queries, and its parameters.
-fn conditions(q: &Query) -> (String, Vec<Value>) {
+/// Beyond this many candidate rows, walking the listing in display order and testing each
+/// row finds a page of matches sooner than fetching and sorting every candidate.
+const MAX_CANDIDATES: i64 = 10_000;
+/// The rarest trigrams of a filter that the full-text query asks for (a superset of the
+/// matches is enough: the LIKE check narrows it).
+const TRIGRAMS_ASKED: usize = 3;
+
+/// The filter's distinct trigrams (the full-text indexes' terms), in order.
+pub fn trigrams(filter: &str) -> Vec<String> {
+    let chars: Vec<char> = filter.chars().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|t| seen.insert(t.to_lowercase()))
+        .collect()
+}
+
+/// A full-text query matching the rows that hold every one of `terms`.
+pub fn match_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// How a filtered page is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Walk the listing in display order, testing each row (short or common filters).
+    Walk,
+    /// Fetch the few candidate rows from the full-text indexes (a side with no query can
+    /// have no match), then sort them.
+    Candidates {
+        own: Option<String>,
+        offers: Option<String>,
+    },
+}
+
+/// Rows of `index` holding each trigram, counted up to just past `MAX_CANDIDATES` (a
+/// common trigram is not counted to the end: it is not worth asking for anyway).
+fn term_counts(conn: &Connection, index: &str, terms: &[String]) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {index} WHERE {index} MATCH ? LIMIT ?)"
+    ))?;
+    terms
+        .iter()
+        .map(|t| {
+            let n: i64 = stmt.query_row(
+                rusqlite::params![match_query(std::slice::from_ref(t)), MAX_CANDIDATES + 1],
+                |r| r.get(0),
+            )?;
+            Ok(n)
+        })
+        .collect()
+}
+
+/// The rarest terms of one index: (estimated rows, query), None for the query when some
+/// term is in no row at all (then nothing can match on this side).
+fn side(terms: &[String], counts: &[i64]) -> Option<(i64, Option<String>)> {
+    let mut known: Vec<(i64, &String)> = counts.iter().copied().zip(terms).collect();
+    known.sort();
+    let &(rarest, _) = known.first()?;
+    if rarest == 0 {
+        return Some((0, None));
+    }
+    let asked: Vec<String> = known
+        .iter()
+        .take(TRIGRAMS_ASKED)
+        .map(|(_, t)| (*t).clone())
+        .collect();
+    Some((rarest, Some(match_query(&asked))))
+}
+
+fn plan(conn: &Connection, filter: &str) -> Result<Plan, StoreError> {
+    let terms = trigrams(filter);
+    if terms.is_empty() {
+        return Ok(Plan::Walk);
+    }
+    let own = side(&terms, &term_counts(conn, "reservation_search", &terms)?);
+    let offers = side(&terms, &term_counts(conn, "offer_search", &terms)?);
+    let (Some((own_rows, own)), Some((offer_rows, offers))) = (own, offers) else {
+        return Ok(Plan::Walk);
+    };
+    // Each matching offer brings its reservations: estimate them from the average.
+    let (reservations, offer_total): (i64, i64) = conn.query_row(
+        "SELECT (SELECT coalesce(max(id), 0) FROM carpool_reservations),
+                (SELECT coalesce(max(id), 0) FROM carpool_offers)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let per_offer = if offer_total > 0 {
+        reservations / offer_total + 1
+    } else {
+        1
+    };
+    if own_rows.saturating_add(offer_rows.saturating_mul(per_offer)) > MAX_CANDIDATES {
+        return Ok(Plan::Walk);
+    }
+    Ok(Plan::Candidates { own, offers })
+}
+
+/// A piece of SQL and its parameters.
+type Sql = (String, Vec<Value>);
+
+/// The WHERE clause of the page query, its parameters, and for an indexed search the
+/// candidate set (a CTE `candidate(id)`) with its own parameters.
+fn conditions(conn: &Connection, q: &Query) -> Result<(Sql, Option<Sql>), StoreError> {
     let mut sql = String::from("WHERE 1");
     let mut args = Vec::new();
     if let Some(s) = q.status {
@@ -124,28 +231,75 @@ fn conditions(q: &Query) -> (String, Vec<Value>) {
         args.push(Value::Text(s.as_str().to_owned()));
     }
     let filter = q.filter.trim();
-    if !filter.is_empty() {
-        // The offer side is matched once, as a set of offer ids, so the walk over the
-        // reservations tests only its own row and looks an offer up only for a match
-        // (half the cost of a filter that misses on a million rows).
-        sql.push_str(
-            " AND (r.passenger_name LIKE ? ESCAPE '\\' OR r.passenger_email LIKE ? ESCAPE '\\'
-               OR r.pickup LIKE ? ESCAPE '\\'
-               OR r.offer_id IN (SELECT id FROM carpool_offers WHERE origin LIKE ? ESCAPE '\\'
-                   OR destination LIKE ? ESCAPE '\\' OR driver_name LIKE ? ESCAPE '\\'
-                   OR driver_email LIKE ? ESCAPE '\\')",
-        );
-        let pattern = like_pattern(filter);
-        for _ in 0..7 {
-            args.push(Value::Text(pattern.clone()));
-        }
-        if let Ok(id) = filter.trim_start_matches('#').parse::<i64>() {
-            sql.push_str(" OR r.id = ?");
-            args.push(Value::Integer(id));
-        }
-        sql.push(')');
+    if filter.is_empty() {
+        return Ok(((sql, args), None));
     }
-    (sql, args)
+    let pattern = like_pattern(filter);
+    let id = filter.trim_start_matches('#').parse::<i64>().ok();
+    let plan = plan(conn, filter)?;
+    let like = |col: &str| format!("{col} LIKE ? ESCAPE '\\'");
+    let own_cols = ["r.passenger_name", "r.passenger_email", "r.pickup"];
+    let offer_cols = ["origin", "destination", "driver_name", "driver_email"];
+    let own_like: Vec<String> = own_cols.iter().map(|c| like(c)).collect();
+    let candidates = match plan {
+        // The offer side is matched once, as a set of offer ids, so the walk over the
+        // reservations tests only its own row and looks an offer up only for a match.
+        Plan::Walk => {
+            let offer_like: Vec<String> = offer_cols.iter().map(|c| like(c)).collect();
+            sql.push_str(&format!(
+                " AND ({} OR r.offer_id IN (SELECT id FROM carpool_offers WHERE {})",
+                own_like.join(" OR "),
+                offer_like.join(" OR ")
+            ));
+            args.extend(std::iter::repeat_n(Value::Text(pattern), 7));
+            None
+        }
+        // Every candidate row is checked with the same LIKE, on its own and its offer's
+        // columns, so the result is exactly the walk's.
+        Plan::Candidates { own, offers } => {
+            let offer_like: Vec<String> =
+                offer_cols.iter().map(|c| like(&format!("o.{c}"))).collect();
+            sql.push_str(&format!(
+                " AND ({} OR {}",
+                own_like.join(" OR "),
+                offer_like.join(" OR ")
+            ));
+            args.extend(std::iter::repeat_n(Value::Text(pattern), 7));
+            let mut parts = Vec::new();
+            let mut cargs = Vec::new();
+            if let Some(fts) = own {
+                parts.push("SELECT rowid FROM reservation_search WHERE reservation_search MATCH ?");
+                cargs.push(Value::Text(fts));
+            }
+            if let Some(fts) = offers {
+                parts.push(
+                    "SELECT c.id FROM offer_search f CROSS JOIN carpool_reservations c ON c.offer_id = f.rowid
+                     WHERE offer_search MATCH ?",
+                );
+                cargs.push(Value::Text(fts));
+            }
+            if let Some(id) = id {
+                parts.push("SELECT ?");
+                cargs.push(Value::Integer(id));
+            }
+            if parts.is_empty() {
+                parts.push("SELECT NULL WHERE 0");
+            }
+            Some((
+                format!(
+                    "WITH candidate(id) AS MATERIALIZED ({}) ",
+                    parts.join(" UNION ")
+                ),
+                cargs,
+            ))
+        }
+    };
+    if let Some(id) = id {
+        sql.push_str(" OR r.id = ?");
+        args.push(Value::Integer(id));
+    }
+    sql.push(')');
+    Ok(((sql, args), candidates))
 }
 
 /// Sort columns, in order; `Departure` adds the offer id so one offer's rows stay together.
@@ -197,7 +351,7 @@ pub fn page(
     anchor: &Anchor,
     limit: usize,
 ) -> Result<Vec<Row>, StoreError> {
-    let (mut where_sql, mut args) = conditions(q);
+    let ((mut where_sql, mut args), candidates) = conditions(conn, q)?;
     let cols = sort_columns(q.sort.key);
     // Reading backwards (Last, Before) walks the index the other way, then flips the page.
     let backwards = matches!(anchor, Anchor::Last | Anchor::Before(_));
@@ -232,16 +386,28 @@ pub fn page(
         .collect::<Vec<_>>()
         .join(", ");
     args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    // By departure, the offers' departure index drives the walk and each offer's
-    // reservations come from the (offer_id, status) index: CROSS JOIN pins that loop order
-    // (SQLite never reorders it), which otherwise sorts every row of the status first.
-    let from = match q.sort.key {
-        SortKey::Created => "carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id",
-        SortKey::Departure => {
+    let from = match (&candidates, q.sort.key) {
+        // A handful of candidates: look each up, then sort them (CROSS JOIN keeps that order).
+        (Some(_), _) => {
+            "candidate CROSS JOIN carpool_reservations r ON r.id = candidate.id
+             JOIN carpool_offers o ON o.id = r.offer_id"
+        }
+        // By creation, the reservations' created_at index drives the walk; pinned too,
+        // because after ANALYZE the planner preferred to sort the whole table (1.7 s at 1 M).
+        (None, SortKey::Created) => {
+            "carpool_reservations r CROSS JOIN carpool_offers o ON o.id = r.offer_id"
+        }
+        // By departure, the offers' departure index drives the walk and each offer's
+        // reservations come from the (offer_id, status) index: CROSS JOIN pins that loop
+        // order (SQLite never reorders it), which otherwise sorts every row of the status.
+        (None, SortKey::Departure) => {
             "carpool_offers o CROSS JOIN carpool_reservations r ON r.offer_id = o.id"
         }
     };
-    let sql = format!("SELECT {COLUMNS} FROM {from} {where_sql} ORDER BY {order} LIMIT ?");
+    let (with, mut all_args) = candidates.unwrap_or_default();
+    all_args.extend(args);
+    let args = all_args;
+    let sql = format!("{with}SELECT {COLUMNS} FROM {from} {where_sql} ORDER BY {order} LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     let mut out: Vec<Row> = rows.collect::<Result<_, _>>()?;
@@ -254,6 +420,18 @@ pub fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigrams_are_distinct_and_quoted_in_the_query() {
+        assert!(trigrams("ab").is_empty());
+        assert_eq!(trigrams("Inès"), ["Inè", "nès"]);
+        assert_eq!(trigrams("AAAaa"), ["AAA"], "the index folds case");
+        // A double quote is doubled inside its quoted term.
+        assert_eq!(
+            match_query(&trigrams("aaaa\"b")),
+            "\"aaa\" AND \"aa\"\"\" AND \"a\"\"b\""
+        );
+    }
 
     #[test]
     fn like_metacharacters_are_literal() {

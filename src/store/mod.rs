@@ -2,6 +2,7 @@
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
 pub mod browse;
+pub mod install;
 pub mod jobs;
 mod migrations;
 pub mod offers;
@@ -89,6 +90,9 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         // FULL: an acknowledged request survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
+    // Statement and savepoint journals (every group-commit member is a savepoint) would
+    // otherwise be temporary files: an open + unlink + close per commit.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
@@ -178,6 +182,15 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
+        // SQLite's advice for long-lived connections: optimize=0x10002 at open (analyzes
+        // what needs it, bounded by analysis_limit so a big table costs milliseconds),
+        // then `PRAGMA optimize` periodically and at close (see `optimize`, `Drop`).
+        // Statistics are an optimisation: failing to gather them is no reason not to start.
+        if let Err(e) =
+            conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+        {
+            tracing::warn!(error = %e, "PRAGMA optimize failed at open");
+        }
         Ok(Store {
             path: path.to_owned(),
             writer: Mutex::new(Writer::new(conn)),
@@ -343,6 +356,17 @@ impl Store {
         out
     }
 
+    /// `PRAGMA optimize` on the writer connection, between write groups.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        self.finish_group(&mut w);
+        w.conn.execute_batch("PRAGMA optimize")?;
+        Ok(())
+    }
+
     /// A cheap change counter: it moves whenever another connection commits.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         self.read(|c: &Connection| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
@@ -380,6 +404,21 @@ impl Store {
         match written {
             Ok(()) | Err(Probe::Written) => Ok(()),
             Err(Probe::Failed(e)) => Err(e),
+        }
+    }
+}
+
+impl Drop for Store {
+    /// SQLite recommends `PRAGMA optimize` just before closing a connection.
+    fn drop(&mut self) {
+        if self.read_only {
+            return;
+        }
+        if let Ok(w) = self.writer.get_mut() {
+            w.commit();
+            if let Err(e) = w.conn.execute_batch("PRAGMA optimize") {
+                tracing::debug!(error = %e, "PRAGMA optimize at close failed");
+            }
         }
     }
 }

@@ -106,6 +106,17 @@ pub fn upcoming_for_driver(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Bumps and returns the offer's calendar counter: the SEQUENCE of the driver's trip event.
+/// Under the write lock, so it strictly increases whatever the clocks say.
+pub fn next_calendar_sequence(conn: &Connection, id: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE carpool_offers SET calendar_sequence = calendar_sequence + 1 WHERE id = ?1
+             RETURNING calendar_sequence",
+        )?
+        .query_row([id], |r| r.get(0))?)
+}
+
 /// What the riders' listing asks for; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct PublicQuery {

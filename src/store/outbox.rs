@@ -346,14 +346,23 @@ pub fn list(
 ) -> Result<Vec<OutboxEmail>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let offset = i64::try_from(offset).unwrap_or(0);
-    let mut stmt = conn.prepare_cached(
-        "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    )?;
-    let rows = stmt.query_map(
-        params![status.map(EmailStatus::as_str), limit, offset],
-        from_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    // Two statements rather than `?1 IS NULL OR status = ?1`, which no index can serve:
+    // by status, the claim's idx_outbox_queue (status, created_at, rowid) walks newest
+    // first; all, the rowid does.
+    let rows = match status {
+        Some(status) => conn
+            .prepare_cached(
+                "SELECT * FROM outbox WHERE status = ?1 ORDER BY created_at DESC, id DESC
+                 LIMIT ?2 OFFSET ?3",
+            )?
+            .query_map(params![status.as_str(), limit, offset], from_row)?
+            .collect::<Result<_, _>>()?,
+        None => conn
+            .prepare_cached("SELECT * FROM outbox ORDER BY id DESC LIMIT ?1 OFFSET ?2")?
+            .query_map(params![limit, offset], from_row)?
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(rows)
 }
 
 pub fn for_reservation(

@@ -162,35 +162,40 @@ pub fn history(conn: &Connection, id: i64) -> Result<Vec<AuditEntry>, StoreError
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Pending requests older than `created_before`, or whose trip departs at or before `now`.
+/// Pending requests past their deadline (`domain::request_deadline`): made at or before
+/// `created_before` (= now - delay), or whose trip departs at or before `now`.
 pub fn due_for_expiry(
     conn: &Connection,
     created_before: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reservation>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.* FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
-         WHERE r.status = 'pending' AND (r.created_at < ?1 OR o.departure_at <= ?2)
-         ORDER BY r.id",
+        // CROSS JOIN pins the loop order (pending reservations, then their offer) whatever
+        // the statistics say.
+        "SELECT r.* FROM carpool_reservations r CROSS JOIN carpool_offers o ON o.id = r.offer_id
+         WHERE r.status = 'pending' AND (r.created_at <= ?1 OR o.departure_at <= ?2)
+         ORDER BY r.created_at, r.id",
     )?;
     let rows = stmt.query_map(params![to_db(created_before), to_db(now)], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Confirmed, never reminded, on an active offer departing in [from, to) and after `now`.
+/// Confirmed, never reminded, on an active offer departing after `from` and before `to`;
+/// in the order of the indexes walked (departure, offer, reservation), so nothing is sorted.
 pub fn due_for_reminder(
     conn: &Connection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    now: DateTime<Utc>,
 ) -> Result<Vec<Reservation>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.* FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
-         WHERE r.status = 'confirmed' AND r.reminded_at IS NULL AND o.status = 'active'
-           AND o.departure_at >= ?1 AND o.departure_at < ?2 AND o.departure_at > ?3
-         ORDER BY r.offer_id, r.id",
+        // The window's offers first, then their reservations: without statistics the
+        // planner walked every confirmed reservation instead (0.4 s at 1 M rows).
+        "SELECT r.* FROM carpool_offers o CROSS JOIN carpool_reservations r ON r.offer_id = o.id
+         WHERE o.status = 'active' AND o.departure_at > ?1 AND o.departure_at < ?2
+           AND r.status = 'confirmed' AND r.reminded_at IS NULL
+         ORDER BY o.departure_at, o.id, r.id",
     )?;
-    let rows = stmt.query_map(params![to_db(from), to_db(to), to_db(now)], from_row)?;
+    let rows = stmt.query_map(params![to_db(from), to_db(to)], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

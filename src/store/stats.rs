@@ -65,8 +65,8 @@ pub fn compute(
     let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
     let mut outbox = std::collections::HashMap::new();
     {
-        let mut stmt =
-            conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+        // Kept by triggers (migration 05): a few rows however long the outbox history.
+        let mut stmt = conn.prepare_cached("SELECT status, n FROM outbox_status_counts")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (s, n) = row?;
@@ -82,8 +82,11 @@ pub fn compute(
         params![to_db(local_midnight)],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    // One index lookup per status (idx_outbox_queue: status, created_at) instead of reading
+    // every waiting row: a backlog can be large.
     let oldest: Option<String> = conn.query_row(
-        "SELECT MIN(created_at) FROM outbox WHERE status IN ('queued', 'sending')",
+        "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM outbox WHERE status = 'queued'
+             UNION ALL SELECT MIN(created_at) FROM outbox WHERE status = 'sending')",
         [],
         |r| r.get(0),
     )?;
@@ -132,17 +135,20 @@ pub fn compute(
     })
 }
 
-/// Per local day over the last `days` days: (date, requests created, confirmed, refused) for the TUI chart.
-pub fn daily_decisions(
+/// Requests created since `since`, per UTC hour: (hour "YYYY-MM-DD HH", created, confirmed,
+/// refused), from the counters the triggers of migration 05 keep, so a month of a busy
+/// install is ~720 rows. Hours, not days, so the caller can group them by local day in any
+/// zone (zones with half-hour offsets get their day boundary rounded to the hour).
+pub fn hourly_decisions(
     conn: &Connection,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT substr(created_at, 1, 10) AS d, COUNT(*),
-                SUM(status = 'confirmed'), SUM(status = 'refused')
-         FROM carpool_reservations WHERE created_at >= ?1 GROUP BY d ORDER BY d",
+        "SELECT hour, created, confirmed, refused FROM reservation_hourly_counts
+         WHERE hour >= ?1 ORDER BY hour",
     )?;
-    let rows = stmt.query_map(params![to_db(since)], |r| {
+    let since = since.format("%Y-%m-%d %H").to_string();
+    let rows = stmt.query_map(params![since], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -337,3 +337,77 @@ fn jobs_with_a_refused_login_leave_emails_queued_and_say_what_to_check() {
     assert!(queued.iter().all(|r| r.attempts == 0));
     assert_eq!(server.count(), 0);
 }
+
+#[test]
+fn jobs_reminders_by_hand_at_any_hour_reaches_tomorrows_riders() {
+    use carette::domain::time::{day_word_fr, reminder_window};
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), server.port(), "");
+    let db = fixture_in(dir, Settings::default());
+    let now = Utc::now();
+    let paris = chrono_tz::Europe::Paris;
+    // Whatever the hour this runs: a trip soon, one at the very end of tomorrow (Paris),
+    // and one just after it.
+    let (_, end) = reminder_window(paris, now);
+    let trips = [
+        ("soon@example.org", now + Duration::hours(2)),
+        ("late@example.org", end - Duration::minutes(1)),
+        ("after@example.org", end + Duration::minutes(1)),
+    ];
+    for (email, departure) in trips {
+        let offer = db
+            .service
+            .create_offer(&offer_input(departure, 2), now)
+            .unwrap();
+        let r = db
+            .service
+            .request_seat(offer.id, &request("Marie", email, 1), now)
+            .unwrap();
+        db.service.accept(r.id, now).unwrap();
+    }
+    let cfg = config.to_str().unwrap();
+    let (code, out, err) = run_carette(&["--config", cfg, "jobs", "reminders"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("reminded 2 reservation(s)"), "{out}{err}");
+    let mut got: Vec<(String, String)> = server
+        .received()
+        .iter()
+        .filter_map(|m| {
+            let msg = MessageParser::default().parse(&m.data)?;
+            msg.subject()?.contains("Rappel").then(|| {
+                (
+                    m.to.join(","),
+                    msg.body_text(0).unwrap_or_default().into_owned(),
+                )
+            })
+        })
+        .collect();
+    got.sort();
+    let passengers: Vec<_> = got
+        .iter()
+        .filter(|(to, _)| to != "jean@example.org")
+        .collect();
+    assert_eq!(passengers.len(), 2, "{got:?}");
+    let word = |departure| day_word_fr(paris, departure, Utc::now());
+    assert_eq!(passengers[0].0, "late@example.org");
+    assert!(
+        passengers[0].1.contains("votre covoiturage part demain"),
+        "{}",
+        passengers[0].1
+    );
+    assert_eq!(passengers[1].0, "soon@example.org");
+    let soon = format!("votre covoiturage part {}", word(trips[0].1));
+    assert!(passengers[1].1.contains(&soon), "{}", passengers[1].1);
+    // The driver's two reminders; nobody hears about the trip after tomorrow.
+    assert_eq!(
+        got.iter()
+            .filter(|(to, _)| to == "jean@example.org")
+            .count(),
+        2
+    );
+    // Once, ever: a second run reminds nobody.
+    let (code, out, _) = run_carette(&["--config", cfg, "jobs", "reminders"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("reminded 0 reservation(s)"), "{out}");
+}

@@ -135,7 +135,18 @@ fn a_request_then_accept_delivers_four_complete_emails() {
     );
     let ics = &parts[0].1;
     assert!(ics.contains("METHOD:REQUEST\r\n"), "{ics}");
-    assert!(ics.contains(&format!("UID:reservation-{id}@carette\r\n")));
+    // Unique per install: the random id kept in the database, and the base_url host.
+    let install: String = rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .query_row("SELECT install_id FROM install", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(install.len(), 32, "{install}");
+    assert!(
+        ics.contains(&format!(
+            "UID:reservation-{id}.{install}@rides.example.org\r\n"
+        )),
+        "{ics}"
+    );
     assert!(ics.contains("SEQUENCE:1\r\n"));
     assert!(ics.contains("LOCATION:Place Bellecour\r\n"));
     assert!(ics.contains("ORGANIZER;CN=\"Carette\":mailto:rides@example.org"));

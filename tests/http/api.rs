@@ -152,6 +152,19 @@ fn every_bad_input_is_refused_and_writes_nothing() {
             422,
             Some("departure_at"),
         ),
+        // More than 365 days ahead (the year 9999 made invalid calendar files).
+        (
+            offers,
+            with(&o, &["departure_at"], json!("9999-12-31T23:59:59Z")),
+            422,
+            Some("departure_at"),
+        ),
+        (
+            offers,
+            with(&o, &["departure_at"], json!("2031-06-01T08:00:01Z")),
+            422,
+            Some("departure_at"),
+        ),
         (
             &seats,
             with(&r, &["passenger_name"], json!("Marie\nEvil")),
@@ -216,6 +229,27 @@ fn every_bad_input_is_refused_and_writes_nothing() {
     // The field error reads as English, naming the field.
     let reply = s.post_json(offers, &with(&o, &["seats"], json!("three")));
     assert_eq!(reply.json()["error"], "seats must be a whole number");
+}
+
+#[test]
+fn a_departure_exactly_365_days_ahead_is_accepted() {
+    let s = start();
+    let o = crate::support::http::offer_body(2);
+    // "Now" is 2030-06-01 08:00 UTC in these tests.
+    let reply = s.post_json(
+        "/api/offers",
+        &with(&o, &["departure_at"], json!("2031-06-01T08:00:00Z")),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let reply = s.post_json(
+        "/api/offers",
+        &with(&o, &["departure_at"], json!("2031-06-01T10:00:01+02:00")),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.json()["error"],
+        "departure_at must be at most 365 days ahead"
+    );
 }
 
 #[test]

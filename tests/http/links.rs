@@ -297,21 +297,160 @@ fn a_departed_trip_is_explained() {
     let s = start();
     let offer = s.create_offer(3);
     let id = s.request_seat(offer, "marie@example.org", 1);
+    s.service.accept(id, t0()).unwrap();
     let later = crate::support::http::departure() + Duration::minutes(5);
     let token = s.sign(
-        LinkAction::Accept,
+        LinkAction::Remove,
         Subject::Reservation(id),
         later + Duration::days(1),
     );
     s.set_now(later);
     let before = s.dump();
-    let page = s.get(&format!("/api/reservation/accept?token={token}"));
+    let page = s.get(&format!("/api/reservation/remove?token={token}"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Ce trajet est déjà parti"));
-    let r = s.post_form("/api/reservation/accept", &format!("token={token}"));
+    let r = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(r.status, 409);
     assert!(r.body.contains("Ce trajet est déjà parti"));
     assert_eq!(s.dump(), before);
+}
+
+/// The last audit row of a reservation: (actor, from, to).
+fn last_event(s: &crate::support::http::TestServer, id: i64) -> (String, String, String) {
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    conn.query_row(
+        "SELECT actor, from_status, to_status FROM reservation_events
+         WHERE reservation_id = ?1 ORDER BY id DESC LIMIT 1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_answer_after_the_deadline_expires_the_request_once() {
+    let s = start();
+    let offer = s.create_offer(3);
+    let r = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &crate::support::http::reservation_body("Marie Curie", "marie@example.org", 1),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let deadline = t0() + Duration::hours(24);
+    let deadline_s = deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The API, the driver's email and the links share one deadline.
+    assert_eq!(r.json()["expires_at"], deadline_s.as_str());
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let emailed: String = conn
+        .query_row(
+            "SELECT json_extract(context, '$.reservation.expires_at') FROM outbox
+             WHERE template = 'request_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(emailed, deadline_s);
+    let accept = s.token(LinkAction::Accept, Subject::Reservation(id));
+    let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
+
+    // A minute before: still possible.
+    s.set_now(deadline - Duration::minutes(1));
+    let page = s.get(&format!("/api/reservation/accept?token={accept}"));
+    assert!(
+        page.body.contains("Accepter cette demande"),
+        "{}",
+        page.body
+    );
+
+    // At the deadline: the GET says so and changes nothing (scanners fetch links).
+    s.set_now(deadline);
+    let before = s.dump();
+    for path in [
+        format!("/api/reservation/accept?token={accept}"),
+        format!("/api/reservation/refuse?token={refuse}"),
+    ] {
+        let page = s.get(&path);
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("Demande expirée"), "{}", page.body);
+        assert!(page.body.contains("2 juin à 10 h 00"), "{}", page.body);
+        assert!(!page.body.contains("<form"));
+    }
+    assert_eq!(s.dump(), before);
+    assert_eq!(s.status_of(id), "pending");
+
+    // The POST expires it on the spot: emails 8 and 9, once, and an audit row.
+    let emails_before = s.outbox().len();
+    let r = s.post_form("/api/reservation/accept", &format!("token={accept}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Demande expirée"), "{}", r.body);
+    assert_eq!(s.status_of(id), "expired");
+    assert_eq!(
+        templates(&s.outbox()[emails_before..]),
+        [
+            ("expired_passenger", "marie@example.org"),
+            ("expired_driver", "jean@example.org")
+        ]
+    );
+    assert_eq!(
+        last_event(&s, id),
+        ("system".into(), "pending".into(), "expired".into())
+    );
+    assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 3);
+
+    // Replays (either button, either method) change nothing and send nothing.
+    let before = s.dump();
+    for (path, form) in [
+        ("/api/reservation/accept", format!("token={accept}")),
+        ("/api/reservation/refuse", format!("token={refuse}")),
+    ] {
+        let again = s.post_form(path, &form);
+        assert_eq!(again.status, 409);
+        assert!(again.body.contains("expiré"), "{}", again.body);
+    }
+    assert_eq!(s.dump(), before);
+    // The hourly job finds nothing left to do.
+    let report = s.service.expire_due(deadline + Duration::hours(1)).unwrap();
+    assert_eq!(report.reservations, 0);
+    assert_eq!(s.dump(), before);
+}
+
+#[test]
+fn an_answer_after_departure_expires_the_request() {
+    let s = start();
+    let offer = s.create_offer(3);
+    // Asked two hours before departure: the deadline is the departure.
+    s.set_now(crate::support::http::departure() - Duration::hours(2));
+    let id = s.request_seat(offer, "marie@example.org", 1);
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let emailed: String = conn
+        .query_row(
+            "SELECT json_extract(context, '$.reservation.expires_at') FROM outbox
+             WHERE template = 'request_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let departure = crate::support::http::departure();
+    assert_eq!(
+        emailed,
+        departure.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let refuse = s.token(LinkAction::Refuse, Subject::Reservation(id));
+    s.set_now(crate::support::http::departure() + Duration::minutes(5));
+    let page = s.get(&format!("/api/reservation/refuse?token={refuse}"));
+    assert!(page.body.contains("Demande expirée"), "{}", page.body);
+    assert_eq!(s.status_of(id), "pending");
+    let r = s.post_form("/api/reservation/refuse", &format!("token={refuse}"));
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Demande expirée"));
+    assert_eq!(s.status_of(id), "expired");
+    let expired: Vec<_> = s
+        .outbox()
+        .into_iter()
+        .filter(|(t, _)| t.starts_with("expired_"))
+        .collect();
+    assert_eq!(expired.len(), 2);
 }
 
 #[test]

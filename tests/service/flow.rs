@@ -206,11 +206,15 @@ fn illegal_transitions_are_refused_and_change_nothing() {
     // Only Paul's request (and its two emails + audit row) was added in between.
     let after = dump(&f.path);
     assert_eq!(after.len(), before.len() + 4);
-    // (The pending count moved with Paul's request: that derived row is the only change.)
+    // (The counts moved with Paul's request: derived rows, kept by triggers.)
     assert!(
         before
             .iter()
-            .filter(|row| !row.starts_with("reservation_status_counts:"))
+            .filter(|row| {
+                !row.starts_with("reservation_status_counts:")
+                    && !row.starts_with("outbox_status_counts:")
+                    && !row.starts_with("reservation_hourly_counts:")
+            })
             .all(|row| after.contains(row)),
         "existing rows unchanged"
     );
@@ -389,4 +393,135 @@ fn stats_follow_the_seeds_formulas() {
     assert_eq!(s.outbox_queued, 10 + 6 + 1);
     let empty = fixture();
     assert_eq!(empty.service.stats(now()).unwrap().acceptance_rate, None);
+}
+
+/// (template, calendar.install, calendar.trip_sequence) of every outbox row, in order.
+fn calendars(f: &Fixture) -> Vec<(String, Option<String>, Option<i64>)> {
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    conn.prepare(
+        "SELECT template, json_extract(context, '$.calendar.install'),
+                json_extract(context, '$.calendar.trip_sequence') FROM outbox ORDER BY id",
+    )
+    .unwrap()
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn install_id(path: &std::path::Path) -> String {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT install_id FROM install", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn calendar_ids_are_per_install_and_trip_sequences_only_grow() {
+    let (a, b) = (fixture(), fixture());
+    for f in [&a, &b] {
+        let o = f
+            .service
+            .create_offer(&offer_input(departure(), 3), now())
+            .unwrap();
+        let r = f
+            .service
+            .request_seat(o.id, &request("Marie", "marie@example.org", 1), now())
+            .unwrap();
+        f.service.accept(r.id, now()).unwrap();
+    }
+    // Same reservation and offer ids in both databases, yet different calendar identities.
+    let (ida, idb) = (install_id(&a.path), install_id(&b.path));
+    assert_ne!(ida, idb);
+    assert!(
+        ida.len() == 32 && ida.chars().all(|c| c.is_ascii_hexdigit()),
+        "{ida}"
+    );
+    // Kept with the data: reopening the file (a restart) keeps it.
+    drop(carette::store::Store::open(&a.path).unwrap());
+    assert_eq!(install_id(&a.path), ida);
+
+    // Invites carry it; emails without an invite do not need it.
+    let id = Some(ida.clone());
+    assert_eq!(
+        calendars(&a),
+        vec![
+            ("request_driver".into(), None, None),
+            ("request_passenger".into(), None, None),
+            ("confirmed_passenger".into(), id.clone(), None),
+            ("itinerary_driver".into(), id.clone(), Some(1)),
+        ]
+    );
+    // The trip's SEQUENCE is a stored counter: a change stamped earlier (clock moved back)
+    // still gets a higher one, and so does every later change.
+    let earlier = now() - chrono::Duration::hours(3);
+    let r = a
+        .service
+        .request_seat(1, &request("Paul", "paul@example.org", 1), earlier)
+        .unwrap();
+    a.service.accept(r.id, earlier).unwrap();
+    a.service.cancel(r.id, earlier).unwrap();
+    a.service.cancel_offer(1, now()).unwrap();
+    let trip: Vec<(String, i64)> = calendars(&a)
+        .into_iter()
+        .filter_map(|(t, _, seq)| seq.map(|s| (t, s)))
+        .collect();
+    assert_eq!(
+        trip,
+        vec![
+            ("itinerary_driver".to_string(), 1),
+            ("itinerary_driver".to_string(), 2),
+            ("cancelled_driver".to_string(), 3),
+            ("offer_cancelled_driver".to_string(), 4),
+        ]
+    );
+}
+
+#[test]
+fn the_activity_chart_counts_requests_by_local_day() {
+    let f = fixture();
+    let o = f
+        .service
+        .create_offer(
+            &offer_input(utc(2026, 12, 10, 7, 0), 3),
+            utc(2026, 11, 30, 8, 0),
+        )
+        .unwrap();
+    // 22:30 UTC on the 1st is 23:30 in Paris, still the 1st; 23:30 UTC is already the 2nd.
+    let late = f
+        .service
+        .request_seat(
+            o.id,
+            &request("A", "a@example.org", 1),
+            utc(2026, 12, 1, 22, 30),
+        )
+        .unwrap();
+    f.service.accept(late.id, utc(2026, 12, 1, 22, 40)).unwrap();
+    let after_midnight = f
+        .service
+        .request_seat(
+            o.id,
+            &request("B", "b@example.org", 1),
+            utc(2026, 12, 1, 23, 30),
+        )
+        .unwrap();
+    f.service
+        .refuse(after_midnight.id, utc(2026, 12, 2, 7, 0))
+        .unwrap();
+    let days = f
+        .service
+        .daily_activity(utc(2026, 12, 2, 12, 0), 3)
+        .unwrap();
+    let got: Vec<(String, u64, u64, u64)> = days
+        .iter()
+        .map(|d| (d.date.to_string(), d.requests, d.confirmed, d.refused))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2026-11-30".to_string(), 0, 0, 0),
+            ("2026-12-01".to_string(), 1, 1, 0),
+            ("2026-12-02".to_string(), 1, 0, 1),
+        ]
+    );
 }

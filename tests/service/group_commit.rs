@@ -99,3 +99,95 @@ fn a_panicking_write_strands_nobody() {
         .unwrap();
     assert_eq!(has_1, 0);
 }
+
+use crate::support::hot_queries;
+
+/// Once an operator runs ANALYZE (or the daemon's `PRAGMA optimize` does), the planner
+/// trusts the statistics: the hot queries must still use their indexes, never scan the
+/// big tables nor sort everything in a temp B-tree.
+#[test]
+fn hot_query_plans_stay_good_after_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.db");
+    hot_queries::build(&path, 20_000, 200_000, 400_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ANALYZE").unwrap();
+    let analyzed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(analyzed > 0, "ANALYZE gathered statistics");
+    hot_queries::trace(&conn);
+    let mut bad = Vec::new();
+    let mut report = Vec::new();
+    for (name, run) in hot_queries::hot_queries() {
+        hot_queries::take();
+        run(&conn);
+        let statements: Vec<String> = hot_queries::take()
+            .into_iter()
+            .filter(|s| !matches!(s.as_str(), "BEGIN IMMEDIATE" | "ROLLBACK"))
+            .collect();
+        assert!(!statements.is_empty(), "{name}: no statement captured");
+        for sql in statements {
+            let steps = hot_queries::plan(&conn, &sql);
+            report.push(format!("{name}: {}", steps.join(" | ")));
+            if name == "driver dashboard" {
+                // COLLATE NOCASE lookups need a NOCASE index (a BINARY one is ignored).
+                assert!(
+                    steps
+                        .iter()
+                        .any(|s| s.contains("idx_offers_driver (driver_email=?")),
+                    "{steps:?}"
+                );
+            }
+            if let Some(problem) = hot_queries::plan_problem(name, &sql, &steps) {
+                bad.push(format!("{name}: {problem}\n    {sql}"));
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    // The check can fail: the queries these replaced are caught.
+    for old in [
+        "SELECT status, COUNT(*) FROM outbox GROUP BY status",
+        "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    ] {
+        let steps = hot_queries::plan(&conn, old);
+        assert!(
+            hot_queries::plan_problem("old", old, &steps).is_some(),
+            "{old}: {steps:?}"
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "bad plans after ANALYZE:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// SQLite's advice, followed: `PRAGMA optimize` when the store opens (and at close, and
+/// hourly in the daemon), so statistics exist without an operator running ANALYZE.
+#[test]
+fn opening_and_closing_the_store_gather_planner_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.db");
+    hot_queries::build(&path, 200, 2_000, 4_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE IF EXISTS sqlite_stat1")
+        .unwrap();
+    drop(conn);
+    drop(Store::open(&path).unwrap());
+    let analyzed: Vec<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT DISTINCT tbl FROM sqlite_stat1 ORDER BY tbl")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for table in ["carpool_offers", "carpool_reservations", "outbox"] {
+        assert!(analyzed.iter().any(|t| t == table), "{table}: {analyzed:?}");
+    }
+}

@@ -102,73 +102,117 @@ fn reminders(f: &Fixture) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn reminders_go_out_once_for_tomorrows_trips_in_local_time() {
-    let f = fixture();
-    // Tomorrow (Paris) = 2026-12-04: 00:30 Paris is 23:30 UTC on the 3rd, still "tomorrow".
-    confirmed_on(&f, utc(2026, 12, 3, 23, 30), "early@example.org");
-    confirmed_on(&f, utc(2026, 12, 4, 17, 0), "late@example.org");
-    confirmed_on(&f, utc(2026, 12, 4, 23, 30), "dayafter@example.org"); // 00:30 on the 5th in Paris
-    confirmed_on(&f, utc(2026, 12, 3, 15, 0), "today@example.org");
-    let at_ten = utc(2026, 12, 3, 9, 0); // 10:00 Paris (CET)
-    assert!(f.service.job_is_due(Job::Reminders, at_ten).unwrap());
-    let report = f.service.run_job(Job::Reminders, at_ten).unwrap();
-    assert_eq!(report.reservations, 2);
-    let mut got = reminders(&f);
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            (
-                "reminder_driver".to_string(),
-                "jean@example.org".to_string()
-            ),
-            ("reminder_driver".into(), "jean@example.org".into()),
-            ("reminder_passenger".into(), "early@example.org".into()),
-            ("reminder_passenger".into(), "late@example.org".into()),
-        ]
-    );
-    // Same slot: not due again; forcing it sends nothing new (once, ever).
-    assert!(
-        !f.service
-            .job_is_due(Job::Reminders, utc(2026, 12, 3, 15, 0))
-            .unwrap()
-    );
-    f.service
-        .run_job(Job::Reminders, utc(2026, 12, 3, 15, 0))
+/// A UTC instant from a Paris wall-clock time (the earlier one when ambiguous).
+fn paris(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono_tz::Europe::Paris
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .earliest()
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// (passenger, "demain"/"aujourd'hui") of every passenger reminder queued, sorted.
+fn reminded(f: &Fixture) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    let mut rows: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT recipient, json_extract(context, '$.when_fr') FROM outbox
+             WHERE template = 'reminder_passenger'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(reminders(&f).len(), 4);
-    // Before 10:00 the next day, the slot is still the 3rd's: not due.
-    assert!(
-        !f.service
-            .job_is_due(Job::Reminders, utc(2026, 12, 4, 8, 59))
-            .unwrap()
-    );
-    assert!(
-        f.service
-            .job_is_due(Job::Reminders, utc(2026, 12, 4, 9, 0))
-            .unwrap()
-    );
+    rows.sort();
+    rows
+}
+
+fn pair(who: &str, word: &str) -> (String, String) {
+    (format!("{who}@example.org"), word.to_owned())
 }
 
 #[test]
-fn reminder_slots_follow_paris_time_on_dst_days() {
-    // Spring forward, 2026-03-29: 10:00 CEST is 08:00 UTC.
+fn every_run_reminds_until_the_end_of_tomorrow_whatever_the_hour() {
+    // (run at, Paris time on 2026-12-03) -> who is reminded, and with which word.
+    let cases = [
+        (
+            (6, 30),
+            vec![
+                pair("today", "aujourd'hui"),
+                pair("early", "demain"),
+                pair("late", "demain"),
+            ],
+        ),
+        (
+            (10, 0),
+            vec![
+                pair("today", "aujourd'hui"),
+                pair("early", "demain"),
+                pair("late", "demain"),
+            ],
+        ),
+        // At 23:59 today's 20:00 trip has left; tomorrow's are still reminded.
+        (
+            (23, 59),
+            vec![pair("early", "demain"), pair("late", "demain")],
+        ),
+    ];
+    for ((h, m), mut expected) in cases {
+        expected.sort();
+        let f = fixture();
+        confirmed_on(&f, paris(2026, 12, 3, 20, 0), "today@example.org");
+        confirmed_on(&f, paris(2026, 12, 4, 0, 30), "early@example.org");
+        confirmed_on(&f, paris(2026, 12, 4, 23, 30), "late@example.org");
+        confirmed_on(&f, paris(2026, 12, 5, 0, 30), "dayafter@example.org");
+        let now = paris(2026, 12, 3, h, m);
+        let report = f.service.run_job(Job::Reminders, now).unwrap();
+        assert_eq!(reminded(&f), expected, "run at {h:02}:{m:02}");
+        assert_eq!(report.reservations, expected.len());
+        // One driver email per trip, next to its passengers'.
+        assert_eq!(
+            reminders(&f).len(),
+            2 * expected.len(),
+            "run at {h:02}:{m:02}"
+        );
+        // Once, ever: running again (hand, cron, catch-up) sends nothing new.
+        let before = dump(&f.path);
+        let again = f
+            .service
+            .send_reminders(now + chrono::Duration::seconds(30))
+            .unwrap();
+        assert_eq!(again.reservations, 0);
+        let after = dump(&f.path);
+        assert_eq!(
+            before
+                .iter()
+                .filter(|l| !l.contains("job_runs"))
+                .collect::<Vec<_>>(),
+            after
+                .iter()
+                .filter(|l| !l.contains("job_runs"))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn reminders_follow_paris_days_across_both_dst_changes() {
+    // Spring forward, Sunday 2026-03-29 (23 h long). A 06:30 run on the 28th covers the
+    // whole 29th, up to 23:59 CEST (21:59 UTC), not the 30th.
     let f = fixture();
-    confirmed_on(&f, utc(2026, 3, 30, 6, 0), "spring@example.org");
-    // At 07:59 UTC (09:59 CEST) the current slot is still the 28th's, which covers the 29th's trips.
-    let before_ten = utc(2026, 3, 29, 7, 59);
+    confirmed_on(&f, paris(2026, 3, 29, 3, 30), "first@example.org"); // right after the gap
+    confirmed_on(&f, paris(2026, 3, 29, 23, 30), "last@example.org");
+    confirmed_on(&f, paris(2026, 3, 30, 0, 30), "monday@example.org");
+    f.service
+        .run_job(Job::Reminders, paris(2026, 3, 28, 6, 30))
+        .unwrap();
     assert_eq!(
-        f.service.job_slot(Job::Reminders, before_ten),
-        utc(2026, 3, 28, 9, 0)
+        reminded(&f),
+        vec![pair("first", "demain"), pair("last", "demain")]
     );
-    f.service.run_job(Job::Reminders, before_ten).unwrap();
-    assert!(!f.service.job_is_due(Job::Reminders, before_ten).unwrap());
-    assert_eq!(
-        reminders(&f).len(),
-        0,
-        "the 28th's slot covers the 29th's trips only"
-    );
+    // The 29th's 10:00 slot (08:00 UTC) runs once, reminds Monday's trip, says "demain".
     assert!(
         f.service
             .job_is_due(Job::Reminders, utc(2026, 3, 29, 8, 0))
@@ -177,54 +221,85 @@ fn reminder_slots_follow_paris_time_on_dst_days() {
     f.service
         .run_job(Job::Reminders, utc(2026, 3, 29, 8, 0))
         .unwrap();
-    assert_eq!(reminders(&f).len(), 2);
-    // Ticking every minute for the rest of the day never runs it twice.
+    assert_eq!(
+        reminded(&f),
+        vec![
+            pair("first", "demain"),
+            pair("last", "demain"),
+            pair("monday", "demain")
+        ]
+    );
     let mut t = utc(2026, 3, 29, 8, 1);
     while t < utc(2026, 3, 30, 7, 59) {
         assert!(!f.service.job_is_due(Job::Reminders, t).unwrap(), "{t}");
         t += chrono::Duration::minutes(7);
     }
 
-    // Fall back, 2026-10-25: 10:00 CET is 09:00 UTC; 08:30 UTC is 09:30 local, not yet.
+    // Fall back, Sunday 2026-10-25 (25 h long): 02:30 happens twice. A 23:59 run on the
+    // 24th covers both, and the last hour of the 25th, but not the 26th.
     let f = fixture();
-    confirmed_on(&f, utc(2026, 10, 26, 6, 0), "autumn@example.org");
+    confirmed_on(&f, utc(2026, 10, 25, 0, 30), "cest@example.org"); // 02:30 CEST
+    confirmed_on(&f, utc(2026, 10, 25, 1, 30), "cet@example.org"); // 02:30 CET
+    confirmed_on(&f, utc(2026, 10, 25, 22, 59), "lastminute@example.org"); // 23:59 CET
+    confirmed_on(&f, utc(2026, 10, 25, 23, 0), "monday@example.org"); // 00:00 on the 26th
     f.service
-        .run_job(Job::Reminders, utc(2026, 10, 25, 8, 30))
+        .run_job(Job::Reminders, paris(2026, 10, 24, 23, 59))
         .unwrap();
-    assert_eq!(reminders(&f).len(), 0);
+    assert_eq!(
+        reminded(&f),
+        vec![
+            pair("cest", "demain"),
+            pair("cet", "demain"),
+            pair("lastminute", "demain")
+        ]
+    );
+    // The 25th's 10:00 CET slot is 09:00 UTC; at 08:30 UTC (09:30 local) it is not yet due.
     assert!(
-        f.service
-            .job_is_due(Job::Reminders, utc(2026, 10, 25, 9, 0))
+        !f.service
+            .job_is_due(Job::Reminders, utc(2026, 10, 25, 8, 30))
             .unwrap()
     );
     f.service
         .run_job(Job::Reminders, utc(2026, 10, 25, 9, 0))
         .unwrap();
-    assert_eq!(reminders(&f).len(), 2);
+    assert_eq!(reminded(&f).len(), 4);
+    assert!(reminded(&f).contains(&pair("monday", "demain")));
 }
 
 #[test]
-fn a_missed_reminder_run_catches_up_at_start_for_the_right_day() {
+fn after_a_30_hour_downtime_the_catch_up_reminds_todays_and_tomorrows_trips() {
     let f = fixture();
-    confirmed_on(&f, utc(2026, 12, 4, 15, 0), "p@example.org");
-    // The daemon ran the 2nd's slot, then was down from before 10:00 on the 3rd until
-    // 08:00 on the 4th: the 3rd's slot is due at start and covers the 4th's trips.
+    // Ran the 2nd's 10:00 slot, then down from 09:00 on the 3rd to 15:00 on the 4th (30 h).
     f.service
-        .run_job(Job::Reminders, utc(2026, 12, 2, 9, 0))
+        .run_job(Job::Reminders, paris(2026, 12, 2, 10, 0))
         .unwrap();
-    let restart = utc(2026, 12, 4, 7, 0);
-    assert!(f.service.job_is_due(Job::Reminders, restart).unwrap());
-    let r = f
-        .service
-        .run_job_if_due(Job::Reminders, restart)
-        .unwrap()
-        .unwrap();
-    assert_eq!(r.reservations, 1);
+    confirmed_on(&f, paris(2026, 12, 4, 12, 0), "gone@example.org"); // left during the downtime
+    confirmed_on(&f, paris(2026, 12, 4, 18, 0), "tonight@example.org");
+    confirmed_on(&f, paris(2026, 12, 5, 8, 0), "tomorrow@example.org");
+    confirmed_on(&f, paris(2026, 12, 6, 8, 0), "later@example.org");
+    let restart = paris(2026, 12, 4, 15, 0);
+    assert_eq!(
+        restart - paris(2026, 12, 3, 9, 0),
+        chrono::Duration::hours(30)
+    );
+    // The daemon's first tick: the 4th's slot is due and runs at once.
+    let ticked = carette::scheduler::tick(&f.service, restart);
+    assert!(ticked.iter().any(|(job, outcome)| *job == Job::Reminders
+        && matches!(outcome, carette::scheduler::TickOutcome::Ran(r) if r.reservations == 2)));
+    assert_eq!(
+        reminded(&f),
+        vec![pair("tomorrow", "demain"), pair("tonight", "aujourd'hui")]
+    );
     assert!(
         f.service
             .run_job_if_due(Job::Reminders, restart)
             .unwrap()
             .is_none()
+    );
+    assert_eq!(
+        f.service.get_reservation(1).unwrap().status,
+        Status::Confirmed,
+        "reminders change no reservation"
     );
 }
 

@@ -83,6 +83,20 @@ proptest! {
                 let actual: i64 = conn.query_row("SELECT COUNT(*) FROM carpool_reservations WHERE status = ?1", [status], |r| r.get(0)).unwrap();
                 prop_assert_eq!(n, actual, "{}", status);
             }
+            for status in ["queued", "sending", "sent", "failed"] {
+                let kept: i64 = conn.query_row("SELECT COALESCE(SUM(n), 0) FROM outbox_status_counts WHERE status = ?1", [status], |r| r.get(0)).unwrap();
+                let actual: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = ?1", [status], |r| r.get(0)).unwrap();
+                prop_assert_eq!(kept, actual, "outbox {}", status);
+            }
+            // The activity chart's hourly counters match the rows too.
+            let off: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM (SELECT substr(created_at, 1, 13) AS h, COUNT(*) AS c,
+                        SUM(status = 'confirmed') AS cf, SUM(status = 'refused') AS rf
+                     FROM carpool_reservations GROUP BY h) x
+                 LEFT JOIN reservation_hourly_counts k ON k.hour = x.h
+                 WHERE k.created IS NOT x.c OR k.confirmed IS NOT x.cf OR k.refused IS NOT x.rf",
+                [], |r| r.get(0)).unwrap();
+            prop_assert_eq!(off, 0);
             prop_assert_eq!(o.seats_left, capacity - confirmed);
         }
     }

@@ -225,6 +225,44 @@ fn no_route_is_recorded_as_failed_without_email() {
 }
 
 #[test]
+fn implausible_durations_fail_once_without_panic_or_retry() {
+    // Negative, not a finite f64, over 24 h: each one from the route and the table calls.
+    for literal in ["-60", "1e999", "86401", "90000.5"] {
+        let stub = OsrmStub::start();
+        let t = trip(&stub, 5);
+        stub.set(Mode::Durations(literal));
+        // Two routed pickups: the order comes from the table, then the legs from the route.
+        let a = t.confirm("a@example.org", at("Île", 45.1, 4.2));
+        let b = t.confirm("b@example.org", at("Voiron", 45.0, 4.6));
+        let report = t.worker.recalculate_due(now()).unwrap();
+        assert_eq!((report.failed, report.retried), (1, 0), "{literal}");
+        let (status, _, error) = t.route_state();
+        assert_eq!(status, "failed", "{literal}");
+        assert!(error.unwrap().contains("implausible"), "{literal}");
+        assert_eq!((t.pickup(a), t.pickup(b)), (None, None));
+        assert!(t.route_updates().is_empty());
+        // Given up on: later ticks ask OSRM nothing more.
+        let asked = stub.requests.lock().unwrap().len();
+        for hours in [1, 2, 6] {
+            assert_eq!(
+                t.worker
+                    .recalculate_due(now() + Duration::hours(hours))
+                    .unwrap(),
+                Default::default()
+            );
+        }
+        assert_eq!(stub.requests.lock().unwrap().len(), asked, "{literal}");
+    }
+    // One leg only (no table call): the route answer alone is checked too.
+    let stub = OsrmStub::start();
+    let t = trip(&stub, 5);
+    stub.set(Mode::Durations("-1"));
+    t.confirm("a@example.org", at("Île", 45.1, 4.2));
+    assert_eq!(t.worker.recalculate_due(now()).unwrap().failed, 1);
+    assert!(stub.requests.lock().unwrap()[0].starts_with("/route/"));
+}
+
+#[test]
 fn places_without_coordinates_are_skipped_with_the_reason() {
     let stub = OsrmStub::start();
     let t = trip(&stub, 5);

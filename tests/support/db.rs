@@ -5,17 +5,27 @@ pub fn dump(path: &std::path::Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut out = Vec::new();
     let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        // Ordinary tables only: the full-text search indexes (virtual tables and their
+        // shadow tables) are derived from the rows, as the trigger-kept counts are.
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     for t in tables {
+        // Every column in the order: some tables (full-text index internals) have no rowid.
+        let n = conn
+            .prepare(&format!("SELECT * FROM \"{t}\""))
+            .unwrap()
+            .column_count();
+        let order: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+            .prepare(&format!(
+                "SELECT * FROM \"{t}\" ORDER BY {}",
+                order.join(", ")
+            ))
             .unwrap();
-        let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
                 let mut s = format!("{t}:");

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod db;
+pub mod hot_queries;
 pub mod http;
 pub mod osrm_stub;
 pub mod smtp_server;

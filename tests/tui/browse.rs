@@ -167,3 +167,84 @@ fn the_service_wrappers_read_one_reservation_whole() {
         Some("2026-03-03")
     );
 }
+
+/// The rows a plain LIKE scan finds, without any index: what the filter must return.
+fn like_scan(conn: &Connection, filter: &str) -> Vec<i64> {
+    let p = carette::store::browse::like_pattern(filter);
+    let mut stmt = conn
+        .prepare(
+            "SELECT r.id FROM carpool_reservations r JOIN carpool_offers o ON o.id = r.offer_id
+             WHERE r.passenger_name LIKE ?1 ESCAPE '\\' OR r.passenger_email LIKE ?1 ESCAPE '\\'
+                OR r.pickup LIKE ?1 ESCAPE '\\' OR o.origin LIKE ?1 ESCAPE '\\'
+                OR o.destination LIKE ?1 ESCAPE '\\' OR o.driver_name LIKE ?1 ESCAPE '\\'
+                OR o.driver_email LIKE ?1 ESCAPE '\\' OR r.id = ?2
+             ORDER BY r.id",
+        )
+        .unwrap();
+    let id = filter.trim_start_matches('#').parse::<i64>().unwrap_or(-1);
+    stmt.query_map(rusqlite::params![p, id], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn the_indexed_filter_finds_exactly_what_a_full_scan_finds_even_after_edits() {
+    let (_dir, conn) = db();
+    let find = |filter: &str| {
+        let q = Query {
+            status: None,
+            filter: filter.into(),
+            sort: Sort::default(),
+        };
+        let mut v = ids(&page(&conn, &q, &Anchor::First, 10_000).unwrap());
+        v.sort_unstable();
+        v
+    };
+    let filters = [
+        "Passenger 1",
+        "ssenger 39",
+        "p12@",
+        "P12@EXAMPLE",
+        "Lyon 2",
+        "Gre",
+        "100%_",
+        "xyz",
+        "Inès",
+        "INÈS",
+        "inès",
+        "d7@",
+        "#5",
+        "39",
+        "Driver 3",
+        "Passenger Inès",
+        "@example.org",
+    ];
+    let check = |when: &str| {
+        for f in filters {
+            let expected = like_scan(&conn, f);
+            assert_eq!(find(f), expected, "filter {f:?} {when}");
+        }
+    };
+    check("as built");
+    // Edits the search indexes must follow (renames, anonymisation, new rows, deletions).
+    conn.execute_batch(
+        "UPDATE carpool_reservations SET passenger_name = 'Inès Duval' WHERE id = 5;
+         UPDATE carpool_reservations SET passenger_email = 'anonymous@invalid', passenger_name = 'Anonyme' WHERE id = 12;
+         UPDATE carpool_reservations SET pickup = 'Place Bellecour' WHERE id IN (7, 8);
+         UPDATE carpool_offers SET driver_name = 'Yves Inès', origin = 'Gresse' WHERE id = 3;
+         INSERT INTO carpool_reservations (id, offer_id, passenger_name, passenger_email, seats,
+             status, created_at, updated_at)
+         VALUES (401, 9, 'Passenger 1999', 'new@example.org', 1, 'pending',
+             '2026-03-09 00:00:00', '2026-03-09 00:00:00');
+         DELETE FROM carpool_reservations WHERE id = 399;",
+    )
+    .unwrap();
+    check("after edits");
+    assert_eq!(find("Inès Duval"), vec![5]);
+    assert!(
+        find("p12@").is_empty(),
+        "the old address is gone from the index"
+    );
+    assert_eq!(find("Bellecour"), vec![7, 8]);
+}

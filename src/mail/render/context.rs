@@ -51,17 +51,22 @@ pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result
         return Err("the context must be a JSON object".to_owned());
     };
     let mut root = source.clone();
-    for key in ["recipient_name", "offer", "reservation", "sent_at"] {
+    for key in [
+        "recipient_name",
+        "offer",
+        "reservation",
+        "sent_at",
+        "when_fr",
+    ] {
         root.entry(key).or_insert(Value::Null);
     }
     let links = normalize_links(links)?;
 
-    let mut departure = None;
     if let Some(Value::Object(offer)) = root.get_mut("offer") {
-        departure = derive_offer(offer, tz)?;
+        derive_offer(offer, tz)?;
     }
     if let Some(Value::Object(reservation)) = root.get_mut("reservation") {
-        derive_reservation(reservation, departure, tz)?;
+        derive_reservation(reservation, tz)?;
     }
     let passengers = root
         .entry("passengers")
@@ -122,9 +127,9 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
-/// Derives the offer's wordings; returns the departure instant for the deadline.
-fn derive_offer(offer: &mut Map<String, Value>, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
-    let departure = derive_instant(
+/// Derives the offer's wordings.
+fn derive_offer(offer: &mut Map<String, Value>, tz: Tz) -> Result<(), String> {
+    derive_instant(
         offer,
         "departure_at",
         tz,
@@ -138,14 +143,10 @@ fn derive_offer(offer: &mut Map<String, Value>, tz: Tz) -> Result<Option<DateTim
     derive_count(offer, "seats", "seats_fr", seats_wording).map_err(|e| format!("offer.{e}"))?;
     derive_count(offer, "seats_left", "seats_left_fr", seats_left_wording)
         .map_err(|e| format!("offer.{e}"))?;
-    Ok(departure)
+    Ok(())
 }
 
-fn derive_reservation(
-    r: &mut Map<String, Value>,
-    departure: Option<DateTime<Utc>>,
-    tz: Tz,
-) -> Result<(), String> {
+fn derive_reservation(r: &mut Map<String, Value>, tz: Tz) -> Result<(), String> {
     let at = |e: String| format!("reservation.{e}");
     for key in RESERVATION_OPTIONAL {
         r.entry(key).or_insert(Value::Null);
@@ -158,13 +159,10 @@ fn derive_reservation(
     ];
     derive_instant(r, "previous_pickup_at", tz, before).map_err(at)?;
     derive_instant(r, "created_at", tz, &[("created_fr", datetime_fr)]).map_err(at)?;
-    let expires =
+    // The service stores the request's deadline (`domain::request_deadline`, already capped
+    // at departure) as `expires_at`: the email prints exactly the rule the links enforce.
+    let deadline =
         derive_instant(r, "expires_at", tz, &[("expires_fr", datetime_fr)]).map_err(at)?;
-    // A pending request also expires when the trip departs, whichever comes first.
-    let deadline = match (expires, departure) {
-        (Some(e), Some(d)) => Some(e.min(d)),
-        (e, _) => e,
-    };
     let deadline_fr = deadline.map(|d| datetime_fr(&datetime_fr::local(d, tz)));
     r.insert("deadline_fr".to_owned(), deadline_fr.into());
     derive_count(r, "seats", "seats_fr", seats_wording).map_err(at)?;

@@ -146,10 +146,11 @@ fn driver_request_has_buttons_deadline_and_links() {
 }
 
 #[test]
-fn deadline_is_departure_when_the_trip_leaves_first() {
+fn the_printed_deadline_is_the_stored_one() {
+    // The service stores `domain::request_deadline` (capped at departure); the email prints it.
     let r = renderer();
     let (mut context, links) = sample("request_driver");
-    context["reservation"]["expires_at"] = json!("2026-12-04T07:00:00Z");
+    context["reservation"]["expires_at"] = json!("2026-12-03T07:00:00Z");
     let email = render(&r, "request_driver", &context, &links);
     assert!(email.text.contains("avant le jeudi 3 décembre à 08 h 00"));
 }
