@@ -54,6 +54,12 @@ impl Env {
         };
         let db_path = paths::database_path(&config, platform.as_ref())?;
         let data_dir = paths::data_dir_for(&db_path);
+        let owner = if config.database.path.is_some() {
+            paths::DirOwner::Operator
+        } else {
+            paths::DirOwner::Carette
+        };
+        paths::secure_dir(&data_dir, owner);
         Ok(Env {
             config,
             config_source,

@@ -17,7 +17,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use validate::{MIN_SECRET_CHARS, check_secret_key};
+pub use validate::{
+    MIN_API_TOKEN_CHARS, MIN_SECRET_CHARS, MIN_SECRET_DISTINCT_CHARS, check_secret_key,
+};
 
 /// The `security.secret_key` value shipped in `config.example.toml`. It is public, so a
 /// server running with it would accept forged links: it is refused at start.
@@ -200,6 +202,9 @@ pub struct EmailConfig {
     /// How long the sender holds a claimed email; after a crash, emails it claimed but
     /// did not finish are sent again once this has passed.
     pub outbox_lease_secs: u64,
+    /// Emails that other people's actions (seat requests, fresh-link resends, link
+    /// answers) may cause to one address in any hour; beyond it they are refused (429).
+    pub max_per_recipient_per_hour: u32,
 }
 
 impl Default for EmailConfig {
@@ -207,6 +212,7 @@ impl Default for EmailConfig {
         EmailConfig {
             templates_dir: None,
             outbox_lease_secs: 300,
+            max_per_recipient_per_hour: 20,
         }
     }
 }

@@ -117,6 +117,106 @@ pub fn create_private_dir(path: &Path) -> Result<(), PathsError> {
     })
 }
 
+/// Who made a directory Carette keeps riders' data in, which decides what Carette may do
+/// about loose permissions on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirOwner {
+    /// Carette's own: the platform data dir, the dev-mode `emails/` dir. Nothing else
+    /// belongs there, so loose permissions are tightened to 0700 (with a warning).
+    Carette,
+    /// Named by the operator (`database.path`'s directory): it may be shared with other
+    /// software or users on purpose, so Carette only warns. The files in it are 0600
+    /// anyway; a wider directory only lets others list their names.
+    Operator,
+}
+
+/// Makes sure `dir` (which exists) is not open to other local users: tightened to 0700
+/// when it is Carette's own, a warning otherwise. Best effort: a failure is a warning,
+/// never a refusal to start (the files inside are 0600 whatever happens here).
+pub fn secure_dir(dir: &Path, owner: DirOwner) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = fs::metadata(dir) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        match owner {
+            DirOwner::Carette => {
+                match fs::set_permissions(dir, fs::Permissions::from_mode(0o700)) {
+                    Ok(()) => tracing::warn!(
+                        dir = %dir.display(),
+                        was = format!("{mode:o}"),
+                        "data directory was open to other local users; its permissions are now 700"
+                    ),
+                    Err(e) => tracing::warn!(
+                        dir = %dir.display(),
+                        mode = format!("{mode:o}"),
+                        error = %e,
+                        "data directory is open to other local users and cannot be tightened; run chmod 700 on it"
+                    ),
+                }
+            }
+            DirOwner::Operator => tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the database directory lets other local users list its files (the files themselves are 0600); run `chmod 700` on it unless it is shared on purpose"
+            ),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, owner);
+}
+
+/// Carette's own files (the database and its -wal/-shm) found readable by others (made
+/// by an older version, or copied in) are set to 0600, with a warning.
+pub fn tighten_own_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if !meta.is_file() || mode & 0o077 == 0 {
+            return;
+        }
+        match fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+            Ok(()) => tracing::warn!(
+                file = %path.display(),
+                was = format!("{mode:o}"),
+                "file was readable by other local users; its permissions are now 600"
+            ),
+            Err(e) => tracing::warn!(
+                file = %path.display(),
+                mode = format!("{mode:o}"),
+                error = %e,
+                "file is readable by other local users and cannot be tightened; run chmod 600 on it"
+            ),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist. Used for the database
+/// before SQLite opens it: SQLite would create it 0644 (minus the umask), and it gives
+/// the `-wal` and `-shm` files it creates the permissions of the database file.
+pub fn create_private_file(path: &Path) -> io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The HMAC key of magic links, as raw bytes.
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);

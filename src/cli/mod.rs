@@ -40,6 +40,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return 2;
         }
+        // Pointing `init` at a file that exists is a usage mistake, not a failure.
+        if let Some(crate::init::InitError::Exists { .. }) = cause.downcast_ref() {
+            return 2;
+        }
     }
     1
 }

@@ -5,8 +5,15 @@ use super::{Config, PLACEHOLDER_SECRET};
 
 type Failure = (&'static str, String);
 
-/// Shortest accepted `security.secret_key`, in characters.
-pub const MIN_SECRET_CHARS: usize = 16;
+/// Shortest accepted `security.secret_key`, in characters: 32 random characters of a
+/// 64-symbol alphabet are 192 bits, far beyond brute force (`carette init` writes 43).
+pub const MIN_SECRET_CHARS: usize = 32;
+/// Fewest distinct characters in an accepted `security.secret_key`. A random key of 32
+/// characters, even hexadecimal (16 symbols), has about 14; `aaaa…` or `abababab…` has
+/// one or two and is guessable whatever its length.
+pub const MIN_SECRET_DISTINCT_CHARS: usize = 8;
+/// Shortest accepted `server.api_token` (it is compared in constant time and rate limited).
+pub const MIN_API_TOKEN_CHARS: usize = 16;
 
 pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     server(config)?;
@@ -27,6 +34,12 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         config.jobs.expire_after_hours.into(),
         1,
         8760,
+    )?;
+    in_range(
+        "email.max_per_recipient_per_hour",
+        config.email.max_per_recipient_per_hour.into(),
+        1,
+        100_000,
     )?;
     let routing = &config.routing;
     if let Some(url) = &routing.osrm_url {
@@ -67,7 +80,14 @@ pub fn check_secret_key(key: &str) -> Result<(), &'static str> {
         );
     }
     if key.chars().count() < MIN_SECRET_CHARS {
-        return Err("is too short: use at least 16 random characters (`carette init` writes one)");
+        return Err("is too short: use at least 32 random characters (`carette init` writes one)");
+    }
+    let distinct: std::collections::HashSet<char> = key.chars().collect();
+    if distinct.len() < MIN_SECRET_DISTINCT_CHARS {
+        return Err(
+            "has almost no variety (fewer than 8 different characters), so it is easy to \
+             guess: use a random value (`carette init` writes one)",
+        );
     }
     Ok(())
 }
@@ -76,7 +96,7 @@ fn server(config: &Config) -> Result<(), Failure> {
     let server = &config.server;
     http_url("server.base_url", &server.base_url)?;
     if let Some(token) = &server.api_token {
-        if token.chars().count() < MIN_SECRET_CHARS {
+        if token.chars().count() < MIN_API_TOKEN_CHARS {
             return fail(
                 "server.api_token",
                 "is too short: use at least 16 random characters".into(),
@@ -169,6 +189,19 @@ fn smtp(config: &Config) -> Result<(), Failure> {
         5,
         3600,
     )?;
+    // A lease shorter than a send attempt could expire while the message is still being
+    // sent: another sender (or a restarted daemon) would then send it a second time.
+    let lease = config.email.outbox_lease_secs;
+    if lease < smtp.timeout_secs.saturating_mul(2) {
+        return fail(
+            "email.outbox_lease_secs",
+            format!(
+                "{lease} is below twice smtp.timeout_secs ({}): an email still being sent could be sent twice; raise email.outbox_lease_secs to at least {} or lower smtp.timeout_secs",
+                smtp.timeout_secs,
+                smtp.timeout_secs.saturating_mul(2)
+            ),
+        );
+    }
     let has_password = smtp.password.as_deref().is_some_and(|p| !p.is_empty());
     if smtp.auth && has_password && smtp.user.is_none() {
         return fail(

@@ -1,9 +1,15 @@
 //! Magic-link tokens: HMAC-SHA256 over (action, subject, expiry), URL-safe.
 //!
 //! Format: `base64url(payload) "." base64url(mac)` where payload is
-//! `v1|<action>|<subject>|<expiry unix secs>`. The MAC is checked (in constant time)
-//! before anything in the payload is trusted, so an expired token is only reported as
-//! expired when it was genuinely ours; anything else is simply "invalid".
+//! `v2|<action>|<kind>|<base64url(subject value)>|<expiry unix secs>`. Every field is
+//! either from a fixed alphabet or base64url, so none can contain the `|` separator:
+//! the payload splits one way only, whatever the subject (a driver's address may hold
+//! `|`, `:`, `.` or any Unicode). The MAC is checked (in constant time) before anything
+//! in the payload is trusted, so an expired token is only reported as expired when it
+//! was genuinely ours; anything else is simply "invalid".
+//!
+//! Tokens of the former `v1` format (subject written raw) are no longer accepted: they
+//! show "Lien invalide". They lived at most `security.token_ttl_days`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -81,20 +87,22 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn encode(&self) -> String {
-        match self {
-            Subject::Reservation(id) => format!("r{id}"),
-            Subject::Offer(id) => format!("o{id}"),
-            Subject::Driver(email) => format!("d{email}"),
-        }
+    /// (kind, value) as two payload fields; the value is base64url so it never holds `|`.
+    fn encode(&self) -> (&'static str, String) {
+        let (kind, value) = match self {
+            Subject::Reservation(id) => ("r", id.to_string()),
+            Subject::Offer(id) => ("o", id.to_string()),
+            Subject::Driver(email) => ("d", email.clone()),
+        };
+        (kind, URL_SAFE_NO_PAD.encode(value.as_bytes()))
     }
 
-    fn decode(s: &str) -> Option<Subject> {
-        let (kind, rest) = s.split_at_checked(1)?;
+    fn decode(kind: &str, value: &str) -> Option<Subject> {
+        let value = String::from_utf8(URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
         match kind {
-            "r" => rest.parse().ok().map(Subject::Reservation),
-            "o" => rest.parse().ok().map(Subject::Offer),
-            "d" if !rest.is_empty() => Some(Subject::Driver(rest.to_owned())),
+            "r" => value.parse().ok().map(Subject::Reservation),
+            "o" => value.parse().ok().map(Subject::Offer),
+            "d" if !value.is_empty() => Some(Subject::Driver(value)),
             _ => None,
         }
     }
@@ -157,10 +165,10 @@ impl TokenSigner {
     }
 
     pub fn sign(&self, action: LinkAction, subject: &Subject, expires_at: DateTime<Utc>) -> String {
+        let (kind, value) = subject.encode();
         let payload = format!(
-            "v1|{}|{}|{}",
+            "v2|{}|{kind}|{value}|{}",
             action.as_str(),
-            subject.encode(),
             expires_at.timestamp()
         );
         let mut mac = self.mac();
@@ -186,16 +194,13 @@ impl TokenSigner {
         mac.update(&payload);
         mac.verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
         let payload = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
-        let mut parts = payload.splitn(4, '|');
-        let (Some("v1"), Some(action), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        else {
+        // Exactly five fields, none of which can contain '|'.
+        let fields: Vec<&str> = payload.split('|').collect();
+        let ["v2", action, kind, value, exp] = fields[..] else {
             return Err(TokenError::Invalid);
         };
-        // The subject may itself contain '|' only for drivers' emails, which validation forbids;
-        // the expiry is the last field.
-        let exp = parts.next().ok_or(TokenError::Invalid)?;
         let action = LinkAction::parse(action).ok_or(TokenError::Invalid)?;
-        let subject = Subject::decode(rest).ok_or(TokenError::Invalid)?;
+        let subject = Subject::decode(kind, value).ok_or(TokenError::Invalid)?;
         let exp: i64 = exp.parse().map_err(|_| TokenError::Invalid)?;
         let expires_at = DateTime::from_timestamp(exp, 0).ok_or(TokenError::Invalid)?;
         let claims = Claims {
@@ -365,7 +370,7 @@ mod tests {
         let (_, mac) = tok.split_once('.').unwrap();
         let forged = format!(
             "{}.{}",
-            URL_SAFE_NO_PAD.encode(format!("v1|accept|r6|{}", t(12).timestamp())),
+            URL_SAFE_NO_PAD.encode(format!("v2|accept|r|Ng|{}", t(12).timestamp())),
             mac
         );
         assert_eq!(s.verify(&forged, t(1)), Err(TokenError::Invalid));
@@ -398,5 +403,53 @@ mod tests {
             Err(FormTokenError::Invalid)
         );
         assert_eq!(s.verify(&tok, t(11)), Err(TokenError::Invalid));
+    }
+
+    /// Valid addresses may hold the old separator, colons, dots or any Unicode: each
+    /// round-trips exactly, and two subjects never share a token.
+    #[test]
+    fn any_driver_address_round_trips() {
+        let s = TokenSigner::new(b"0123456789abcdef0123456789abcdef");
+        let subjects = [
+            "a|b@example.org",
+            "x|1700000000@example.org",
+            "\"a:b\"@example.org",
+            "first.last@sub.example.org",
+            "zoë.müller@exämple.org",
+            "司机@例子.中国",
+            "d|r1@x.org",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for email in subjects {
+            let subject = Subject::Driver(email.to_owned());
+            let tok = s.sign(LinkAction::Dashboard, &subject, t(12));
+            assert!(seen.insert(tok.clone()));
+            assert_eq!(
+                s.verify_for(&tok, LinkAction::Dashboard, t(11)),
+                Ok(subject.clone()),
+                "{email}"
+            );
+            assert!(
+                matches!(s.verify(&tok, t(13)), Err(TokenError::Expired(c)) if c.subject == subject),
+                "{email}"
+            );
+        }
+    }
+
+    /// A token signed in the former v1 format, even with the right key, is just invalid.
+    #[test]
+    fn old_format_tokens_are_invalid() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let payload = format!("v1|accept|r5|{}", t(12).timestamp());
+        let mut mac = HmacSha256::new_from_slice(key).unwrap();
+        mac.update(payload.as_bytes());
+        let old = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        let s = TokenSigner::new(key);
+        assert_eq!(s.verify(&old, t(1)), Err(TokenError::Invalid));
+        assert_eq!(s.verify(&old, t(20)), Err(TokenError::Invalid));
     }
 }

@@ -36,6 +36,14 @@ pub fn single_line(field: &str, value: &str, max_chars: usize) -> Result<String,
             "must not contain control characters or line breaks",
         ));
     }
+    // Zero-width spaces and the like survive trim() but print nothing: a driver named
+    // "\u{200B}" would greet nobody and cannot be told apart from another.
+    if v.chars().all(is_invisible) {
+        return Err(FieldError::new(
+            field,
+            "must contain at least one visible character",
+        ));
+    }
     if v.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
@@ -43,6 +51,37 @@ pub fn single_line(field: &str, value: &str, max_chars: usize) -> Result<String,
         ));
     }
     Ok(v.to_owned())
+}
+
+/// Characters that print nothing on their own: whitespace, controls, and the Unicode
+/// format and filler characters (Default_Ignorable_Code_Point, plus blank-looking
+/// fillers such as the Hangul and Braille blanks).
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// Free text (the passenger's message): line breaks allowed, other control characters not.
@@ -192,6 +231,30 @@ mod tests {
         assert!(e.message.contains("line breaks"));
         assert!(single_line("x", &"é".repeat(101), 100).is_err());
         assert!(single_line("x", &"é".repeat(100), 100).is_ok());
+    }
+
+    #[test]
+    fn names_need_a_visible_character() {
+        for blank in [
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}",
+            " \u{200B} \u{3000} ",
+            "\u{00A0}\u{00AD}\u{2800}\u{3164}",
+            "\u{202E}\u{2066}\u{FE0F}\u{E0041}",
+        ] {
+            let e = single_line("passenger_name", blank, 100).unwrap_err();
+            assert_eq!(e.field, "passenger_name", "{blank:?}");
+            assert!(
+                e.message == "must contain at least one visible character"
+                    || e.message == "must not be empty",
+                "{blank:?}: {}",
+                e.message
+            );
+        }
+        // One visible character is enough, joiners inside real names are kept.
+        assert_eq!(single_line("n", "\u{200B}A", 100).unwrap(), "\u{200B}A");
+        assert!(single_line("n", "👩\u{200D}🔧 Zoé", 100).is_ok());
+        assert!(single_line("n", "李", 100).is_ok());
     }
 
     #[test]

@@ -160,12 +160,17 @@ async fn read_json<T: serde::de::DeserializeOwned>(
                 response::json_error(StatusCode::BAD_REQUEST, "the body could not be read", None)
             }
         })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        response::json_error(
+    let value: Value = shape::parse_json(&bytes).map_err(|e| match e {
+        shape::JsonError::Malformed(e) => response::json_error(
             StatusCode::BAD_REQUEST,
             &format!("malformed JSON: {e}"),
             None,
-        )
+        ),
+        shape::JsonError::Duplicate(path) => response::json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{path} appears more than once; send each field once"),
+            Some(&path),
+        ),
     })?;
     shape::parse(value, fields).map_err(|e| {
         let status = if e.field.is_some() {
@@ -198,6 +203,19 @@ fn service_error(state: &HttpState, e: &ServiceError) -> Resp {
         ),
         ServiceError::NoSeats(s) => (StatusCode::CONFLICT, s.to_string()),
         ServiceError::Illegal { error, .. } => (StatusCode::CONFLICT, error.to_string()),
+        ServiceError::RecipientCapped {
+            who,
+            retry_after_secs,
+        } => {
+            let mut resp =
+                response::json_error(StatusCode::TOO_MANY_REQUESTS, who.describe(), e.field());
+            response::set_header(
+                &mut resp,
+                header::RETRY_AFTER,
+                &retry_after_secs.to_string(),
+            );
+            return resp;
+        }
         ServiceError::RequestExpired(_) => (StatusCode::CONFLICT, e.to_string()),
         ServiceError::Store(err) => {
             tracing::error!(error = %err, "database error");

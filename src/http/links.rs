@@ -19,6 +19,7 @@ use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
 use crate::domain::{Action, Refusal};
+use crate::service::links::ResendOutcome;
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
 pub async fn link(
@@ -115,6 +116,10 @@ fn loaded<T>(state: &HttpState, r: Result<Result<T, ServiceError>, StatusCode>) 
         Ok(Err(ServiceError::Store(e))) if e.is_busy() => {
             Loaded::Failed(response::busy(state, false))
         }
+        // The other party's hourly email cap: nothing done, say when to retry.
+        Ok(Err(ServiceError::RecipientCapped {
+            retry_after_secs, ..
+        })) => Loaded::Failed(pages::too_many_emails(state, retry_after_secs)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "magic link: cannot load");
             Loaded::Failed(response::error_page(
@@ -347,6 +352,10 @@ pub async fn resend(state: &Arc<HttpState>, peer: SocketAddr, req: Request<Incom
     let service = state.service.clone();
     let sent = blocking(move || service.resend_link(claims.action, &claims.subject, now)).await;
     match sent {
+        // Decided from the recipient alone, before the state is looked at.
+        Ok(Ok(ResendOutcome::RecipientCapped { retry_after_secs })) => {
+            pages::too_many_emails(state, retry_after_secs)
+        }
         // Whatever happened, the same page: it must not tell whether the action is still possible.
         Ok(Ok(_)) => pages::resent(state),
         Ok(Err(ServiceError::Store(e))) if e.is_busy() => response::busy(state, false),

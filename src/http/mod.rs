@@ -9,12 +9,14 @@
 //! - JSON API: 201 created; 400 malformed JSON or a body that is not a JSON object;
 //!   401 missing/wrong bearer token; 404 unknown offer; 409 no seats left, offer
 //!   cancelled or departed; 413 body over 64 KiB; 415 not `application/json`; 422 a field
-//!   is missing, of the wrong type, unknown, or invalid (a departure in the past included);
-//!   429 rate limited (with Retry-After).
+//!   is missing, of the wrong type, unknown, repeated, or invalid (a departure in the past
+//!   included); 429 rate limited, or a recipient's hourly email cap reached (with
+//!   Retry-After).
 //! - Magic links: GET 200 shows what will happen (or the current state); POST 200 did it;
 //!   POST 409 did nothing because the state had already changed (replay, race, departed
 //!   trip, no seat left); 410 "Lien expiré" (genuine but past its lifetime, with a button to
-//!   get a fresh one); 400 "Lien invalide" (missing, tampered or for something else).
+//!   get a fresh one); 400 "Lien invalide" (missing, tampered or for something else);
+//!   429 "Trop de demandes" (the other party's hourly email cap; nothing done).
 
 mod api;
 mod dashboard;

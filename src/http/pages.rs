@@ -43,11 +43,14 @@ pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
     v
 }
 
+/// The passenger's address only once the driver said yes (SPEC: contact details are
+/// exchanged on confirmation), so no page can show a pending requester's address.
 pub fn reservation(r: &Reservation) -> Value {
+    let email = crate::service::context::contacts_shared(r).then(|| r.passenger_email.clone());
     let mut v = json!({
         "id": r.id,
         "passenger_name": r.passenger_name,
-        "passenger_email": r.passenger_email,
+        "passenger_email": email,
         "seats": r.seats,
         "seats_fr": seats_fr(r.seats),
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
@@ -103,6 +106,29 @@ pub fn expired(state: &HttpState, token: &str) -> Resp {
 pub fn resent(state: &HttpState) -> Resp {
     let context = json!({ "ttl_days": ttl_days(state) });
     response::page(state, StatusCode::OK, "resent", &context)
+}
+
+/// "Trop de demandes": this address got too many emails from Carette in the last hour.
+pub fn too_many_emails(state: &HttpState, retry_after_secs: i64) -> Resp {
+    let minutes = ((retry_after_secs + 59) / 60).max(1);
+    let wait_fr = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let context = json!({ "wait_fr": wait_fr });
+    let mut resp = response::page(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_emails",
+        &context,
+    );
+    response::set_header(
+        &mut resp,
+        hyper::header::RETRY_AFTER,
+        &retry_after_secs.to_string(),
+    );
+    resp
 }
 
 pub fn still_valid(state: &HttpState, url: String) -> Resp {

@@ -16,6 +16,7 @@ use crate::domain::validate::{
     self, FieldError, MAX_LABEL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
 };
 use crate::service::offers::{MAX_DEPARTURE_AHEAD, MAX_OFFER_SEATS};
+use crate::service::quota::Capped;
 use crate::service::riders::TripFilter;
 use crate::service::{OfferInput, PlaceInput, ReservationInput, ServiceError};
 
@@ -191,6 +192,15 @@ pub fn service_field_error(e: &ServiceError) -> Option<(&'static str, String)> {
                 1 => "Il ne reste qu'une place sur ce trajet.".to_owned(),
                 n => format!("Il ne reste que {n} places sur ce trajet."),
             },
+        )),
+        // The address typed in the form: the rider may be told about it.
+        ServiceError::RecipientCapped {
+            who: Capped::Passenger | Capped::LinkRecipient,
+            ..
+        } => Some((
+            "email",
+            "Cette adresse a déjà reçu beaucoup d'e-mails de notre part dans la dernière heure\u{a0}: réessayez un peu plus tard."
+                .to_owned(),
         )),
         ServiceError::NoSeats(SeatError::TooFew) => {
             Some(("seats", "Demandez au moins une place.".to_owned()))

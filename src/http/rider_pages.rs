@@ -227,7 +227,8 @@ async fn publish(
         Ok(Err(e)) => match rider_form::service_field_error(&e) {
             Some((field, message)) => {
                 form.errors.add(field, message);
-                offer_form_page(state, chrome, StatusCode::UNPROCESSABLE_ENTITY, &form)
+                let status = error_status(&e);
+                with_retry_after(&e, offer_form_page(state, chrome, status, &form))
             }
             None => failure(state, chrome, &e),
         },
@@ -350,12 +351,22 @@ async fn request_seat(
             match rider_form::service_field_error(&e) {
                 Some((field, message)) => {
                     form.errors.add(field, message);
-                    let status = if matches!(e, ServiceError::NoSeats(_)) {
-                        StatusCode::CONFLICT
-                    } else {
-                        StatusCode::UNPROCESSABLE_ENTITY
-                    };
-                    offer_page(state, chrome, status, &current, &form)
+                    let status = error_status(&e);
+                    with_retry_after(&e, offer_page(state, chrome, status, &current, &form))
+                }
+                // Whose inbox is full is not the asker's business: only "later".
+                None if matches!(e, ServiceError::RecipientCapped { .. }) => {
+                    form.notice = Some(
+                        "Ce conducteur a reçu beaucoup de demandes dans la dernière heure\u{a0}: rien n'a été envoyé, réessayez un peu plus tard.",
+                    );
+                    let page = offer_page(
+                        state,
+                        chrome,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &current,
+                        &form,
+                    );
+                    with_retry_after(&e, page)
                 }
                 None if matches!(
                     e,
@@ -412,6 +423,29 @@ fn check_token(
     state
         .signer
         .verify_form(fields.get(TOKEN), &format!("{form}|{ip}"), now)
+}
+
+/// The status of a refusal shown next to a field.
+fn error_status(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::NoSeats(_) => StatusCode::CONFLICT,
+        ServiceError::RecipientCapped { .. } => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+fn with_retry_after(e: &ServiceError, mut resp: Resp) -> Resp {
+    if let ServiceError::RecipientCapped {
+        retry_after_secs, ..
+    } = e
+    {
+        response::set_header(
+            &mut resp,
+            header::RETRY_AFTER,
+            &retry_after_secs.to_string(),
+        );
+    }
+    resp
 }
 
 fn token_refusal(e: FormTokenError) -> (StatusCode, &'static str) {

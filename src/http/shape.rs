@@ -2,7 +2,10 @@
 //! sees it, so an error can name the field: serde_json's own type errors only give a
 //! line and column. A test below keeps these tables in step with the service's structs.
 
-use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,127 @@ impl ShapeError {
             message: format!("{field} {message}"),
             field: Some(field),
         }
+    }
+}
+
+/// Why a body is not one unambiguous JSON value.
+#[derive(Debug)]
+pub enum JsonError {
+    Malformed(serde_json::Error),
+    /// The same key twice in one object: which one counts is anyone's guess (serde_json
+    /// keeps the last, other parsers the first), so neither is taken. Holds the dotted path.
+    Duplicate(String),
+}
+
+/// Parses a JSON body like `serde_json::from_slice`, but refuses an object that repeats
+/// a key, at any depth.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
+    let duplicate = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = Strict {
+        path: String::new(),
+        duplicate: &duplicate,
+    };
+    let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match (parsed, duplicate.into_inner()) {
+        (_, Some(path)) => Err(JsonError::Duplicate(path)),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(JsonError::Malformed(e)),
+    }
+}
+
+/// Builds a `Value` as serde_json would, noting the first repeated key's path.
+struct Strict<'a> {
+    path: String,
+    duplicate: &'a RefCell<Option<String>>,
+}
+
+impl Strict<'_> {
+    fn child(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let seed = Strict {
+                path: format!("{}[{}]", self.path, out.len()),
+                duplicate: self.duplicate,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = self.child(&key);
+            if out.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(path);
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let value = map.next_value_seed(Strict {
+                path,
+                duplicate: self.duplicate,
+            })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -209,6 +333,40 @@ mod tests {
         );
         let e = parse::<OfferInput>(json!([1]), OFFER).unwrap_err();
         assert_eq!(e.field, None);
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        let dup = |body: &str| match parse_json(body.as_bytes()) {
+            Err(JsonError::Duplicate(path)) => Some(path),
+            Ok(_) => None,
+            Err(JsonError::Malformed(e)) => panic!("{body}: {e}"),
+        };
+        assert_eq!(
+            dup(r#"{"passenger_email":"a@b.org","passenger_email":"c@d.org"}"#).as_deref(),
+            Some("passenger_email")
+        );
+        assert_eq!(
+            dup(r#"{"pickup":{"label":"A","lat":1,"label":"B"}}"#).as_deref(),
+            Some("pickup.label")
+        );
+        assert_eq!(
+            dup(r#"{"a":[{"x":1},{"x":1,"x":2}]}"#).as_deref(),
+            Some("a[1].x")
+        );
+        // The same key in sibling objects is no repetition; values match serde_json's.
+        let body = r#"{"origin":{"label":"A","lat":45.5},"destination":{"label":"B"},"seats":3,"n":null,"ok":true,"big":18446744073709551615,"neg":-1}"#;
+        assert_eq!(dup(body), None);
+        assert_eq!(
+            parse_json(body.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(body).unwrap()
+        );
+        for bad in ["", "{", "{\"a\":1} x", "[1,]", "{\"a\" 1}"] {
+            assert!(
+                matches!(parse_json(bad.as_bytes()), Err(JsonError::Malformed(_))),
+                "{bad}"
+            );
+        }
     }
 
     /// The tables must describe the service's structs exactly: dropping any required

@@ -98,6 +98,7 @@ impl Mailer {
                 path: dir.clone(),
                 source,
             })?;
+            crate::paths::secure_dir(&dir, crate::paths::DirOwner::Carette);
             return Ok(Mailer::Dev { dir });
         }
         Ok(Mailer::Smtp {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::domain::Status;
 use crate::domain::model::{Offer, Reservation};
 use crate::mail::ics;
 use crate::store::outbox::{self, NewEmail};
@@ -72,6 +73,20 @@ fn passengers_json(ps: &[Reservation]) -> Value {
     )
 }
 
+/// SPEC: contact details are exchanged only once the driver has said yes. A reservation
+/// that is confirmed, or was (its calendar sequence moves on confirmation: a passenger
+/// who was removed or cancelled after a yes already had the address), shares them;
+/// a pending, refused or expired one never did.
+pub fn contacts_shared(r: &Reservation) -> bool {
+    r.status == Status::Confirmed || r.calendar_sequence > 0
+}
+
+fn remove_key(v: &mut Value, key: &str) {
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+}
+
 /// Extra per-email facts beyond offer, reservation and passenger list.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Extra {
@@ -106,24 +121,40 @@ pub(crate) fn offer_email_with(
     to: To,
     extra: Extra,
 ) -> NewEmail {
+    let shared = reservation.is_some_and(contacts_shared);
     let (recipient, recipient_name, reply_to) = match (to, reservation) {
         (To::Passenger, Some(r)) => (
             r.passenger_email.clone(),
             r.passenger_name.clone(),
-            Some(offer.driver_email.clone()),
+            shared.then(|| offer.driver_email.clone()),
         ),
         (To::Driver, Some(r)) => (
             offer.driver_email.clone(),
             offer.driver_name.clone(),
-            Some(r.passenger_email.clone()),
+            shared.then(|| r.passenger_email.clone()),
         ),
         // Passenger emails always carry their reservation; this arm is the driver with no reservation.
         (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
     };
+    let mut offer_value = offer_json(offer);
+    let mut reservation_value =
+        reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at));
+    // Left out of the context altogether, not only of the wording: an override template
+    // cannot print what is not there.
+    if !shared {
+        match to {
+            To::Passenger => remove_key(&mut offer_value, "driver_email"),
+            To::Driver => {
+                if let Some(r) = &mut reservation_value {
+                    remove_key(r, "passenger_email");
+                }
+            }
+        }
+    }
     let mut context = json!({
         "recipient_name": recipient_name,
-        "offer": offer_json(offer),
-        "reservation": reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at)),
+        "offer": offer_value,
+        "reservation": reservation_value,
         "passengers": passengers_json(passengers),
     });
     if let Some(word) = extra.when_fr {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, params};
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::time::to_db;
@@ -30,6 +31,10 @@ pub enum ResendOutcome {
     NothingToSend,
     /// The same email went out less than `RESEND_COOLDOWN` ago; nothing was sent.
     TooSoon,
+    /// The recipient reached `email.max_per_recipient_per_hour`; nothing was sent. Decided
+    /// from the recipient alone, before looking at the reservation's state, so it tells
+    /// nothing about whether the action is still possible.
+    RecipientCapped { retry_after_secs: i64 },
 }
 
 impl Service {
@@ -42,13 +47,26 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<ResendOutcome, ServiceError> {
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, queued) = self.store.write(|tx| {
+            if let Some(to) = recipient(tx, action, subject)? {
+                match quota::check(tx, cap, &to, Capped::LinkRecipient, now) {
+                    Ok(()) => {}
+                    Err(ServiceError::RecipientCapped {
+                        retry_after_secs, ..
+                    }) => {
+                        return Ok((ResendOutcome::RecipientCapped { retry_after_secs }, 0));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let Some(email) = fresh_email(tx, action, subject, now, expire_after)? else {
                 return Ok::<_, ServiceError>((ResendOutcome::NothingToSend, 0));
             };
             if sent_recently(tx, &email, now)? {
                 return Ok((ResendOutcome::TooSoon, 0));
             }
+            quota::charge(tx, &email.recipient, now)?;
             let template = email.template;
             let mut batch = EmailBatch::default();
             batch.push(email);
@@ -88,6 +106,23 @@ fn itinerary(tx: &Connection, o: &Offer) -> Result<NewEmail, ServiceError> {
         &passengers,
         To::Driver,
     ))
+}
+
+/// Who a fresh link for `action` on `subject` would go to, whatever the state: the
+/// passenger for a cancel link, the driver for every other one.
+fn recipient(
+    tx: &Connection,
+    action: LinkAction,
+    subject: &Subject,
+) -> Result<Option<String>, ServiceError> {
+    Ok(match (action, subject) {
+        (_, Subject::Driver(email)) => Some(email.clone()),
+        (LinkAction::Cancel, Subject::Reservation(id)) => {
+            reservations::get(tx, *id)?.map(|r| r.passenger_email)
+        }
+        (_, Subject::Reservation(id)) => load(tx, *id)?.map(|(_, o)| o.driver_email),
+        (_, Subject::Offer(id)) => offers::get(tx, *id)?.map(|o| o.driver_email),
+    })
 }
 
 fn fresh_email(

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod links;
 pub mod offers;
 pub mod outbox;
+pub mod quota;
 pub mod reservations;
 pub mod riders;
 pub mod routes;
@@ -48,6 +49,13 @@ pub enum ServiceError {
         error: IllegalTransition,
         reservation: Box<Reservation>,
     },
+    /// `email.max_per_recipient_per_hour` reached for one recipient of the action's
+    /// emails; nothing was written.
+    #[error("{}", who.describe())]
+    RecipientCapped {
+        who: quota::Capped,
+        retry_after_secs: i64,
+    },
     /// An answer came after the request's deadline: the request expired instead (that
     /// change is committed, with its emails); carries the reservation as it is now.
     #[error("the request's deadline has passed: it expired instead")]
@@ -62,6 +70,10 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(e) => Some(&e.field),
             ServiceError::NoSeats(_) => Some("seats"),
+            ServiceError::RecipientCapped {
+                who: quota::Capped::Passenger,
+                ..
+            } => Some("passenger_email"),
             _ => None,
         }
     }
@@ -81,6 +93,9 @@ pub struct Settings {
     pub reminder_time: NaiveTime,
     /// Route recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
+    /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
+    /// one address in any hour.
+    pub max_per_recipient_per_hour: u32,
 }
 
 impl Settings {
@@ -90,6 +105,7 @@ impl Settings {
             tz: c.jobs.timezone,
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
+            max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
         }
     }
 }

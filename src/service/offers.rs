@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::context::{EmailBatch, To, offer_email};
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
@@ -112,6 +113,7 @@ impl Service {
         offer_id: i64,
         now: DateTime<Utc>,
     ) -> Result<OfferCancelOutcome, ServiceError> {
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
@@ -126,10 +128,21 @@ impl Service {
             }
             let mut batch = EmailBatch::default();
             let mut cancelled = Vec::new();
-            for r in reservations::for_offer(tx, offer_id)? {
-                let Ok(to) = next_status(r.status, Action::CancelOffer) else {
-                    continue;
-                };
+            let affected: Vec<_> = reservations::for_offer(tx, offer_id)?
+                .into_iter()
+                .filter_map(|r| {
+                    next_status(r.status, Action::CancelOffer)
+                        .ok()
+                        .map(|to| (r, to))
+                })
+                .collect();
+            // Each passenger's email counts against their hourly cap, checked before any
+            // write: an offer cancelled in a burst must not flood anyone either.
+            for (r, _) in &affected {
+                quota::check(tx, cap, &r.passenger_email, Capped::LinkRecipient, now)?;
+            }
+            for (r, to) in affected {
+                quota::charge(tx, &r.passenger_email, now)?;
                 reservations::transition(tx, r.id, r.status, to, Actor::Driver, now)?;
                 cancelled.push(r.id);
             }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::offers::PlaceInput;
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
@@ -99,6 +100,7 @@ impl Service {
     ) -> Result<Reservation, ServiceError> {
         let new = input.validate(offer_id)?;
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (reservation, emails) = self.store.write(|tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
@@ -120,6 +122,12 @@ impl Service {
             if active > 0 {
                 return Err(FieldError::new("passenger_email", "already has an active request on this ride").into());
             }
+            // Anyone may ask for a seat, so both emails count against their recipients'
+            // hourly caps, checked before the first write.
+            quota::check(tx, cap, &offer.driver_email, Capped::Driver, now)?;
+            quota::check(tx, cap, &new.passenger_email, Capped::Passenger, now)?;
+            quota::charge(tx, &offer.driver_email, now)?;
+            quota::charge(tx, &new.passenger_email, now)?;
             let id = reservations::insert(tx, &new, now)?;
             let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
@@ -170,6 +178,7 @@ impl Service {
     ) -> Result<TransitionOutcome, ServiceError> {
         let routing = self.settings.routing_enabled;
         let expire_after = self.settings.expire_after;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (outcome, route, expired) = self.store.write(|tx| {
             let (r, offer) = load(tx, id)?;
             // Re-checked inside the write transaction: two accepts racing for the last seat
@@ -187,6 +196,27 @@ impl Service {
                 Err(Refusal::Departed) => return Err(ServiceError::OfferDeparted { id: offer.id }),
                 Err(Refusal::NoSeats(e)) => return Err(ServiceError::NoSeats(e)),
             };
+            // What the link's holder makes Carette send to the other party counts against
+            // that party's hourly cap too: otherwise requests left pending for a day could
+            // be answered in one burst (accept + remove, or cancel, hundreds at once).
+            let others: Vec<&str> = emails_for(action)
+                .iter()
+                .filter_map(|&(_, to, _)| match (to, actor) {
+                    (To::Passenger, Actor::Driver) => Some(r.passenger_email.as_str()),
+                    (To::Driver, Actor::Passenger) => Some(offer.driver_email.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for &address in &others {
+                let who = match actor {
+                    Actor::Passenger => Capped::Driver,
+                    _ => Capped::LinkRecipient,
+                };
+                quota::check(tx, cap, address, who, now)?;
+            }
+            for &address in &others {
+                quota::charge(tx, address, now)?;
+            }
             let from = r.status;
             if !reservations::transition(tx, id, from, to, actor, now)? {
                 // Cannot happen under the write lock, but never overwrite a concurrent change.

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::context::{EmailBatch, To, offer_email};
 use super::offers::OfferInput;
+use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::Offer;
 use crate::domain::time::{local_date, local_day_bounds};
@@ -53,14 +54,18 @@ impl Service {
 
     /// Creates the offer like `create_offer`, and in the same transaction queues
     /// `offer_created_driver` (dashboard and cancel links): someone who typed another
-    /// person's address can be undone by that person in one click.
+    /// person's address can be undone by that person in one click. Anyone may fill the
+    /// form, so that email counts against the address's hourly cap like a seat request's.
     pub fn publish_offer(
         &self,
         input: &OfferInput,
         now: DateTime<Utc>,
     ) -> Result<Offer, ServiceError> {
         let new = input.validate(now)?;
+        let cap = self.settings.max_per_recipient_per_hour;
         let (offer, emails) = self.store.write(|tx| {
+            quota::check(tx, cap, &new.driver_email, Capped::LinkRecipient, now)?;
+            quota::charge(tx, &new.driver_email, now)?;
             let id = offers::insert(tx, &new, now)?;
             let offer = offers::get(tx, id)?.ok_or(ServiceError::OfferNotFound(id))?;
             let mut batch = EmailBatch::default();

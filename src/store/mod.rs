@@ -7,6 +7,7 @@ pub mod jobs;
 mod migrations;
 pub mod offers;
 pub mod outbox;
+pub mod quota;
 pub mod reservations;
 pub mod routes;
 mod row;
@@ -43,6 +44,11 @@ pub enum StoreError {
     NotMigrated { path: PathBuf },
     #[error("migrating database {path}: {message}")]
     Migration { path: PathBuf, message: String },
+    #[error("cannot create database file {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("corrupt row in {table}: {message}")]
@@ -173,6 +179,12 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) and migrates to the latest schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // Riders' names and addresses: the file is made 0600 before SQLite sees it, and
+        // SQLite gives its -wal and -shm the database file's permissions.
+        crate::paths::create_private_file(path).map_err(|e| StoreError::Create {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -182,6 +194,14 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
+        // Files left readable by an older version: the WAL holds the same data.
+        for file in [
+            path.to_owned(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            crate::paths::tighten_own_file(&file);
+        }
         // SQLite's advice for long-lived connections: optimize=0x10002 at open (analyzes
         // what needs it, bounded by analysis_limit so a big table costs milliseconds),
         // then `PRAGMA optimize` periodically and at close (see `optimize`, `Drop`).
@@ -406,6 +426,13 @@ impl Store {
             Err(Probe::Failed(e)) => Err(e),
         }
     }
+}
+
+/// `carette.db` → `carette.db-wal`: SQLite's names for its WAL and shared-memory files.
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 impl Drop for Store {

@@ -109,9 +109,20 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
         e.reservation_id,
         e.offer_id,
         now_s,
-        format!("carette.{}", super::random_hex(16)),
+        new_message_id(),
     ])?;
     Ok(conn.last_insert_rowid())
+}
+
+/// A Message-ID local part, unique per install: the clock first, so the unique index on
+/// `message_id` grows at its end instead of dirtying a random page per email, then
+/// randomness, so two emails of the same microsecond (or two installs) never collide.
+fn new_message_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or_default();
+    format!("carette.{micros:014x}.{}", super::random_hex(8))
 }
 
 /// Who holds a claim: a sender instance and the number of its claim (a sender that claims
@@ -384,4 +395,19 @@ pub fn next_due_at(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreErro
         |r| r.get(0),
     )?;
     Ok(s.as_deref().and_then(crate::domain::time::from_db))
+}
+
+#[cfg(test)]
+mod message_id_tests {
+    use super::new_message_id;
+
+    #[test]
+    fn message_ids_sort_in_creation_order_and_never_repeat() {
+        let ids: Vec<String> = (0..2000).map(|_| new_message_id()).collect();
+        let prefixes: Vec<&str> = ids.iter().map(|id| &id[..22]).collect();
+        assert!(prefixes.windows(2).all(|w| w[0] <= w[1]), "{prefixes:?}");
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert!(ids.iter().all(|id| id.len() == 39), "{}", ids[0]);
+    }
 }

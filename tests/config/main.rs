@@ -116,6 +116,7 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "routing.stop_minutes",
         "email.templates_dir",
         "email.outbox_lease_secs",
+        "email.max_per_recipient_per_hour",
     ]
     .into_iter()
     .map(String::from)
@@ -190,11 +191,12 @@ fn every_key_of_a_full_file_is_read() {
         (10, 3)
     );
     assert_eq!(c.routing.stop_minutes, 1);
+    assert_eq!(c.email.max_per_recipient_per_hour, 50);
     assert!(!c.dev_mode());
 }
 
 /// Each invalid fixture: the key its error must name, and a fragment of the reason.
-const INVALID: [(&str, &str, &str); 16] = [
+const INVALID: [(&str, &str, &str); 19] = [
     (
         "unknown_key.toml",
         "smtp.passwd",
@@ -244,6 +246,17 @@ const INVALID: [(&str, &str, &str); 16] = [
         "invalid value (not shown)",
     ),
     ("short_secret.toml", "security.secret_key", "too short"),
+    ("secret_31_chars.toml", "security.secret_key", "at least 32"),
+    (
+        "low_variety_secret.toml",
+        "security.secret_key",
+        "almost no variety",
+    ),
+    (
+        "lease_below_smtp_timeout.toml",
+        "email.outbox_lease_secs",
+        "90 is below twice smtp.timeout_secs (60)",
+    ),
     ("syntax_error.toml", "line 3", "invalid TOML"),
     (
         "bad_trusted_proxy.toml",
@@ -294,6 +307,8 @@ fn no_secret_value_appears_in_any_error() {
         "unterminated-secret-value",
         "918273645546372819",
         "tiny-secret-val",
+        "abababababababababab",
+        "Zq8-vR2_pL5xK9mT3wN7bY1cH4jF6dA",
     ];
     for (name, _, _) in INVALID {
         let error = load_file(&fixture(name)).unwrap_err();

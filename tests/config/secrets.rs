@@ -54,9 +54,9 @@ fn concurrent_first_starts_agree_on_one_secret() {
 fn a_configured_key_is_used_and_no_file_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
-    config.security.secret_key = Some("configured-key-0123456789".into());
+    config.security.secret_key = Some("configured-key-0123456789abcdefghijk".into());
     let secret = resolve_secret(&config, dir.path()).unwrap();
-    assert_eq!(secret.as_bytes(), b"configured-key-0123456789");
+    assert_eq!(secret.as_bytes(), b"configured-key-0123456789abcdefghijk");
     assert!(!dir.path().join(SECRET_FILE).exists());
     assert_eq!(format!("{secret:?}"), "Secret(***)");
 }

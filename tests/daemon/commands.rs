@@ -46,7 +46,11 @@ fn init_writes_a_private_config_once() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(!text.contains(carette::config::PLACEHOLDER_SECRET));
     let again = carette(&cfg, &["init"]);
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "usage error, as the README says"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains(cfg.to_str().unwrap()));
     assert_eq!(
         std::fs::read_to_string(&cfg).unwrap(),
@@ -200,4 +204,81 @@ fn a_database_from_a_newer_binary_is_refused() {
     let out = carette(&cfg, &["migrate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("newer Carette"));
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(name)
+}
+
+/// Mistakes that would weaken the links or send emails twice stop `serve` at start,
+/// exit 2, and the message names every key involved but never the secret itself.
+#[test]
+fn config_mistakes_stop_serve_with_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "lease_below_smtp_timeout.toml",
+            &["email.outbox_lease_secs", "smtp.timeout_secs"],
+            "",
+        ),
+        (
+            "short_secret.toml",
+            &["security.secret_key"],
+            "tiny-secret-val",
+        ),
+        (
+            "secret_31_chars.toml",
+            &["security.secret_key", "at least 32"],
+            "Zq8-vR2_pL5xK9mT3wN7bY1cH4jF6dA",
+        ),
+        (
+            "low_variety_secret.toml",
+            &["security.secret_key", "variety"],
+            "abababababababab",
+        ),
+    ];
+    for (name, needles, secret) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_carette"))
+            .arg("--config")
+            .arg(fixture(name))
+            .arg("serve")
+            .env("HOME", home.path())
+            .env_remove("CARETTE_CONFIG")
+            .env_remove("SMTP_PASSWORD")
+            .env_remove("SECRET_KEY")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        for needle in *needles {
+            assert!(err.contains(needle), "{name}: {err:?} lacks {needle:?}");
+        }
+        if !secret.is_empty() {
+            assert!(!err.contains(secret), "{name} leaks the secret: {err}");
+        }
+    }
+    // The environment variable of the original system is held to the same rule.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_carette"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env("SECRET_KEY", "a".repeat(64))
+        .env_remove("CARETTE_CONFIG")
+        .env_remove("SMTP_PASSWORD")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("SECRET_KEY") && err.contains("variety"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("data").join("carette.db").exists(),
+        "nothing is created before the configuration is accepted"
+    );
 }

@@ -455,7 +455,13 @@ fn a_locked_database_gets_503_with_retry_after_and_nothing_half_written() {
     assert_eq!(r.status, 201, "{}", r.body);
     let after = rows(&d.db);
     // One reservation, its event, its two emails; the first request still pending.
-    assert_eq!(after.len(), before.len() + 4, "{after:#?}");
+    // (The hourly per-recipient email counters move too; a slot boundary may add a row.)
+    let counted = |rows: &[String]| {
+        rows.iter()
+            .filter(|r| !r.starts_with("recipient_email_counts:"))
+            .count()
+    };
+    assert_eq!(counted(&after), counted(&before) + 4, "{after:#?}");
     let reservations: Vec<&String> = after
         .iter()
         .filter(|r| r.starts_with("carpool_reservations:"))

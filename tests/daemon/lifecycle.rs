@@ -25,6 +25,7 @@ fn write_config(dir: &Path, smtp_port: u16, http_port: u16) -> PathBuf {
         dir,
         smtp_port,
         http_port,
+        // Short, for a quick recovery after kill -9; still at least twice smtp.timeout_secs.
         "[email]\noutbox_lease_secs = 5\n",
     )
 }
@@ -41,7 +42,7 @@ rate_limit_burst = 100000
 path = "{db}"
 
 [security]
-secret_key = "test-secret-0123456789abcdef"
+secret_key = "test-secret-0123456789abcdefghijklmnop"
 
 [smtp]
 host = "127.0.0.1"
@@ -50,7 +51,7 @@ tls = "none"
 user = "{user}"
 password = "{password}"
 from = "{from}"
-timeout_secs = 3
+timeout_secs = 2
 pool_size = 4
 
 {extra}"#,

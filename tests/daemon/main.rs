@@ -5,6 +5,7 @@
 mod support;
 
 mod commands;
+mod file_modes;
 mod hardening;
 mod lifecycle;
 mod riders;

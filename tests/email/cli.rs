@@ -193,7 +193,7 @@ fn jobs_in_dev_mode_log_each_email_and_keep_eml_files() {
     std::fs::write(
         &config,
         format!(
-            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"test-secret-0123456789abcdef\"\n",
+            "[database]\npath = \"{}\"\n[security]\nsecret_key = \"test-secret-0123456789abcdefghijklmnop\"\n",
             dir.path().join("carette.db").display()
         ),
     )

@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod delivery;
+mod privacy;
 mod templates;

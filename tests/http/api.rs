@@ -216,6 +216,54 @@ fn every_bad_input_is_refused_and_writes_nothing() {
             Some("message"),
         ),
         ("/api/offers/999/reservations", r.clone(), 404, None),
+        // Ambiguous input: a repeated key (serde_json alone would keep the last one).
+        (
+            &seats,
+            format!("{{\"passenger_email\":\"evil@example.org\",{}", &r[1..]),
+            422,
+            Some("passenger_email"),
+        ),
+        (
+            offers,
+            format!("{{\"driver_name\":\"Paul\",{}", &o[1..]),
+            422,
+            Some("driver_name"),
+        ),
+        (
+            &seats,
+            r.replace("\"pickup\":{", "\"pickup\":{\"label\":\"Ailleurs\","),
+            422,
+            Some("pickup.label"),
+        ),
+        (
+            offers,
+            o.replace("\"origin\":{", "\"origin\":{\"lat\":1.0,"),
+            422,
+            Some("origin.lat"),
+        ),
+        // Names that print nothing.
+        (
+            offers,
+            with(&o, &["driver_name"], json!("\u{200B}\u{200B}")),
+            422,
+            Some("driver_name"),
+        ),
+        (
+            &seats,
+            with(
+                &r,
+                &["passenger_name"],
+                json!(" \u{200B}\u{200D}\u{2060}\u{FEFF} "),
+            ),
+            422,
+            Some("passenger_name"),
+        ),
+        (
+            &seats,
+            with(&r, &["passenger_name"], json!("\u{3164}\u{2800}\u{00AD}")),
+            422,
+            Some("passenger_name"),
+        ),
     ];
     for (path, body, status, field) in cases {
         let before = s.dump();
@@ -229,6 +277,19 @@ fn every_bad_input_is_refused_and_writes_nothing() {
     // The field error reads as English, naming the field.
     let reply = s.post_json(offers, &with(&o, &["seats"], json!("three")));
     assert_eq!(reply.json()["error"], "seats must be a whole number");
+    let reply = s.post_json(
+        &seats,
+        r#"{"passenger_email":"a@b.org","passenger_email":"c@d.org","passenger_name":"M","seats":1}"#,
+    );
+    assert_eq!(
+        reply.json()["error"],
+        "passenger_email appears more than once; send each field once"
+    );
+    let reply = s.post_json(&seats, &with(&r, &["passenger_name"], json!("\u{200B}")));
+    assert_eq!(
+        reply.json()["error"],
+        "passenger_name must contain at least one visible character"
+    );
 }
 
 #[test]
@@ -471,4 +532,113 @@ fn cors_preflight_for_allowed_origins() {
         Some("https://widget.example")
     );
     assert_eq!(r.header("vary"), Some("Origin"));
+}
+
+/// POST /api/offers for a given driver address; returns the offer id.
+fn offer_of(s: &crate::support::http::TestServer, driver_email: &str) -> i64 {
+    let body = with(&offer_body(8), &["driver_email"], json!(driver_email));
+    let r = s.post_json("/api/offers", &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
+/// Nobody can flood a driver's inbox by asking seats under ever new passenger addresses:
+/// within any hour the 21st request is refused (429) before anything is written, and the
+/// answer names the reason without revealing the driver's address.
+#[test]
+fn the_21st_request_to_one_driver_in_an_hour_is_429_and_writes_nothing() {
+    let s = start();
+    let offer = s.create_offer(8);
+    let path = format!("/api/offers/{offer}/reservations");
+    let ask = |i: usize| {
+        s.post_json(
+            &path,
+            &reservation_body("P", &format!("p{i}@example.org"), 1),
+        )
+    };
+    for i in 0..20 {
+        // Spread over the hour: the cap is per hour, not per burst.
+        s.set_now(crate::support::http::t0() + chrono::Duration::minutes(i as i64 * 3));
+        let r = ask(i);
+        assert_eq!(r.status, 201, "request {i}: {}", r.body);
+    }
+    let to_driver = |s: &crate::support::http::TestServer| {
+        s.outbox()
+            .iter()
+            .filter(|(_, to)| to == "jean@example.org")
+            .count()
+    };
+    assert_eq!(to_driver(&s), 20);
+    let before = s.dump();
+    let r = ask(20);
+    assert_eq!(r.status, 429, "{}", r.body);
+    let v = r.json();
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("driver of this offer has received too many emails in the last hour"),
+        "{error}"
+    );
+    assert_eq!(v["field"], Value::Null);
+    assert!(!r.body.contains("jean@"), "{}", r.body);
+    let retry: i64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(s.dump(), before, "a refused request writes nothing");
+    assert_eq!(to_driver(&s), 20);
+
+    // The first request (08:00) leaves the window at 09:10 at the latest: Retry-After
+    // says when, and not a second earlier is another email allowed.
+    let last = crate::support::http::t0() + chrono::Duration::minutes(57);
+    assert_eq!(
+        retry,
+        (crate::support::http::t0() + chrono::Duration::minutes(70) - last).num_seconds()
+    );
+    s.set_now(
+        crate::support::http::t0() + chrono::Duration::minutes(70) - chrono::Duration::seconds(1),
+    );
+    assert_eq!(ask(21).status, 429);
+    assert_eq!(s.dump(), before);
+    s.set_now(crate::support::http::t0() + chrono::Duration::minutes(70));
+    assert_eq!(ask(21).status, 201);
+    assert_eq!(to_driver(&s), 21);
+}
+
+/// The same for a passenger address used on many offers (a victim's address given as
+/// the passenger), whatever its case.
+#[test]
+fn one_passenger_address_gets_at_most_20_request_emails_an_hour() {
+    let s = start();
+    for i in 0..20 {
+        let offer = offer_of(&s, &format!("driver{i}@example.org"));
+        let victim = if i % 2 == 0 {
+            "victim@example.org"
+        } else {
+            "Victim@Example.ORG"
+        };
+        let r = s.post_json(
+            &format!("/api/offers/{offer}/reservations"),
+            &reservation_body("V", victim, 1),
+        );
+        assert_eq!(r.status, 201, "{i}: {}", r.body);
+    }
+    let offer = offer_of(&s, "driver20@example.org");
+    let before = s.dump();
+    let r = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &reservation_body("V", "VICTIM@example.org", 1),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["field"], "passenger_email");
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many emails")
+    );
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(s.dump(), before);
+    // Another passenger on that offer is not affected.
+    let r = s.post_json(
+        &format!("/api/offers/{offer}/reservations"),
+        &reservation_body("W", "other@example.org", 1),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
 }

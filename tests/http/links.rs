@@ -492,3 +492,136 @@ fn concurrent_accepts_for_the_last_seat() {
         assert_eq!(s.service.get_offer(offer).unwrap().seats_left, 0);
     }
 }
+
+/// "Send me a fresh link" counts against the recipient's hourly cap like a seat request:
+/// over it, a French "Trop de demandes" page, and nothing is written or sent.
+#[test]
+fn a_fresh_link_over_the_recipients_cap_gets_a_french_too_many_page() {
+    let s = start();
+    let offer = s.create_offer(8);
+    // 20 seat requests: the driver's 20 emails of the hour.
+    let ids: Vec<i64> = (0..20)
+        .map(|i| s.request_seat(offer, &format!("p{i}@example.org"), 1))
+        .collect();
+    let expired = |action, id| {
+        s.sign(
+            action,
+            Subject::Reservation(id),
+            t0() + Duration::minutes(5),
+        )
+    };
+    // Past the 10-minute resend cooldown, well within the hour.
+    s.set_now(t0() + Duration::minutes(15));
+    let to_driver = expired(LinkAction::Accept, ids[0]);
+    let before = s.dump();
+    let page = s.post_form("/api/link/resend", &format!("token={to_driver}"));
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Trop de demandes"), "{}", page.body);
+    assert!(
+        page.body.contains("au cours de la dernière heure"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("rien n'a été modifié"), "{}", page.body);
+    assert!(!page.body.contains("jean@"), "{}", page.body);
+    assert!(page.header("retry-after").is_some());
+    assert_eq!(s.dump(), before, "nothing written, nothing queued");
+
+    // The passenger's own fresh link is not held back by the driver's inbox.
+    let to_passenger = expired(LinkAction::Cancel, ids[0]);
+    let sent = s.post_form("/api/link/resend", &format!("token={to_passenger}"));
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(
+        templates(&s.outbox()).last(),
+        Some(&("request_passenger", "p0@example.org"))
+    );
+}
+
+/// The most one attacker can make Carette send one address in an hour, with everything
+/// an attacker can hold: any number of addresses and offers of his own, and the links
+/// those bring him. Requests, fresh links, and what the attacker's own links send the
+/// other party all count against that party's hourly cap (20).
+#[test]
+fn what_one_attacker_can_send_one_address_in_an_hour() {
+    use crate::support::http::TestServer;
+    let ask = |s: &TestServer, offer: i64, email: &str| {
+        s.post_json(
+            &format!("/api/offers/{offer}/reservations"),
+            &crate::support::http::reservation_body("X", email, 1),
+        )
+    };
+    let act = |s: &TestServer, action: LinkAction, id: i64| {
+        let subject = Subject::Reservation(id);
+        let token = s.token(action, subject.clone());
+        s.post_form(&action.path(&subject), &format!("token={token}"))
+            .status
+    };
+    let to = |s: &TestServer, who: &str| s.outbox().iter().filter(|(_, r)| r == who).count();
+    let offer_of = |s: &TestServer, driver: &str| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&crate::support::http::offer_body(8)).unwrap();
+        body["driver_email"] = driver.into();
+        let r = s.post_json("/api/offers", &body.to_string());
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_i64().unwrap()
+    };
+
+    // The victim drives (jean@example.org): request under ever new addresses, then
+    // cancel each with the cancel link the attacker's own address received.
+    let s = start();
+    let offer = s.create_offer(8);
+    for i in 0..100 {
+        let r = ask(&s, offer, &format!("attacker{i}@example.net"));
+        if r.status == 201 {
+            let id = r.json()["id"].as_i64().unwrap();
+            assert!([200, 429].contains(&act(&s, LinkAction::Cancel, id)));
+        } else {
+            assert_eq!(r.status, 429);
+        }
+    }
+    assert_eq!(to(&s, "jean@example.org"), 20);
+
+    // The victim is the passenger: the attacker drives, accepts then removes the victim
+    // each time with his own driver links.
+    let s = start();
+    let victim = "victim@example.org";
+    let offer = offer_of(&s, "attacker@example.net");
+    for _ in 0..100 {
+        let r = ask(&s, offer, victim);
+        if r.status != 201 {
+            // 422 once a removal was refused: the victim is still on board.
+            assert!([422, 429].contains(&r.status), "{}", r.body);
+            continue;
+        }
+        let id = r.json()["id"].as_i64().unwrap();
+        for action in [LinkAction::Accept, LinkAction::Remove] {
+            assert!([200, 429].contains(&act(&s, action, id)), "{action:?}");
+        }
+    }
+    assert_eq!(to(&s, victim), 20);
+
+    // Requests left pending for a day, then answered in one burst: the burst is capped.
+    let s = start();
+    let mut pending = Vec::new();
+    for hour in 0..6 {
+        s.set_now(t0() + Duration::hours(hour));
+        for i in 0..25 {
+            let offer = offer_of(&s, &format!("attacker{hour}-{i}@example.net"));
+            let r = ask(&s, offer, victim);
+            if r.status == 201 {
+                pending.push(r.json()["id"].as_i64().unwrap());
+            }
+        }
+    }
+    // 20 in each of hours 0, 2, 4 (the window of 60 to 70 minutes spans the next hour).
+    assert_eq!(pending.len(), 60);
+    let burst = t0() + Duration::hours(7);
+    s.set_now(burst);
+    let before = to(&s, victim);
+    let accepted = pending
+        .iter()
+        .filter(|id| act(&s, LinkAction::Accept, **id) == 200)
+        .count();
+    assert_eq!(accepted, 20, "the burst stops at the cap");
+    assert_eq!(to(&s, victim) - before, 20);
+}

@@ -230,3 +230,52 @@ fn the_remaining_pages_render() {
     assert!(out.contains("Envoi trop volumineux"));
     assert_eq!(s.status_of(first), "confirmed");
 }
+
+/// Every valid address opens its dashboard: `|` (the former token separator), `:`, dots,
+/// a Unicode domain (Unicode local parts are refused at input; domain/token.rs tests them). A pending requester shows by name only; the address once accepted.
+#[test]
+fn the_dashboard_link_works_for_every_valid_address() {
+    let s = start();
+    for driver in [
+        "jean|dupont@example.org",
+        "a:b.c|1700000000@example.org",
+        "zoe.muller|x@exämple.org",
+    ] {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&crate::support::http::offer_body(3)).unwrap();
+        body["driver_email"] = driver.into();
+        let r = s.post_json("/api/offers", &body.to_string());
+        assert_eq!(r.status, 201, "{driver}: {}", r.body);
+        let offer = r.json()["id"].as_i64().unwrap();
+        // Signed for the address as stored, as the emails do.
+        let stored = r.json()["driver_email"].as_str().unwrap().to_owned();
+        let marie = ask(&s, offer, "Marie Curie", "marie@example.org");
+        let token = s.token(LinkAction::Dashboard, Subject::Driver(stored.clone()));
+        let page = s.get(&format!("/dashboard?token={token}"));
+        assert_eq!(page.status, 200, "{driver}: {}", page.body);
+        assert!(page.body.contains("Marie Curie"), "{driver}: {}", page.body);
+        assert_eq!(page.body.matches("<section class=\"card\">").count(), 1);
+        assert!(
+            !page.body.contains("marie@example.org"),
+            "pending: {}",
+            page.body
+        );
+        // The public offer JSON never carries the driver's address.
+        let public = s.get(&format!("/api/offers/{offer}"));
+        assert_eq!(public.status, 200);
+        assert!(
+            public.json().get("driver_email").is_none(),
+            "{}",
+            public.body
+        );
+        assert!(!public.body.contains('@'), "{}", public.body);
+
+        s.service.accept(marie, t0()).unwrap();
+        let page = s.get(&format!("/dashboard?token={token}"));
+        assert!(
+            page.body.contains("marie@example.org"),
+            "confirmed: {}",
+            page.body
+        );
+    }
+}

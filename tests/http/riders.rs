@@ -593,3 +593,44 @@ fn pages_are_framed_only_by_the_configured_origins() {
     );
     assert!(s.get("/trajets").body.contains("<header>"));
 }
+
+#[test]
+fn the_forms_share_the_per_recipient_email_cap() {
+    let s = start();
+    let cap = s.service.settings().max_per_recipient_per_hour as usize;
+    // Offering trips in someone's name: each sends them an email, so it counts.
+    for _ in 0..cap {
+        let token = form_token(&s.get("/trajets/nouveau").body);
+        let r = submit(&s, "/trajets/nouveau", &offer_fields(&token));
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let token = form_token(&s.get("/trajets/nouveau").body);
+    let before = s.dump();
+    let r = submit(&s, "/trajets/nouveau", &offer_fields(&token));
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        r.body
+            .contains("id=\"email-error\">Cette adresse a déjà reçu beaucoup d&#39;e-mails")
+    );
+    assert!(r.body.contains("value=\"Lyon Part-Dieu\""), "input kept");
+    assert_eq!(s.dump(), before);
+
+    // Seat requests to one driver: past the cap, the asker is told "later", not whose inbox.
+    let offers = [s.create_offer(8), s.create_offer(8), s.create_offer(8)];
+    let emails: Vec<String> = (0..=cap).map(|i| format!("p{i}@example.org")).collect();
+    // jean@example.org already got `cap` emails above: the first request is refused.
+    let id = offers[0];
+    let token = form_token(&s.get(&format!("/trajets/{id}")).body);
+    let before = s.dump();
+    let r = submit(
+        &s,
+        &format!("/trajets/{id}"),
+        &seat_fields(&token, &emails[0]),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("Ce conducteur a reçu beaucoup de demandes"));
+    assert!(!r.body.contains("jean@example.org"));
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(s.dump(), before);
+}

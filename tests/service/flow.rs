@@ -203,10 +203,12 @@ fn illegal_transitions_are_refused_and_change_nothing() {
         f.service.accept(999, now()),
         Err(ServiceError::ReservationNotFound(999))
     ));
-    // Only Paul's request (and its two emails + audit row) was added in between.
+    // Only Paul's request (and its two emails + audit row + Paul's hourly email
+    // counter) was added in between.
     let after = dump(&f.path);
-    assert_eq!(after.len(), before.len() + 4);
-    // (The counts moved with Paul's request: derived rows, kept by triggers.)
+    assert_eq!(after.len(), before.len() + 5);
+    // (The counts and the driver's hourly email counter moved with Paul's request:
+    // derived rows, the only changes.)
     assert!(
         before
             .iter()
@@ -214,6 +216,7 @@ fn illegal_transitions_are_refused_and_change_nothing() {
                 !row.starts_with("reservation_status_counts:")
                     && !row.starts_with("outbox_status_counts:")
                     && !row.starts_with("reservation_hourly_counts:")
+                    && !row.starts_with("recipient_email_counts:")
             })
             .all(|row| after.contains(row)),
         "existing rows unchanged"

@@ -222,8 +222,8 @@ pub fn plan(conn: &Connection, sql: &str) -> Vec<String> {
 
 /// Sorts of a small, bounded set the test accepts, with the reason.
 const SMALL_SORTS: &[(&str, &str)] = &[
-    // The claim (h-delivery's) searches the due rows by idx_outbox_due, then orders them by
-    // age: the sort covers the due backlog only, never the whole outbox.
+    // The claim walks the queued rows in age order (idx_outbox_queue); where the planner
+    // prefers to sort instead, the sort covers the queued backlog only, never the whole outbox.
     ("outbox claim", "due rows only"),
     // route_state has one row per offer; the sort covers the failed ones only.
     ("stats / metrics", "failed routes only"),

@@ -47,3 +47,8 @@ CREATE TRIGGER offer_search_delete AFTER DELETE ON carpool_offers BEGIN
     DELETE FROM offer_search WHERE rowid = old.id;
 END;
 
+
+-- Every index on the outbox is paid on each email queued. The claim walks the queue in
+-- creation order (idx_outbox_queue), and the crash reclaim finds 'sending' rows through the
+-- same index's status prefix: the older (status, next_attempt_at) index serves nothing.
+DROP INDEX idx_outbox_due;
