@@ -34,7 +34,12 @@ fn wal_frames(db: &Path, page_size: u64) -> u64 {
 /// its own commit; more: the store's group commit shares commits); returns frames/request.
 fn run(dir: &Path, name: &str, threads: usize, drop_search: bool) -> (f64, u64) {
     let path = dir.join(format!("{name}.db"));
-    let svc = Service::new(Arc::new(Store::open(&path).unwrap()), Settings::default());
+    // The per-recipient cap is a guard, not a cost to measure here (drivers get many emails).
+    let settings = Settings {
+        max_per_recipient_per_hour: u32::MAX,
+        ..Settings::default()
+    };
+    let svc = Service::new(Arc::new(Store::open(&path).unwrap()), settings);
     let now = Utc::now();
     let offers: Vec<i64> = (0..REQUESTS / 4 + 1)
         .map(|i| {

@@ -73,10 +73,9 @@ impl Env {
         let timeout =
             std::time::Duration::from_secs(self.config.server.request_timeout_secs.max(1));
         let store = Store::open(&self.db_path)?.with_write_timeout(timeout);
-        Ok(Service::new(
-            Arc::new(store),
-            Settings::from_config(&self.config),
-        ))
+        let mut settings = Settings::from_config(&self.config);
+        settings.retention.eml_dir = Some(paths::emails_dir(&self.data_dir));
+        Ok(Service::new(Arc::new(store), settings))
     }
 
     /// The magic-link key (generated once into the data dir when not configured).

@@ -39,6 +39,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub routing: RoutingConfig,
     pub email: EmailConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Clone, PartialEq, Deserialize)]
@@ -213,6 +214,32 @@ impl Default for EmailConfig {
             templates_dir: None,
             outbox_lease_secs: 300,
             max_per_recipient_per_hour: 20,
+        }
+    }
+}
+
+/// How long personal data is kept (RGPD). Signed so that 0 or a negative value in the
+/// file reaches validation and gets a clear message instead of a type error.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Trips departed longer ago are anonymised (statuses and dates kept).
+    pub trips_days: i64,
+    /// Sent emails lose their rendered context (names, addresses, messages) after this.
+    pub sent_emails_days: i64,
+    /// `job_runs` history kept this long.
+    pub job_runs_days: i64,
+    /// Dev-mode .eml files kept this long.
+    pub eml_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            trips_days: 365,
+            sent_emails_days: 90,
+            job_runs_days: 90,
+            eml_days: 14,
         }
     }
 }

@@ -54,6 +54,20 @@ enum Command {
         #[arg(value_enum)]
         which: cli::JobsArg,
     },
+    /// Consistent online copy of the database (mode 0600), checked before success
+    Backup {
+        /// The new file (an existing file is never overwritten)
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Erase one rider's personal data now (RGPD); statuses and dates are kept
+    Forget {
+        /// The rider's email address (case does not matter)
+        #[arg(value_name = "EMAIL")]
+        email: String,
+    },
+    /// Doctor: config, database, permissions, disk, SMTP login, OSRM, base_url; exit 0 if all pass
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +109,9 @@ fn main() -> ExitCode {
         Command::Init => cli::init(config),
         Command::Jobs { which } => cli::jobs(config, which),
         Command::TestEmail { to } => cli::test_email(config, &to),
+        Command::Backup { path } => cli::backup(config, &path),
+        Command::Forget { email } => cli::forget(config, &email),
+        Command::Check => cli::check(config),
         Command::Outbox { command } => match command {
             OutboxCommand::List { failed, limit } => cli::outbox_list(config, failed, limit),
             OutboxCommand::Retry { id, all_failed } => cli::outbox_retry(config, id, all_failed),

@@ -104,6 +104,11 @@ pub fn data_dir_for(db_path: &Path) -> PathBuf {
     dir
 }
 
+/// Where dev mode keeps its .eml files (and the retention job deletes old ones).
+pub fn emails_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("emails")
+}
+
 /// Creates a directory (and missing parents) readable by its owner only: it holds the
 /// link secret and riders' emails.
 pub fn create_private_dir(path: &Path) -> Result<(), PathsError> {

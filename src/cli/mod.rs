@@ -1,5 +1,8 @@
 //! The operator commands behind `carette <command>`.
 
+mod backup;
+mod check;
+mod forget;
 mod outbox;
 mod stats;
 mod test_email;
@@ -13,6 +16,9 @@ use chrono::Utc;
 use crate::app::{AppError, Env};
 use crate::service::jobs::Job;
 
+pub use backup::backup;
+pub use check::check;
+pub use forget::forget;
 pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;
 pub use test_email::test_email;
@@ -39,6 +45,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::store::backup::BackupError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::service::forget::ForgetError>() {
+            return e.exit_code();
         }
         // Pointing `init` at a file that exists is a usage mistake, not a failure.
         if let Some(crate::init::InitError::Exists { .. }) = cause.downcast_ref() {

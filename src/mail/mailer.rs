@@ -93,7 +93,7 @@ impl Mailer {
     /// Dev mode (`config.dev_mode()`) writes to `<data_dir>/emails/`; otherwise SMTP.
     pub fn from_config(config: &Config, data_dir: &Path) -> Result<Mailer, MailerError> {
         if config.dev_mode() {
-            let dir = data_dir.join("emails");
+            let dir = crate::paths::emails_dir(data_dir);
             crate::paths::create_private_dir(&dir).map_err(|source| MailerError::DevDir {
                 path: dir.clone(),
                 source,

@@ -100,6 +100,18 @@ impl TestSendError {
 
 /// What `send_test` will try; fails in dev mode or when the settings are incomplete.
 pub fn attempt(config: &Config, to: &str) -> Result<TestAttempt, TestSendError> {
+    let attempt = server(config)?;
+    if to.parse::<lettre::Address>().is_err() {
+        return Err(TestSendError::BadRecipient(to.to_owned()));
+    }
+    Ok(TestAttempt {
+        to: to.to_owned(),
+        ..attempt
+    })
+}
+
+/// The server side of an attempt (`to` left empty).
+fn server(config: &Config) -> Result<TestAttempt, TestSendError> {
     if config.dev_mode() {
         return Err(TestSendError::DevMode);
     }
@@ -112,17 +124,30 @@ pub fn attempt(config: &Config, to: &str) -> Result<TestAttempt, TestSendError> 
         .from
         .clone()
         .ok_or_else(|| TestSendError::Setup("smtp.from (FROM_EMAIL) is not set".to_owned()))?;
-    if to.parse::<lettre::Address>().is_err() {
-        return Err(TestSendError::BadRecipient(to.to_owned()));
-    }
     Ok(TestAttempt {
         host,
         port: smtp.port,
         tls: smtp.tls,
         user: if smtp.auth { smtp.user.clone() } else { None },
         from,
-        to: to.to_owned(),
+        to: String::new(),
     })
+}
+
+/// `carette check`: connects, says EHLO, sets up TLS as configured and logs in, then
+/// quits; no email is sent. Ok carries what was checked, for the report line.
+pub fn check_login(config: &Config) -> Result<TestAttempt, TestSendError> {
+    let attempt = server(config)?;
+    let password = config.smtp.password.as_deref();
+    let transport = mailer::smtp_transport(&config.smtp, 1)
+        .map_err(|e| TestSendError::Setup(mailer::scrub(&e.to_string(), password)))?;
+    match transport.test_connection() {
+        Ok(true) => Ok(attempt),
+        Ok(false) => Err(TestSendError::Temporary {
+            reply: "connected, but the server did not answer NOOP".to_owned(),
+        }),
+        Err(e) => Err(explain(&e, &attempt, password)),
+    }
 }
 
 /// Connects, logs in, and sends the `test` email to `to`, synchronously.

@@ -19,15 +19,18 @@ use crate::store::{jobs, offers, reservations};
 pub enum Job {
     Expire,
     Reminders,
+    /// Daily data care (`retention.*`): see service::retention.
+    Retention,
 }
 
 impl Job {
-    pub const ALL: [Job; 2] = [Job::Expire, Job::Reminders];
+    pub const ALL: [Job; 3] = [Job::Expire, Job::Reminders, Job::Retention];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Job::Expire => "expire",
             Job::Reminders => "reminders",
+            Job::Retention => "retention",
         }
     }
 }
@@ -37,6 +40,8 @@ pub struct JobReport {
     /// Reservations moved (expired) or reminded.
     pub reservations: usize,
     pub emails_queued: usize,
+    /// What the retention job did (None for the other jobs).
+    pub retention: Option<super::retention::RetentionReport>,
 }
 
 impl JobReport {
@@ -50,9 +55,20 @@ impl JobReport {
                 "reminded {} reservation(s), queued {} email(s)",
                 self.reservations, self.emails_queued
             ),
+            Job::Retention => self
+                .retention
+                .as_ref()
+                .map(|r| r.describe())
+                .unwrap_or_default(),
         }
     }
 }
+
+/// The daily retention run, local time (`jobs.timezone`): at night, when the daemon is quiet.
+const RETENTION_TIME: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(4, 0, 0) {
+    Some(t) => t,
+    None => chrono::NaiveTime::MIN,
+};
 
 /// Expiry batches stay small so the write lock is never held long.
 const EXPIRE_BATCH: usize = 200;
@@ -63,6 +79,7 @@ impl Service {
         match job {
             Job::Expire => hourly_slot(now),
             Job::Reminders => reminder_slot(self.settings.tz, self.settings.reminder_time, now),
+            Job::Retention => reminder_slot(self.settings.tz, RETENTION_TIME, now),
         }
     }
 
@@ -78,6 +95,11 @@ impl Service {
         let result = match job {
             Job::Expire => self.expire_due(now),
             Job::Reminders => self.send_reminders(now),
+            Job::Retention => self.apply_retention(now).map(|r| JobReport {
+                reservations: r.reservations,
+                retention: Some(r),
+                ..JobReport::default()
+            }),
         };
         let (ok, summary) = match &result {
             Ok(r) => (true, r.describe(job)),
@@ -207,6 +229,7 @@ impl Service {
             Ok::<_, ServiceError>(JobReport {
                 reservations: reminded,
                 emails_queued,
+                retention: None,
             })
         })?;
         if report.reservations > 0 {

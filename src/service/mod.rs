@@ -4,12 +4,14 @@
 
 pub mod browse;
 pub mod context;
+pub mod forget;
 pub mod jobs;
 pub mod links;
 pub mod offers;
 pub mod outbox;
 pub mod quota;
 pub mod reservations;
+pub mod retention;
 pub mod riders;
 pub mod routes;
 
@@ -96,6 +98,7 @@ pub struct Settings {
     /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
     /// one address in any hour.
     pub max_per_recipient_per_hour: u32,
+    pub retention: retention::RetentionSettings,
 }
 
 impl Settings {
@@ -106,6 +109,7 @@ impl Settings {
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
             max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
+            retention: retention::RetentionSettings::from_config(&c.retention),
         }
     }
 }

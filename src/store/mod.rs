@@ -1,7 +1,9 @@
 //! SQLite persistence. One file, WAL, one writer at a time (`BEGIN IMMEDIATE`), any number
 //! of readers on their own connections (the TUI and `sqlite3` included).
 
+pub mod backup;
 pub mod browse;
+pub mod erasure;
 pub mod install;
 pub mod jobs;
 mod migrations;
@@ -11,6 +13,7 @@ pub mod quota;
 pub mod reservations;
 pub mod routes;
 mod row;
+mod scrub;
 pub mod stats;
 
 use std::collections::VecDeque;
@@ -93,6 +96,10 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Riders' data: bytes freed by an UPDATE or DELETE are zeroed, not left in free
+        // space where `carette forget` or retention could not reach them. Costs a little
+        // CPU per write; pages are written whole anyway.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // FULL: an acknowledged request survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }

@@ -157,8 +157,11 @@ impl Reader {
 
     pub fn activity(&self, now: DateTime<Utc>) -> Result<Activity, ServiceError> {
         let days = self.service.daily_activity(now, CHART_DAYS)?;
+        // The panel has room for the jobs riders feel (and the email line); retention's
+        // runs show in /metrics (carette_job_*) and the logs.
         let jobs = Job::ALL
             .into_iter()
+            .filter(|j| *j != Job::Retention)
             .map(|j| Ok((j, self.service.last_job_run(j)?)))
             .collect::<Result<_, ServiceError>>()?;
         Ok(Activity { days, jobs })

@@ -116,6 +116,10 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "routing.stop_minutes",
         "email.templates_dir",
         "email.outbox_lease_secs",
+        "retention.trips_days",
+        "retention.sent_emails_days",
+        "retention.job_runs_days",
+        "retention.eml_days",
         "email.max_per_recipient_per_hour",
     ]
     .into_iter()
@@ -196,7 +200,7 @@ fn every_key_of_a_full_file_is_read() {
 }
 
 /// Each invalid fixture: the key its error must name, and a fragment of the reason.
-const INVALID: [(&str, &str, &str); 19] = [
+const INVALID: [(&str, &str, &str); 21] = [
     (
         "unknown_key.toml",
         "smtp.passwd",
@@ -246,6 +250,16 @@ const INVALID: [(&str, &str, &str); 19] = [
         "invalid value (not shown)",
     ),
     ("short_secret.toml", "security.secret_key", "too short"),
+    (
+        "retention_zero.toml",
+        "retention.trips_days",
+        "0 is not a number of days to keep data",
+    ),
+    (
+        "retention_negative.toml",
+        "retention.eml_days",
+        "-3 is not a number of days to keep data",
+    ),
     ("secret_31_chars.toml", "security.secret_key", "at least 32"),
     (
         "low_variety_secret.toml",

@@ -1,4 +1,6 @@
-//! The real binary: the daemon's lifecycle under signals and crashes, and the one-shot commands.
+//! The real binary: the daemon's lifecycle under signals and crashes, attacks and a locked
+//! database, the one-shot commands, and the operator's tools (backup, Litestream, retention,
+//! forget, check, the systemd unit).
 #![allow(clippy::unwrap_used)] // a test that cannot set up should panic
 
 #[path = "../support/mod.rs"]
@@ -8,4 +10,5 @@ mod commands;
 mod file_modes;
 mod hardening;
 mod lifecycle;
+mod ops;
 mod riders;

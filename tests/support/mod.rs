@@ -3,6 +3,7 @@
 //! peers the tests talk to (in-process SMTP server, OSRM stub, HTTP server, TUI harness).
 #![allow(dead_code, unused_imports)]
 
+pub mod daemon;
 pub mod db;
 pub mod hot_queries;
 pub mod http;
