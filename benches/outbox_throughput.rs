@@ -73,6 +73,7 @@ fn main() {
                 destination: place("Grenoble Gare"),
                 departure_at: (now + Duration::days(2)).to_rfc3339(),
                 seats: 3,
+                lang: None,
             },
             now,
         )
@@ -86,6 +87,7 @@ fn main() {
                 seats: 1,
                 pickup: Some(place("Place Bellecour")),
                 message: Some("J'ai un petit sac.".into()),
+                lang: None,
             },
             now,
         )

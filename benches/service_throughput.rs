@@ -33,6 +33,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                 destination: place("Grenoble"),
                 departure_at: (now + Duration::days(3)).to_rfc3339(),
                 seats: 8,
+                lang: None,
             },
             now,
         )
@@ -49,6 +50,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                     destination: place("Grenoble"),
                     departure_at: (now + Duration::days(3)).to_rfc3339(),
                     seats: 8,
+                    lang: None,
                 },
                 now,
             )
@@ -66,6 +68,7 @@ fn service_run(dir: &std::path::Path) -> f64 {
                     seats: 1,
                     pickup: None,
                     message: None,
+                    lang: None,
                 },
                 now,
             )

@@ -51,6 +51,7 @@ fn run(dir: &Path, name: &str, threads: usize, drop_search: bool) -> (f64, u64) 
                     destination: place("Grenoble Gare"),
                     departure_at: (now + Duration::days(3)).to_rfc3339(),
                     seats: 8,
+                    lang: None,
                 },
                 now,
             )
@@ -89,6 +90,7 @@ fn run(dir: &Path, name: &str, threads: usize, drop_search: bool) -> (f64, u64) 
                         seats: 1,
                         pickup: Some(place("Place Bellecour")),
                         message: Some("J'ai un petit sac".into()),
+                        lang: None,
                     };
                     svc.request_seat(offers[i / 4], &input, now).unwrap();
                 }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::domain::Lang;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -203,6 +204,8 @@ pub struct EmailConfig {
     /// How long the sender holds a claimed email; after a crash, emails it claimed but
     /// did not finish are sent again once this has passed.
     pub outbox_lease_secs: u64,
+    /// Language of riders who did not choose one (`lang` absent from the API call).
+    pub default_lang: Lang,
     /// Emails that other people's actions (seat requests, fresh-link resends, link
     /// answers) may cause to one address in any hour; beyond it they are refused (429).
     pub max_per_recipient_per_hour: u32,
@@ -213,6 +216,7 @@ impl Default for EmailConfig {
         EmailConfig {
             templates_dir: None,
             outbox_lease_secs: 300,
+            default_lang: Lang::Fr,
             max_per_recipient_per_hour: 20,
         }
     }

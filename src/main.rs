@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Check or preview email templates (an `email.templates_dir` override folder)
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
     /// Run scheduled jobs once (for cron or by hand)
     Jobs {
         #[arg(value_enum)]
@@ -68,6 +73,21 @@ enum Command {
     },
     /// Doctor: config, database, permissions, disk, SMTP login, OSRM, base_url; exit 0 if all pass
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplatesCommand {
+    /// Check an override folder: every file parses, names only known variables and renders
+    /// in every language; prints file:line errors and exits 1 if any
+    Check {
+        /// The folder (default: email.templates_dir of the config)
+        dir: Option<PathBuf>,
+    },
+    /// Write every email in every language, with sample data, as .html, .txt and .eml
+    Preview {
+        /// Output folder (created if needed)
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +129,10 @@ fn main() -> ExitCode {
         Command::Init => cli::init(config),
         Command::Jobs { which } => cli::jobs(config, which),
         Command::TestEmail { to } => cli::test_email(config, &to),
+        Command::Templates { command } => match command {
+            TemplatesCommand::Check { dir } => cli::templates_check(config, dir.as_deref()),
+            TemplatesCommand::Preview { dir } => cli::templates_preview(config, &dir),
+        },
         Command::Backup { path } => cli::backup(config, &path),
         Command::Forget { email } => cli::forget(config, &email),
         Command::Check => cli::check(config),

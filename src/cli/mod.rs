@@ -5,6 +5,7 @@ mod check;
 mod forget;
 mod outbox;
 mod stats;
+mod templates;
 mod test_email;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ pub use check::check;
 pub use forget::forget;
 pub use outbox::{deliver_queued, outbox_list, outbox_retry};
 pub use stats::stats;
+pub use templates::{templates_check, templates_preview};
 pub use test_email::test_email;
 
 /// Logs go to stderr (stdout is for command output such as `stats --json`); RUST_LOG overrides.

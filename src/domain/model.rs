@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::lang::Lang;
 use super::status::Status;
 
 /// A named place, optionally with coordinates (needed only for route recalculation).
@@ -57,6 +58,8 @@ pub struct Offer {
     pub seats_left: i64,
     pub status: OfferStatus,
     pub created_at: DateTime<Utc>,
+    /// The driver's language: emails and pages for the driver use it.
+    pub lang: Lang,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +78,8 @@ pub struct Reservation {
     pub updated_at: DateTime<Utc>,
     /// iCalendar SEQUENCE of this reservation's invite; bumped on every change the rider sees.
     pub calendar_sequence: i64,
+    /// The passenger's language: emails and pages for the passenger use it.
+    pub lang: Lang,
 }
 
 impl serde::Serialize for Status {

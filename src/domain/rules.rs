@@ -97,6 +97,7 @@ mod tests {
             seats_left,
             status: OfferStatus::Active,
             created_at: at(0, 0),
+            lang: crate::domain::Lang::Fr,
         }
     }
 
@@ -113,6 +114,7 @@ mod tests {
             pickup_at: None,
             created_at,
             updated_at: created_at,
+            lang: crate::domain::Lang::Fr,
             calendar_sequence: 0,
         }
     }

@@ -249,6 +249,7 @@ fn offer_json(o: &Offer, with_contact: bool) -> Value {
         "seats_left": o.seats_left,
         "status": o.status.as_str(),
         "created_at": rfc3339(o.created_at),
+        "lang": o.lang.as_str(),
     });
     if with_contact {
         v["driver_email"] = json!(o.driver_email);
@@ -268,5 +269,6 @@ fn reservation_json(r: &Reservation, expires_at: DateTime<Utc>) -> Value {
         "message": r.message,
         "created_at": rfc3339(r.created_at),
         "expires_at": rfc3339(expires_at),
+        "lang": r.lang.as_str(),
     })
 }

@@ -43,6 +43,7 @@ pub async fn offer_page(state: &Arc<HttpState>, req: &Request<Incoming>, id: i64
         Ok(Ok((offer, reservations))) => {
             let tokens = CardTokens { state, now };
             let context = json!({
+                "lang": offer.lang.as_str(),
                 "card": pages::offer_card(&tokens, &offer, &reservations, false),
             });
             response::page(state, StatusCode::OK, "offer", &context)
@@ -73,11 +74,17 @@ pub async fn dashboard(state: &Arc<HttpState>, req: &Request<Incoming>) -> Resp 
         Ok(Ok(offers)) => {
             let tokens = CardTokens { state, now };
             let driver_name = offers.first().map(|(o, _)| o.driver_name.clone());
+            // The driver's language as given with the latest offer; none yet: the default.
+            let lang = offers
+                .iter()
+                .max_by_key(|(o, _)| o.created_at)
+                .map(|(o, _)| o.lang.as_str());
             let cards: Vec<_> = offers
                 .iter()
                 .map(|(o, rs)| pages::offer_card(&tokens, o, rs, true))
                 .collect();
             let context = json!({
+                "lang": lang,
                 "driver_name": driver_name,
                 "driver_email": email,
                 "cards": cards,

@@ -18,7 +18,7 @@ use super::server::blocking;
 use super::{HttpState, rate_limit};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{Claims, LinkAction, Subject, TokenError};
-use crate::domain::{Action, Refusal};
+use crate::domain::{Action, Refusal, Status};
 use crate::service::links::ResendOutcome;
 use crate::service::{Service, ServiceError, TransitionOutcome};
 
@@ -162,10 +162,14 @@ async fn reservation_link(
             let deadline = state.service.request_deadline(&r, &o);
             return pages::request_expired(state, &o, &r, deadline, now, false);
         }
-        Err(Refusal::Departed) => return pages::departed(state, &o, now, false),
+        Err(Refusal::Departed) => {
+            let lang = pages::reader_lang(link, &o, Some(&r));
+            return pages::departed(state, lang, &o, now, false);
+        }
         Err(Refusal::NoSeats(_)) => return no_seats(state, &o, &r, now, false),
     }
     let context = json!({
+        "lang": pages::reader_lang(link, &o, Some(&r)).as_str(),
         "action": pages::action(link),
         "form": pages::form(link, &Subject::Reservation(r.id), token),
         "offer": pages::offer(&o, now),
@@ -215,10 +219,15 @@ async fn reservation_submit(
     .await;
     match submitted {
         Ok(Submitted::Done(outcome)) => {
+            let mut reservation = pages::reservation(&outcome.reservation);
+            // "Demande" or "réservation": whether seats were held before this change.
+            reservation["was_pending"] = json!(outcome.previous == Status::Pending);
+            let lang = pages::reader_lang(link, &outcome.offer, Some(&outcome.reservation));
             let context = json!({
+                "lang": lang.as_str(),
                 "action": pages::action(link),
                 "offer": pages::offer(&outcome.offer, now),
-                "reservation": pages::reservation(&outcome.reservation),
+                "reservation": reservation,
                 "affected": Value::Null,
             });
             response::page(state, StatusCode::OK, "done", &context)
@@ -238,7 +247,10 @@ async fn reservation_submit(
                 Loaded::Failed(resp) => return resp,
             };
             match e {
-                ServiceError::OfferDeparted { .. } => pages::departed(state, &o, now, true),
+                ServiceError::OfferDeparted { .. } => {
+                    let lang = pages::reader_lang(link, &o, Some(&r));
+                    pages::departed(state, lang, &o, now, true)
+                }
                 ServiceError::NoSeats(_) => no_seats(state, &o, &r, now, true),
                 _ => pages::already(state, link, &o, Some(&r), now, true),
             }
@@ -262,6 +274,7 @@ fn no_seats(
 ) -> Resp {
     let refuse = pages::sign(state, LinkAction::Refuse, &Subject::Reservation(r.id), now);
     let context = json!({
+        "lang": o.lang.as_str(),
         "offer": pages::offer(o, now),
         "reservation": pages::reservation(r),
         "refuse_form": pages::form(LinkAction::Refuse, &Subject::Reservation(r.id), refuse),
@@ -289,11 +302,12 @@ async fn offer_cancel(
     }
     // A departure time never changes, so checking it before the write is race-free.
     if o.departure_at <= now {
-        return pages::departed(state, &o, now, submit);
+        return pages::departed(state, o.lang, &o, now, submit);
     }
     if !submit {
         let affected = rs.iter().filter(|r| !r.status.is_final()).count();
         let context = json!({
+            "lang": o.lang.as_str(),
             "action": pages::action(action),
             "form": pages::form(action, &Subject::Offer(o.id), token),
             "offer": pages::offer(&o, now),
@@ -312,6 +326,7 @@ async fn offer_cancel(
         return pages::already(state, action, &outcome.offer, None, now, true);
     }
     let context = json!({
+        "lang": outcome.offer.lang.as_str(),
         "action": pages::action(action),
         "offer": pages::offer(&outcome.offer, now),
         "reservation": Value::Null,
@@ -325,12 +340,12 @@ fn affected_json(n: usize) -> Value {
     if n == 0 {
         return Value::Null;
     }
-    let words = if n == 1 {
-        "1 réservation".to_owned()
+    let (fr, en) = if n == 1 {
+        ("1 réservation".to_owned(), "1 booking".to_owned())
     } else {
-        format!("{n} réservations")
+        (format!("{n} réservations"), format!("{n} bookings"))
     };
-    json!({ "count": n, "fr": words })
+    json!({ "count": n, "fr": fr, "en": en })
 }
 
 /// POST /api/link/resend: the "Lien expiré" page's button.

@@ -9,31 +9,38 @@ use super::HttpState;
 use super::response::{self, Resp};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
-use crate::domain::{Action, Status};
+use crate::domain::{Action, Lang, Status};
+use crate::mail::words::Words;
 use crate::service::context::rfc3339;
 
-/// "1 place", "3 places".
-pub fn seats_fr(n: i64) -> String {
-    if n <= 1 {
-        format!("{n} place")
-    } else {
-        format!("{n} places")
+/// The wordings of a count in every language: `<base>_fr`, `<base>_en`.
+fn counts(m: &mut serde_json::Map<String, Value>, base: &str, n: i64, left: bool) {
+    let n = u64::try_from(n).unwrap_or(0);
+    for lang in Lang::ALL {
+        let words = Words { lang, this_year: 0 };
+        let text = if left {
+            words.seats_left(n)
+        } else {
+            words.seats(n)
+        };
+        m.insert(format!("{base}_{lang}"), json!(text));
     }
 }
 
-fn seats_left_fr(n: i64) -> String {
-    match n {
-        ..=0 => "aucune place libre".to_owned(),
-        1 => "1 place libre".to_owned(),
-        n => format!("{n} places libres"),
+/// The language of whoever holds a link for `a`: the passenger for a cancel link,
+/// the driver for every other.
+pub fn reader_lang(a: LinkAction, o: &Offer, r: Option<&Reservation>) -> Lang {
+    match (a, r) {
+        (LinkAction::Cancel, Some(r)) => r.lang,
+        _ => o.lang,
     }
 }
 
 pub fn offer(o: &Offer, now: DateTime<Utc>) -> Value {
     let mut v = crate::service::context::offer_json(o);
     if let Some(m) = v.as_object_mut() {
-        m.insert("seats_fr".into(), json!(seats_fr(o.seats)));
-        m.insert("seats_left_fr".into(), json!(seats_left_fr(o.seats_left)));
+        counts(m, "seats", o.seats, false);
+        counts(m, "seats_left", o.seats_left, true);
         m.insert(
             "is_cancelled".into(),
             json!(o.status == OfferStatus::Cancelled),
@@ -52,7 +59,6 @@ pub fn reservation(r: &Reservation) -> Value {
         "passenger_name": r.passenger_name,
         "passenger_email": email,
         "seats": r.seats,
-        "seats_fr": seats_fr(r.seats),
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
         "message": r.message,
         "pickup_at": r.pickup_at.map(rfc3339),
@@ -61,6 +67,9 @@ pub fn reservation(r: &Reservation) -> Value {
     });
     for s in Status::ALL {
         v[format!("is_{}", s.as_str())] = json!(r.status == s);
+    }
+    if let Some(m) = v.as_object_mut() {
+        counts(m, "seats", r.seats, false);
     }
     v
 }
@@ -116,7 +125,12 @@ pub fn too_many_emails(state: &HttpState, retry_after_secs: i64) -> Resp {
     } else {
         format!("{minutes} minutes")
     };
-    let context = json!({ "wait_fr": wait_fr });
+    let wait_en = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let context = json!({ "wait_fr": wait_fr, "wait_en": wait_en });
     let mut resp = response::page(
         state,
         StatusCode::TOO_MANY_REQUESTS,
@@ -144,8 +158,14 @@ pub fn status_for(submit: bool) -> StatusCode {
     }
 }
 
-pub fn departed(state: &HttpState, o: &Offer, now: DateTime<Utc>, submit: bool) -> Resp {
-    let context = json!({ "offer": offer(o, now) });
+pub fn departed(
+    state: &HttpState,
+    lang: Lang,
+    o: &Offer,
+    now: DateTime<Utc>,
+    submit: bool,
+) -> Resp {
+    let context = json!({ "lang": lang.as_str(), "offer": offer(o, now) });
     response::page(state, status_for(submit), "departed", &context)
 }
 
@@ -159,7 +179,9 @@ pub fn request_expired(
     now: DateTime<Utc>,
     submit: bool,
 ) -> Resp {
+    // Only the driver answers a request: the page is in the driver's language.
     let context = json!({
+        "lang": o.lang.as_str(),
         "offer": offer(o, now),
         "reservation": reservation(r),
         "deadline": rfc3339(deadline),
@@ -178,6 +200,7 @@ pub fn already(
     submit: bool,
 ) -> Resp {
     let context = json!({
+        "lang": reader_lang(a, o, r).as_str(),
         "action": action(a),
         "offer": offer(o, now),
         "reservation": r.map(reservation),

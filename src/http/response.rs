@@ -61,7 +61,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 /// Renders `templates/page/<page>.html`; a template failure is logged and becomes a
 /// static page, never a blank or a panic.
 pub fn page(state: &HttpState, status: StatusCode, page: &str, context: &Value) -> Resp {
-    match state.renderer.render_page(page, context) {
+    match state.renderer.render_page_at(page, context, state.now()) {
         Ok(html) => with_body(status, "text/html; charset=utf-8", html),
         Err(e) => {
             tracing::error!(page, error = %e, "cannot render page");

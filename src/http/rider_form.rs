@@ -290,7 +290,7 @@ pub fn offer_input(f: &Fields, tz: Tz, now: DateTime<Utc>) -> Result<OfferInput,
         _ => None,
     };
     let seats = seats(&mut e, f.get("seats"), MAX_OFFER_SEATS);
-    lang(&mut e, f.get("lang"));
+    let lang = lang(&mut e, f.get("lang"));
     match (name, email, origin, destination, departure, seats) {
         (Some(name), Some(email), Some(origin), Some(destination), Some(at), Some(seats))
             if e.is_empty() =>
@@ -302,6 +302,7 @@ pub fn offer_input(f: &Fields, tz: Tz, now: DateTime<Utc>) -> Result<OfferInput,
                 destination: place(destination),
                 departure_at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 seats,
+                lang,
             })
         }
         _ => Err(e),
@@ -338,7 +339,7 @@ pub fn seat_input(f: &Fields, seats_left: i64) -> Result<ReservationInput, FormE
             validate::free_text("message", f.get("message"), MAX_MESSAGE_CHARS),
         )
         .flatten();
-    lang(&mut e, f.get("lang"));
+    let lang = lang(&mut e, f.get("lang"));
     match (name, email, seats) {
         (Some(name), Some(email), Some(seats)) if e.is_empty() => Ok(ReservationInput {
             passenger_name: name,
@@ -346,6 +347,7 @@ pub fn seat_input(f: &Fields, seats_left: i64) -> Result<ReservationInput, FormE
             seats,
             pickup: pickup.map(place),
             message,
+            lang,
         }),
         _ => Err(e),
     }

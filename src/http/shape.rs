@@ -53,6 +53,7 @@ pub const OFFER: &[Field] = &[
     req("destination", Kind::Place),
     req("departure_at", Kind::Str),
     req("seats", Kind::Int),
+    opt("lang", Kind::Str),
 ];
 
 /// `ReservationInput`.
@@ -62,6 +63,7 @@ pub const RESERVATION: &[Field] = &[
     req("seats", Kind::Int),
     opt("pickup", Kind::Place),
     opt("message", Kind::Str),
+    opt("lang", Kind::Str),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,14 +281,14 @@ mod tests {
             "driver_name": "Jean", "driver_email": "jean@example.org",
             "origin": {"label": "Lyon", "lat": 45.7, "lon": 4.8},
             "destination": {"label": "Grenoble"},
-            "departure_at": "2030-01-01T08:00:00+01:00", "seats": 3
+            "departure_at": "2030-01-01T08:00:00+01:00", "seats": 3, "lang": "en"
         })
     }
 
     fn reservation() -> Value {
         json!({
             "passenger_name": "Marie", "passenger_email": "marie@example.org", "seats": 1,
-            "pickup": {"label": "Bellecour"}, "message": "Merci"
+            "pickup": {"label": "Bellecour"}, "message": "Merci", "lang": "fr"
         })
     }
 

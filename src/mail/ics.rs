@@ -122,7 +122,9 @@ pub fn invite_for(
     let install = str_of(calendar, "install")?;
     let host = parties.host;
     let (method, event) = match template {
-        "confirmed_passenger" | "route_updated_passenger" if status == Some("confirmed") => {
+        "confirmed_passenger" | "route_updated_passenger" | "pickup_time_passenger"
+            if status == Some("confirmed") =>
+        {
             (Method::Request, Event::Reservation)
         }
         "cancelled_passenger" | "removed_passenger" | "offer_cancelled_passenger"
@@ -139,7 +141,12 @@ pub fn invite_for(
     let origin = str_of(offer, "origin").unwrap_or_default();
     let destination = str_of(offer, "destination").unwrap_or_default();
     let departure = instant(offer, "departure_at")?;
-    let summary = format!("Covoiturage {origin} → {destination}");
+    let en = context.get("lang").and_then(Value::as_str) == Some("en");
+    let summary = if en {
+        format!("Carpool {origin} → {destination}")
+    } else {
+        format!("Covoiturage {origin} → {destination}")
+    };
     let (uid, sequence, start, location, description) = match event {
         Event::Reservation => {
             let r = reservation?;
@@ -148,10 +155,16 @@ pub fn invite_for(
             let start = instant(r, "pickup_at").unwrap_or(departure);
             let driver = str_of(offer, "driver_name").unwrap_or_default();
             let driver_email = str_of(offer, "driver_email").unwrap_or_default();
-            let description = format!(
-                "Conducteur : {driver} <{driver_email}>\nTrajet : {origin} → {destination}\nPrise en charge : {}",
-                pickup_label.unwrap_or(origin)
-            );
+            let place = pickup_label.unwrap_or(origin);
+            let description = if en {
+                format!(
+                    "Driver: {driver} <{driver_email}>\nTrip: {origin} → {destination}\nPickup: {place}"
+                )
+            } else {
+                format!(
+                    "Conducteur : {driver} <{driver_email}>\nTrajet : {origin} → {destination}\nPrise en charge : {place}"
+                )
+            };
             (
                 format!("reservation-{id}.{install}@{host}"),
                 sequence,
@@ -162,15 +175,28 @@ pub fn invite_for(
         }
         Event::Trip => {
             let id = offer.get("id").and_then(Value::as_i64)?;
-            let mut description = format!("Trajet : {origin} → {destination}\nPassagers :");
+            let mut description = if en {
+                format!("Trip: {origin} → {destination}\nPassengers:")
+            } else {
+                format!("Trajet : {origin} → {destination}\nPassagers :")
+            };
             let passengers = context.get("passengers").and_then(Value::as_array);
             let passengers = passengers.map(Vec::as_slice).unwrap_or_default();
             if passengers.is_empty() {
-                description.push_str(" aucun pour le moment");
+                description.push_str(if en {
+                    " none yet"
+                } else {
+                    " aucun pour le moment"
+                });
             }
             for p in passengers {
                 let name = str_of(p, "name").unwrap_or_default();
-                let pickup = str_of(p, "pickup").unwrap_or("lieu non précisé");
+                let unknown = if en {
+                    "place not given"
+                } else {
+                    "lieu non précisé"
+                };
+                let pickup = str_of(p, "pickup").unwrap_or(unknown);
                 description.push_str(&format!("\n- {name} ({pickup})"));
             }
             let sequence = calendar.get("trip_sequence").and_then(Value::as_i64)?;

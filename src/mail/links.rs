@@ -105,6 +105,27 @@ impl LinkBuilder {
                 })
                 .collect();
             links.insert("remove".to_owned(), Value::Object(remove));
+            // The driver's reminder lists requests still waiting for an answer.
+            let pending_ids: Vec<i64> = context
+                .get("pending")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("reservation_id").and_then(Value::as_i64))
+                .collect();
+            for (key, action) in [
+                ("accept_by", LinkAction::Accept),
+                ("refuse_by", LinkAction::Refuse),
+            ] {
+                let by_id: Map<String, Value> = pending_ids
+                    .iter()
+                    .map(|id| {
+                        let url = self.url(action, &Subject::Reservation(*id), now);
+                        (id.to_string(), Value::String(url))
+                    })
+                    .collect();
+                links.insert(key.to_owned(), Value::Object(by_id));
+            }
         } else if actionable
             && matches!(reservation_status, Some("pending" | "confirmed"))
             && let Some(id) = reservation_id

@@ -7,3 +7,4 @@ pub mod outgoing;
 pub mod render;
 pub mod sender;
 pub mod test_send;
+pub mod words;

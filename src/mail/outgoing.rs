@@ -57,9 +57,10 @@ impl Outgoing {
     ) -> Result<Outgoing, OutgoingError> {
         Ok(Outgoing {
             mailer: Mailer::from_config(config, data_dir)?,
-            renderer: Arc::new(Renderer::new(
+            renderer: Arc::new(Renderer::with_default_lang(
                 config.jobs.timezone,
                 config.email.templates_dir.as_deref(),
+                config.email.default_lang,
             )?),
             links: LinkBuilder::new(
                 &config.server.base_url,
@@ -75,7 +76,9 @@ impl Outgoing {
     /// full TTL from the moment the email leaves, whatever the retries before.
     pub fn prepare(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<Message, PrepareError> {
         let links = self.links.links_for(&row.template, &row.context, now);
-        let rendered = self.renderer.render(&row.template, &row.context, &links)?;
+        let rendered = self
+            .renderer
+            .render_at(&row.template, &row.context, &links, now)?;
         let to_name = row
             .context
             .get("recipient_name")

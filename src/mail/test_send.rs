@@ -167,8 +167,12 @@ pub fn send_test(config: &Config, to: &str) -> Result<TestReport, TestSendError>
         }
         Err(e) => return Err(fail(e)),
     }
-    let renderer = Renderer::new(config.jobs.timezone, config.email.templates_dir.as_deref())
-        .map_err(|e| TestSendError::Setup(format!("email templates: {e}")))?;
+    let renderer = Renderer::with_default_lang(
+        config.jobs.timezone,
+        config.email.templates_dir.as_deref(),
+        config.email.default_lang,
+    )
+    .map_err(|e| TestSendError::Setup(format!("email templates: {e}")))?;
     let now = Utc::now();
     let context = json!({
         "recipient_name": null, "offer": null, "reservation": null, "passengers": [],

@@ -35,11 +35,7 @@ pub fn offer_json(o: &Offer) -> Value {
     })
 }
 
-fn reservation_json(
-    r: &Reservation,
-    expires_at: Option<DateTime<Utc>>,
-    previous_pickup_at: Option<DateTime<Utc>>,
-) -> Value {
+fn reservation_json(r: &Reservation, extra: &Extra) -> Value {
     json!({
         "id": r.id,
         "passenger_name": r.passenger_name,
@@ -48,10 +44,11 @@ fn reservation_json(
         "pickup": r.pickup.as_ref().map(|p| p.label.clone()),
         "message": r.message,
         "pickup_at": r.pickup_at.map(rfc3339),
-        "previous_pickup_at": previous_pickup_at.map(rfc3339),
+        "previous_pickup_at": extra.previous_pickup_at.map(rfc3339),
         "status": r.status.as_str(),
+        "previous_status": extra.previous_status.map(Status::as_str),
         "created_at": rfc3339(r.created_at),
-        "expires_at": expires_at.map(rfc3339),
+        "expires_at": extra.expires_at.map(rfc3339),
         "calendar_sequence": r.calendar_sequence,
     })
 }
@@ -67,6 +64,25 @@ fn passengers_json(ps: &[Reservation]) -> Value {
                     "seats": p.seats,
                     "pickup": p.pickup.as_ref().map(|x| x.label.clone()),
                     "pickup_at": p.pickup_at.map(rfc3339),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Pending requests of a trip as the driver's reminder lists them (no email address:
+/// contact details are exchanged only once a request is accepted).
+fn pending_json(ps: &[Reservation]) -> Value {
+    Value::Array(
+        ps.iter()
+            .map(|p| {
+                json!({
+                    "reservation_id": p.id,
+                    "name": p.passenger_name,
+                    "seats": p.seats,
+                    "pickup": p.pickup.as_ref().map(|x| x.label.clone()),
+                    "message": p.message,
+                    "created_at": rfc3339(p.created_at),
                 })
             })
             .collect(),
@@ -89,9 +105,13 @@ fn remove_key(v: &mut Value, key: &str) {
 
 /// Extra per-email facts beyond offer, reservation and passenger list.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Extra {
+pub(crate) struct Extra<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub previous_pickup_at: Option<DateTime<Utc>>,
+    /// The status before the change this email announces: says whether seats were held.
+    pub previous_status: Option<Status>,
+    /// Still-pending requests on the trip (the driver's reminder).
+    pub pending: Option<&'a [Reservation]>,
     /// Reminders: "demain" or "aujourd'hui", the departure's local day seen from the run.
     pub when_fr: Option<&'static str>,
 }
@@ -119,7 +139,7 @@ pub(crate) fn offer_email_with(
     reservation: Option<&Reservation>,
     passengers: &[Reservation],
     to: To,
-    extra: Extra,
+    extra: Extra<'_>,
 ) -> NewEmail {
     let shared = reservation.is_some_and(contacts_shared);
     let (recipient, recipient_name, reply_to) = match (to, reservation) {
@@ -136,9 +156,12 @@ pub(crate) fn offer_email_with(
         // Passenger emails always carry their reservation; this arm is the driver with no reservation.
         (_, None) => (offer.driver_email.clone(), offer.driver_name.clone(), None),
     };
+    let lang = match (to, reservation) {
+        (To::Passenger, Some(r)) => r.lang,
+        _ => offer.lang,
+    };
     let mut offer_value = offer_json(offer);
-    let mut reservation_value =
-        reservation.map(|r| reservation_json(r, extra.expires_at, extra.previous_pickup_at));
+    let mut reservation_value = reservation.map(|r| reservation_json(r, &extra));
     // Left out of the context altogether, not only of the wording: an override template
     // cannot print what is not there.
     if !shared {
@@ -152,13 +175,24 @@ pub(crate) fn offer_email_with(
         }
     }
     let mut context = json!({
+        "lang": lang.as_str(),
         "recipient_name": recipient_name,
         "offer": offer_value,
         "reservation": reservation_value,
         "passengers": passengers_json(passengers),
     });
+    if let Some(pending) = extra.pending {
+        context["pending"] = pending_json(pending);
+    }
     if let Some(word) = extra.when_fr {
+        // The same day word in each language; templates read the one of theirs.
+        let en = if word == "demain" {
+            "tomorrow"
+        } else {
+            "today"
+        };
         context["when_fr"] = json!(word);
+        context["when_en"] = json!(en);
     }
     NewEmail {
         template,
@@ -182,12 +216,27 @@ pub fn test_email_context(now: DateTime<Utc>) -> Value {
 }
 
 /// Emails gathered during a use case, written to the outbox inside its transaction.
-#[derive(Debug, Default)]
-pub(crate) struct EmailBatch(Vec<NewEmail>);
+#[derive(Debug)]
+pub(crate) struct EmailBatch {
+    emails: Vec<NewEmail>,
+    routing: bool,
+}
 
 impl EmailBatch {
-    pub fn push(&mut self, e: NewEmail) {
-        self.0.push(e);
+    /// `routing`: whether pickup times are computed (an OSRM server is configured), so an
+    /// email without one can say whether it is coming or is the departure time.
+    pub fn new(routing: bool) -> EmailBatch {
+        EmailBatch {
+            emails: Vec::new(),
+            routing,
+        }
+    }
+
+    pub fn push(&mut self, mut e: NewEmail) {
+        if let Some(map) = e.context.as_object_mut() {
+            map.insert("routing".to_owned(), self.routing.into());
+        }
+        self.emails.push(e);
     }
 
     /// Writes the emails to the outbox. Those that may carry a calendar invite get the
@@ -197,9 +246,9 @@ impl EmailBatch {
         tx: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let n = self.0.len();
+        let n = self.emails.len();
         let mut install = None;
-        for e in &mut self.0 {
+        for e in &mut self.emails {
             if ics::may_carry_invite(e.template) {
                 let id = match &install {
                     Some(id) => Value::clone(id),

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::reservations::emails_for;
 use super::{Service, ServiceError};
 use crate::domain::time::{day_word_fr, hourly_slot, reminder_slot, reminder_window};
-use crate::domain::{Action, Actor, next_status};
+use crate::domain::{Action, Actor, Status, next_status};
 use crate::store::{jobs, offers, reservations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -141,7 +141,7 @@ impl Service {
             let (moved, emails, more) = self.store.write(|tx| {
                 let due = reservations::due_for_expiry(tx, cutoff, now)?;
                 let more = due.len() > EXPIRE_BATCH;
-                let mut batch = EmailBatch::default();
+                let mut batch = EmailBatch::new(self.settings.routing_enabled);
                 let mut moved = 0;
                 for r in due.into_iter().take(EXPIRE_BATCH) {
                     let Ok(to) = next_status(r.status, Action::Expire) else {
@@ -155,8 +155,12 @@ impl Service {
                     else {
                         continue;
                     };
+                    let extra = Extra {
+                        previous_status: Some(Status::Pending),
+                        ..Extra::default()
+                    };
                     for &(template, to, _) in emails_for(Action::Expire) {
-                        batch.push(offer_email(template, &offer, Some(&r), &[], to));
+                        batch.push(offer_email_with(template, &offer, Some(&r), &[], to, extra));
                     }
                     moved += 1;
                 }
@@ -193,13 +197,18 @@ impl Service {
             for r in due {
                 by_offer.entry(r.offer_id).or_default().push(r);
             }
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             let mut reminded = 0;
             for (offer_id, rs) in by_offer {
                 let Some(offer) = offers::get(tx, offer_id)? else {
                     continue;
                 };
                 let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
+                // The driver can still answer these before the trip, from the reminder.
+                let pending: Vec<_> = reservations::for_offer(tx, offer_id)?
+                    .into_iter()
+                    .filter(|r| r.status == Status::Pending)
+                    .collect();
                 let extra = Extra {
                     when_fr: Some(day_word_fr(tz, offer.departure_at, now)),
                     ..Extra::default()
@@ -216,6 +225,10 @@ impl Service {
                     reservations::mark_reminded(tx, r.id, now)?;
                     reminded += 1;
                 }
+                let extra = Extra {
+                    pending: Some(&pending),
+                    ..extra
+                };
                 batch.push(offer_email_with(
                     "reminder_driver",
                     &offer,

@@ -68,7 +68,7 @@ impl Service {
             }
             quota::charge(tx, &email.recipient, now)?;
             let template = email.template;
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             batch.push(email);
             let n = batch.commit(tx, now)?;
             Ok((ResendOutcome::Queued(template), n))

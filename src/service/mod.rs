@@ -20,10 +20,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::IllegalTransition;
 use crate::domain::model::{Offer, Reservation};
 use crate::domain::seats::SeatError;
 use crate::domain::validate::FieldError;
+use crate::domain::{IllegalTransition, Lang};
 use crate::signal::Signal;
 use crate::store::{Store, StoreError};
 
@@ -95,6 +95,8 @@ pub struct Settings {
     pub reminder_time: NaiveTime,
     /// Route recalculation is requested after changes only when an OSRM server is configured.
     pub routing_enabled: bool,
+    /// The language of riders who did not choose one.
+    pub default_lang: Lang,
     /// `email.max_per_recipient_per_hour`: emails other people's actions may cause to
     /// one address in any hour.
     pub max_per_recipient_per_hour: u32,
@@ -108,6 +110,7 @@ impl Settings {
             tz: c.jobs.timezone,
             reminder_time: c.jobs.reminder_time,
             routing_enabled: c.routing.osrm_url.is_some(),
+            default_lang: c.email.default_lang,
             max_per_recipient_per_hour: c.email.max_per_recipient_per_hour,
             retention: retention::RetentionSettings::from_config(&c.retention),
         }

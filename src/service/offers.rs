@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::context::{EmailBatch, To, offer_email};
+use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::validate::{self, FieldError, MAX_LABEL_CHARS, MAX_NAME_CHARS};
-use crate::domain::{Action, Actor, next_status};
+use crate::domain::{Action, Actor, Lang, next_status};
 use crate::store::{offers, reservations, routes};
 
 /// A place as the API receives it.
@@ -45,15 +45,31 @@ pub struct OfferInput {
     /// RFC 3339, with an offset (e.g. "2026-12-03T08:00:00+01:00").
     pub departure_at: String,
     pub seats: i64,
+    /// "fr" or "en"; absent: `email.default_lang`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 pub const MAX_OFFER_SEATS: i64 = 8;
 
+/// The `lang` of an API body: absent means the configured default.
+pub(crate) fn lang_field(value: Option<&str>, default: Lang) -> Result<Lang, FieldError> {
+    match value {
+        None => Ok(default),
+        Some(code) => {
+            Lang::parse(code).ok_or_else(|| FieldError::new("lang", "must be \"fr\" or \"en\""))
+        }
+    }
+}
 /// SPEC: departures at most 365 days ahead (a year-9999 date made invalid calendar files).
 pub const MAX_DEPARTURE_AHEAD: chrono::Duration = chrono::Duration::days(365);
 
 impl OfferInput {
-    pub fn validate(&self, now: DateTime<Utc>) -> Result<offers::NewOffer, FieldError> {
+    pub fn validate(
+        &self,
+        now: DateTime<Utc>,
+        default_lang: Lang,
+    ) -> Result<offers::NewOffer, FieldError> {
         let departure_at = DateTime::parse_from_rfc3339(self.departure_at.trim())
             .map_err(|_| {
                 FieldError::new(
@@ -78,6 +94,7 @@ impl OfferInput {
             destination: self.destination.validate("destination")?,
             departure_at,
             seats: validate::seats("seats", self.seats, MAX_OFFER_SEATS)?,
+            lang: lang_field(self.lang.as_deref(), default_lang)?,
         })
     }
 }
@@ -97,7 +114,7 @@ impl Service {
         input: &OfferInput,
         now: DateTime<Utc>,
     ) -> Result<Offer, ServiceError> {
-        let new = input.validate(now)?;
+        let new = input.validate(now, self.settings.default_lang)?;
         let offer = self.store.write(|tx| {
             let id = offers::insert(tx, &new, now)?;
             offers::get(tx, id)?.ok_or(ServiceError::OfferNotFound(id))
@@ -126,7 +143,7 @@ impl Service {
                     0,
                 ));
             }
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             let mut cancelled = Vec::new();
             let affected: Vec<_> = reservations::for_offer(tx, offer_id)?
                 .into_iter()
@@ -144,18 +161,24 @@ impl Service {
             for (r, to) in affected {
                 quota::charge(tx, &r.passenger_email, now)?;
                 reservations::transition(tx, r.id, r.status, to, Actor::Driver, now)?;
-                cancelled.push(r.id);
+                cancelled.push((r.id, r.status));
             }
             offers::set_status(tx, offer_id, OfferStatus::Cancelled, now)?;
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
-            for id in &cancelled {
-                if let Some(r) = reservations::get(tx, *id)? {
-                    batch.push(offer_email(
+            for &(id, before) in &cancelled {
+                if let Some(r) = reservations::get(tx, id)? {
+                    // A pending request held no seat: its email must not say it did.
+                    let extra = Extra {
+                        previous_status: Some(before),
+                        ..Extra::default()
+                    };
+                    batch.push(offer_email_with(
                         "offer_cancelled_passenger",
                         &offer,
                         Some(&r),
                         &[],
                         To::Passenger,
+                        extra,
                     ));
                 }
             }

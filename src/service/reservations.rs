@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::offers::PlaceInput;
 use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::seats::check_seats;
 use crate::domain::validate::{self, FieldError, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
-use crate::domain::{Action, Actor, Status};
+use crate::domain::{Action, Actor, Lang, Status};
 use crate::domain::{Refusal, check_action, request_deadline};
 use crate::store::{offers, reservations, routes};
 
@@ -25,10 +25,17 @@ pub struct ReservationInput {
     pub pickup: Option<PlaceInput>,
     #[serde(default)]
     pub message: Option<String>,
+    /// "fr" or "en"; absent: `email.default_lang`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 impl ReservationInput {
-    fn validate(&self, offer_id: i64) -> Result<reservations::NewReservation, FieldError> {
+    fn validate(
+        &self,
+        offer_id: i64,
+        default_lang: Lang,
+    ) -> Result<reservations::NewReservation, FieldError> {
         Ok(reservations::NewReservation {
             offer_id,
             passenger_name: validate::single_line(
@@ -47,6 +54,7 @@ impl ReservationInput {
                 Some(m) => validate::free_text("message", m, MAX_MESSAGE_CHARS)?,
                 None => None,
             },
+            lang: super::offers::lang_field(self.lang.as_deref(), default_lang)?,
         })
     }
 }
@@ -55,6 +63,8 @@ impl ReservationInput {
 #[derive(Debug, Clone)]
 pub struct TransitionOutcome {
     pub reservation: Reservation,
+    /// The status before the change (a cancelled request held no seat; a reservation did).
+    pub previous: Status,
     pub offer: Offer,
     pub emails_queued: usize,
 }
@@ -98,7 +108,7 @@ impl Service {
         input: &ReservationInput,
         now: DateTime<Utc>,
     ) -> Result<Reservation, ServiceError> {
-        let new = input.validate(offer_id)?;
+        let new = input.validate(offer_id, self.settings.default_lang)?;
         let expire_after = self.settings.expire_after;
         let cap = self.settings.max_per_recipient_per_hour;
         let (reservation, emails) = self.store.write(|tx| {
@@ -135,7 +145,7 @@ impl Service {
                 expires_at: Some(request_deadline(r.created_at, expire_after, offer.departure_at)),
                 ..Extra::default()
             };
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             batch.push(offer_email_with("request_driver", &offer, Some(&r), &passengers, To::Driver, extra));
             batch.push(offer_email_with("request_passenger", &offer, Some(&r), &[], To::Passenger, extra));
             let n = batch.commit(tx, now)?;
@@ -231,10 +241,21 @@ impl Service {
             }
             let (r, offer) = load(tx, id)?;
             let passengers = reservations::confirmed_for_offer(tx, offer.id)?;
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let extra = Extra {
+                previous_status: Some(from),
+                ..Extra::default()
+            };
             for &(template, to, with_list) in emails_for(action) {
                 let list: &[Reservation] = if with_list { &passengers } else { &[] };
-                batch.push(offer_email(template, &offer, Some(&r), list, to));
+                batch.push(offer_email_with(
+                    template,
+                    &offer,
+                    Some(&r),
+                    list,
+                    to,
+                    extra,
+                ));
             }
             // The car's passenger list changed: pickup times may move.
             let route = routing && (from == Status::Confirmed || to == Status::Confirmed);
@@ -245,6 +266,7 @@ impl Service {
             Ok::<_, ServiceError>((
                 TransitionOutcome {
                     reservation: r,
+                    previous: from,
                     offer,
                     emails_queued,
                 },

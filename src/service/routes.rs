@@ -1,12 +1,13 @@
-//! Applying route recalculation results: pickup times, `route_updated_passenger` emails
-//! for moves of at least the threshold, and the retry state when OSRM failed.
+//! Applying route recalculation results: pickup times, `pickup_time_passenger` the first
+//! time a passenger's time is known, `route_updated_passenger` for later moves of at least
+//! the threshold, and the retry state when OSRM failed.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::context::{EmailBatch, Extra, To, offer_email_with};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
-use crate::store::{offers, reservations, routes};
+use crate::store::{offers, outbox, reservations, routes};
 
 /// A computed pickup for one confirmed reservation.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +42,9 @@ impl Service {
         })
     }
 
-    /// Stores the new pickup times computed for the passenger list `expected` and emails each
-    /// passenger whose (already known) pickup time moved by at least `threshold`.
+    /// Stores the new pickup times computed for the passenger list `expected`, tells each
+    /// passenger whose time is known for the first time (in the confirmation if it has not
+    /// left yet), and emails each one whose known time moved by at least `threshold`.
     pub fn apply_route(
         &self,
         offer_id: i64,
@@ -63,8 +65,9 @@ impl Service {
                 // Changed while OSRM was answering; the change requested its own recalculation.
                 return Ok(RouteApplied::default());
             }
-            let mut batch = EmailBatch::default();
+            let mut batch = EmailBatch::new(self.settings.routing_enabled);
             let mut moved = Vec::new();
+            let mut known = Vec::new();
             for p in pickups {
                 let Some(before) = current.iter().find(|r| r.id == p.reservation_id) else {
                     continue;
@@ -74,23 +77,39 @@ impl Service {
                     _ => None,
                 };
                 let notify = shift.is_some_and(|s| s >= threshold && s > Duration::zero());
-                reservations::set_pickup(tx, p.reservation_id, p.pickup_at, p.order, notify)?;
+                let first = before.pickup_at.is_none() && p.pickup_at.is_some();
+                // A new time is a new version of the passenger's calendar invite.
+                let bump = notify || first;
+                reservations::set_pickup(tx, p.reservation_id, p.pickup_at, p.order, bump)?;
                 if notify {
                     moved.push((p.reservation_id, before.pickup_at));
+                } else if let (true, Some(at)) = (first, p.pickup_at) {
+                    // The confirmation still waiting in the outbox can carry the time itself;
+                    // once it has left, the passenger gets a short email of its own.
+                    if !outbox::add_pickup_to_queued_confirmation(tx, p.reservation_id, at)? {
+                        known.push(p.reservation_id);
+                    }
                 }
             }
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
+            let mut emails = Vec::new();
             for (id, previous) in moved {
+                emails.push(("route_updated_passenger", id, previous));
+            }
+            for id in known {
+                emails.push(("pickup_time_passenger", id, None));
+            }
+            for (template, id, previous) in emails {
                 if let Some(r) = passengers.iter().find(|r| r.id == id) {
                     let extra = Extra {
                         previous_pickup_at: previous,
                         ..Extra::default()
                     };
                     batch.push(offer_email_with(
-                        "route_updated_passenger",
+                        template,
                         &offer,
                         Some(r),
-                        &passengers,
+                        &[],
                         To::Passenger,
                         extra,
                     ));

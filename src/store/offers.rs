@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use super::row::{corrupt, ts};
+use super::row::{corrupt, lang_of, ts};
+use crate::domain::Lang;
 use crate::domain::model::{Offer, OfferStatus, Place};
 use crate::domain::seats::seats_left;
 use crate::domain::time::to_db;
@@ -18,6 +19,7 @@ pub struct NewOffer {
     pub destination: Place,
     pub departure_at: DateTime<Utc>,
     pub seats: i64,
+    pub lang: Lang,
 }
 
 const SELECT: &str = "SELECT o.*, (SELECT COALESCE(SUM(r.seats), 0) FROM carpool_reservations r
@@ -47,6 +49,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Offer> {
         status: OfferStatus::parse(&status)
             .ok_or_else(|| corrupt("carpool_offers", format!("unknown offer status {status:?}")))?,
         created_at: ts(row, "created_at", "carpool_offers")?,
+        lang: lang_of(row, "carpool_offers")?,
     })
 }
 
@@ -54,8 +57,8 @@ pub fn insert(conn: &Connection, o: &NewOffer, now: DateTime<Utc>) -> Result<i64
     let now = to_db(now);
     conn.execute(
         "INSERT INTO carpool_offers (driver_name, driver_email, origin, origin_lat, origin_lon,
-            destination, destination_lat, destination_lon, departure_at, seats, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?11)",
+            destination, destination_lat, destination_lon, departure_at, seats, status, created_at, updated_at, lang)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?11, ?12)",
         params![
             o.driver_name,
             o.driver_email,
@@ -67,7 +70,8 @@ pub fn insert(conn: &Connection, o: &NewOffer, now: DateTime<Utc>) -> Result<i64
             o.destination.lon,
             to_db(o.departure_at),
             o.seats,
-            now
+            now,
+            o.lang.as_str()
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -114,6 +114,24 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
     Ok(conn.last_insert_rowid())
 }
 
+/// Writes a newly computed pickup time into the passenger's confirmation while it is still
+/// waiting in the outbox (never one being sent), so that email carries the time itself.
+/// True when a confirmation was updated.
+pub fn add_pickup_to_queued_confirmation(
+    conn: &Connection,
+    reservation_id: i64,
+    pickup_at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let at = pickup_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET context = json_set(context, '$.reservation.pickup_at', ?2)
+             WHERE reservation_id = ?1 AND template = 'confirmed_passenger' AND status = 'queued'",
+        )?
+        .execute(params![reservation_id, at])?;
+    Ok(n > 0)
+}
+
 /// A Message-ID local part, unique per install: the clock first, so the unique index on
 /// `message_id` grows at its end instead of dirtying a random page per email, then
 /// randomness, so two emails of the same microsecond (or two installs) never collide.

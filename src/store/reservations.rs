@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use super::row::{corrupt, opt_ts, ts};
+use super::row::{corrupt, lang_of, opt_ts, ts};
 use crate::domain::model::{AuditEntry, Place, Reservation};
 use crate::domain::time::to_db;
-use crate::domain::{Actor, Status};
+use crate::domain::{Actor, Lang, Status};
 
 #[derive(Debug, Clone)]
 pub struct NewReservation {
@@ -17,6 +17,7 @@ pub struct NewReservation {
     pub seats: i64,
     pub pickup: Option<Place>,
     pub message: Option<String>,
+    pub lang: Lang,
 }
 
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Reservation> {
@@ -46,6 +47,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Reservation> {
         created_at: ts(row, "created_at", "carpool_reservations")?,
         updated_at: ts(row, "updated_at", "carpool_reservations")?,
         calendar_sequence: row.get("calendar_sequence")?,
+        lang: lang_of(row, "carpool_reservations")?,
     })
 }
 
@@ -61,8 +63,8 @@ pub fn insert(
     };
     conn.prepare_cached(
         "INSERT INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, status,
-            pickup, pickup_lat, pickup_lon, message, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9)",
+            pickup, pickup_lat, pickup_lon, message, created_at, updated_at, lang)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
     )?
     .execute(params![
         r.offer_id,
@@ -73,7 +75,8 @@ pub fn insert(
         lat,
         lon,
         r.message,
-        now_s
+        now_s,
+        r.lang.as_str()
     ])?;
     let id = conn.last_insert_rowid();
     audit(conn, id, Actor::Passenger, None, Status::Pending, now)?;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
 use super::StoreError;
+use crate::domain::Lang;
 use crate::domain::time::from_db;
 
 pub(crate) fn ts(row: &Row<'_>, idx: &str, table: &'static str) -> rusqlite::Result<DateTime<Utc>> {
@@ -32,4 +33,9 @@ pub(crate) fn corrupt(table: &'static str, message: String) -> rusqlite::Error {
         rusqlite::types::Type::Text,
         Box::new(StoreError::Corrupt { table, message }),
     )
+}
+
+pub(crate) fn lang_of(row: &Row<'_>, table: &'static str) -> rusqlite::Result<Lang> {
+    let s: String = row.get("lang")?;
+    Lang::parse(&s).ok_or_else(|| corrupt(table, format!("unknown language {s:?} in lang")))
 }

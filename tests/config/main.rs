@@ -116,6 +116,7 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "routing.stop_minutes",
         "email.templates_dir",
         "email.outbox_lease_secs",
+        "email.default_lang",
         "retention.trips_days",
         "retention.sent_emails_days",
         "retention.job_runs_days",
@@ -174,6 +175,7 @@ fn every_key_of_a_full_file_is_read() {
     // Relative paths are anchored at the config file's directory.
     assert_eq!(c.database.path, Some(dir.path().join("data/rides.db")));
     assert_eq!(c.email.templates_dir, Some(dir.path().join("templates")));
+    assert_eq!(c.email.default_lang, carette::domain::Lang::En);
     assert_eq!(c.smtp.host.as_deref(), Some("smtp.example.org"));
     assert_eq!(
         (c.smtp.port, c.smtp.tls, c.smtp.auth),
@@ -200,7 +202,7 @@ fn every_key_of_a_full_file_is_read() {
 }
 
 /// Each invalid fixture: the key its error must name, and a fragment of the reason.
-const INVALID: [(&str, &str, &str); 21] = [
+const INVALID: [(&str, &str, &str); 22] = [
     (
         "unknown_key.toml",
         "smtp.passwd",
@@ -238,6 +240,11 @@ const INVALID: [(&str, &str, &str); 21] = [
         "expected \"HH:MM\"",
     ),
     ("bad_tls.toml", "smtp.tls", "unknown variant `ssl`"),
+    (
+        "bad_lang.toml",
+        "email.default_lang",
+        "expected \"fr\" or \"en\"",
+    ),
     (
         "bad_base_url.toml",
         "server.base_url",

@@ -8,3 +8,4 @@ mod cli;
 mod delivery;
 mod privacy;
 mod templates;
+mod templates_cli;

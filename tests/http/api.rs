@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::http::{config, offer_body, reservation_body, start, start_with};
+use carette::domain::token::{LinkAction, Subject};
 use serde_json::{Value, json};
 
 #[test]
@@ -216,6 +217,21 @@ fn every_bad_input_is_refused_and_writes_nothing() {
             Some("message"),
         ),
         ("/api/offers/999/reservations", r.clone(), 404, None),
+        (offers, with(&o, &["lang"], json!("de")), 422, Some("lang")),
+        (offers, with(&o, &["lang"], json!("EN")), 422, Some("lang")),
+        (offers, with(&o, &["lang"], json!(1)), 422, Some("lang")),
+        (
+            &seats,
+            with(&r, &["lang"], json!("fr-FR")),
+            422,
+            Some("lang"),
+        ),
+        (
+            &seats,
+            with(&r, &["lang"], json!(["en"])),
+            422,
+            Some("lang"),
+        ),
         // Ambiguous input: a repeated key (serde_json alone would keep the last one).
         (
             &seats,
@@ -532,6 +548,102 @@ fn cors_preflight_for_allowed_origins() {
         Some("https://widget.example")
     );
     assert_eq!(r.header("vary"), Some("Origin"));
+}
+
+/// The rider's `lang` is stored, returned, and decides the language of every email queued
+/// for them and of the pages behind their links; absent, it is the configured default.
+#[test]
+fn each_rider_gets_their_own_language() {
+    let s = start();
+    let r = s.post_json("/api/offers", &with(&offer_body(3), &["lang"], json!("en")));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["lang"], "en");
+    let offer = r.json()["id"].as_i64().unwrap();
+    assert_eq!(s.get(&format!("/api/offers/{offer}")).json()["lang"], "en");
+    let seats = format!("/api/offers/{offer}/reservations");
+    let fr = s.post_json(&seats, &reservation_body("Inès", "ines@example.org", 1));
+    assert_eq!(fr.json()["lang"], "fr", "the default");
+    let en = s.post_json(
+        &seats,
+        &with(
+            &reservation_body("Yannick", "yannick@example.org", 1),
+            &["lang"],
+            json!("en"),
+        ),
+    );
+    assert_eq!(en.status, 201, "{}", en.body);
+    assert_eq!(en.json()["lang"], "en");
+    let (fr_id, en_id) = (
+        fr.json()["id"].as_i64().unwrap(),
+        en.json()["id"].as_i64().unwrap(),
+    );
+
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let stored: Vec<(i64, String)> = conn
+        .prepare("SELECT id, lang FROM carpool_reservations ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored, [(fr_id, "fr".to_owned()), (en_id, "en".to_owned())]);
+    let offer_lang: String = conn
+        .query_row(
+            "SELECT lang FROM carpool_offers WHERE id = ?1",
+            [offer],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(offer_lang, "en");
+    // Each email carries its recipient's language: the driver's requests in English,
+    // the passengers' confirmations in theirs.
+    let queued: Vec<(String, String, String)> = conn
+        .prepare(
+            "SELECT template, recipient, json_extract(context, '$.lang') FROM outbox ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lang_of = |template: &str, to: &str| {
+        queued
+            .iter()
+            .find(|(t, r, _)| t == template && r == to)
+            .map(|(_, _, l)| l.clone())
+            .unwrap()
+    };
+    assert_eq!(lang_of("request_driver", "jean@example.org"), "en");
+    assert_eq!(lang_of("request_passenger", "ines@example.org"), "fr");
+    assert_eq!(lang_of("request_passenger", "yannick@example.org"), "en");
+
+    // Link pages: the driver's accept page in English, each passenger's cancel page in
+    // their own language, saying "request" while nothing is confirmed.
+    let accept = s.token(LinkAction::Accept, Subject::Reservation(fr_id));
+    let page = s
+        .get(&format!("/api/reservation/accept?token={accept}"))
+        .body;
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Accept this request?"),
+        "{page}"
+    );
+    let cancel = s.token(LinkAction::Cancel, Subject::Reservation(fr_id));
+    let page = s
+        .get(&format!("/api/reservation/cancel?token={cancel}"))
+        .body;
+    assert!(
+        page.contains("<html lang=\"fr\">") && page.contains("Annuler votre demande ?"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Nous préviendrons Jean Dupont par e-mail."),
+        "{page}"
+    );
+    let cancel = s.token(LinkAction::Cancel, Subject::Reservation(en_id));
+    let page = s
+        .get(&format!("/api/reservation/cancel?token={cancel}"))
+        .body;
+    assert!(page.contains("Cancel your request?"), "{page}");
 }
 
 /// POST /api/offers for a given driver address; returns the offer id.

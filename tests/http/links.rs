@@ -33,7 +33,7 @@ fn the_seed_flow_request_then_accept() {
         assert!(page.body.contains("2 places"));
         assert!(page.body.contains("Lyon Part-Dieu → Grenoble Gare"));
         assert!(
-            page.body.contains("lundi 10 juin à 09 h 30"),
+            page.body.contains("lundi 10 juin à 9 h 30"),
             "{}",
             page.body
         );
@@ -135,17 +135,20 @@ fn driver_removes_a_confirmed_passenger_only() {
     let before = s.dump();
     let page = s.get(&format!("/api/reservation/remove?token={token}"));
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("pas encore de passager à retirer"));
+    assert!(
+        page.body
+            .contains("il n'y a encore personne à retirer du trajet")
+    );
     let r = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(r.status, 409);
     assert_eq!(s.dump(), before);
 
     s.service.accept(id, t0()).unwrap();
     let page = s.get(&format!("/api/reservation/remove?token={token}"));
-    assert!(page.body.contains("Retirer ce passager"));
+    assert!(page.body.contains("Retirer cette personne du trajet"));
     let done = s.post_form("/api/reservation/remove", &format!("token={token}"));
     assert_eq!(done.status, 200);
-    assert!(done.body.contains("Passager retiré"));
+    assert!(done.body.contains("Retrait confirmé"));
     assert_eq!(s.status_of(id), "removed");
     let rows = s.outbox();
     assert_eq!(
@@ -373,7 +376,7 @@ fn an_answer_after_the_deadline_expires_the_request_once() {
         let page = s.get(&path);
         assert_eq!(page.status, 200);
         assert!(page.body.contains("Demande expirée"), "{}", page.body);
-        assert!(page.body.contains("2 juin à 10 h 00"), "{}", page.body);
+        assert!(page.body.contains("2 juin à 10 h"), "{}", page.body);
         assert!(!page.body.contains("<form"));
     }
     assert_eq!(s.dump(), before);

@@ -484,6 +484,7 @@ fn the_listing_shows_upcoming_offers_with_seats_left_filtered() {
         },
         departure_at: "2030-06-12T06:00:00Z".into(),
         seats: 2,
+        lang: None,
     };
     let annecy = s.service.create_offer(&other, t0()).unwrap().id;
     other.departure_at = "2030-06-01T09:00:00Z".into();

@@ -327,3 +327,68 @@ fn expire_runs_hourly_and_records_its_runs() {
         Some("expired 0 request(s), queued 0 email(s)")
     );
 }
+
+/// The driver's reminder lists the requests still waiting on the trip, each with its own
+/// accept and refuse links; the passengers' reminders say nothing of them.
+#[test]
+fn the_driver_reminder_lists_pending_requests_with_buttons() {
+    use carette::mail::links::LinkBuilder;
+    use carette::mail::render::Renderer;
+
+    let f = fixture();
+    let departure = utc(2026, 12, 4, 17, 0);
+    let confirmed = confirmed_on(&f, departure, "paul@example.org");
+    let offer = f.service.get_reservation(confirmed).unwrap().offer_id;
+    let asked = utc(2026, 12, 3, 8, 0);
+    let pending = f
+        .service
+        .request_seat(offer, &request("Inès", "ines@example.org", 2), asked)
+        .unwrap()
+        .id;
+    f.service
+        .run_job(Job::Reminders, utc(2026, 12, 3, 9, 0))
+        .unwrap();
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    let context: String = conn
+        .query_row(
+            "SELECT context FROM outbox WHERE template = 'reminder_driver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let context: serde_json::Value = serde_json::from_str(&context).unwrap();
+    let listed = context["pending"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["reservation_id"], pending);
+    assert!(
+        listed[0].get("email").is_none(),
+        "no address before acceptance"
+    );
+
+    let links = LinkBuilder::new("https://rides.example.org", b"0123456789abcdef0123", 7);
+    let now = utc(2026, 12, 3, 9, 1);
+    let urls = links.links_for("reminder_driver", &context, now);
+    let accept = urls["accept_by"][pending.to_string()].as_str().unwrap();
+    let refuse = urls["refuse_by"][pending.to_string()].as_str().unwrap();
+    let email = Renderer::new(chrono_tz::Europe::Paris, None)
+        .unwrap()
+        .render_at("reminder_driver", &context, &urls, now)
+        .unwrap();
+    assert!(
+        email
+            .text
+            .contains("Demandes en attente de votre réponse (1) :")
+    );
+    assert!(email.text.contains("- Inès, 2 places"));
+    assert!(email.text.contains(&format!("✔ Accepter : {accept}")));
+    assert!(email.text.contains(&format!("✘ Refuser : {refuse}")));
+    assert!(email.html.contains(&format!("href=\"{accept}\"")));
+    let passenger: String = conn
+        .query_row(
+            "SELECT context FROM outbox WHERE template = 'reminder_passenger'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!passenger.contains("Inès"));
+}

@@ -275,3 +275,61 @@ fn places_without_coordinates_are_skipped_with_the_reason() {
     assert_eq!(status, "ok");
     assert!(note.unwrap().contains("has no coordinates"));
 }
+
+/// The first pickup time a passenger gets: written into the confirmation while it is still
+/// waiting in the outbox; once the confirmation has left, sent on its own, once.
+#[test]
+fn the_first_pickup_time_reaches_the_passenger_once() {
+    let stub = OsrmStub::start();
+    let t = trip(&stub, 5);
+    let a = t.confirm("a@example.org", at("Détour", 45.1, 4.2));
+    // A's confirmation has left already; B's is still queued when the route is known.
+    let conn = rusqlite::Connection::open(&t.f.path).unwrap();
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = '2026-12-01 08:00:00'
+         WHERE template = 'confirmed_passenger' AND reservation_id = ?1",
+        [a],
+    )
+    .unwrap();
+    let b = t.confirm("b@example.org", at("Voiron", 45.0, 4.6));
+    t.worker.recalculate_due(now()).unwrap();
+    let first_time: Vec<(String, String)> = outbox(&t.f.path)
+        .into_iter()
+        .filter(|(t, _)| t == "pickup_time_passenger")
+        .collect();
+    assert_eq!(
+        first_time,
+        [(
+            "pickup_time_passenger".to_owned(),
+            "a@example.org".to_owned()
+        )]
+    );
+    let context = |template: &str, id: i64| -> serde_json::Value {
+        let text: String = conn
+            .query_row(
+                "SELECT context FROM outbox WHERE template = ?1 AND reservation_id = ?2",
+                rusqlite::params![template, id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert_eq!(
+        context("pickup_time_passenger", a)["reservation"]["pickup_at"],
+        "2026-12-03T07:18:00Z"
+    );
+    // B's confirmation, not yet sent, now carries the time itself.
+    assert_eq!(
+        context("confirmed_passenger", b)["reservation"]["pickup_at"],
+        "2026-12-03T07:50:00Z"
+    );
+    assert_eq!(t.pickup(b), Some(t.departure + Duration::minutes(50)));
+    // Recomputing the same route announces nothing again.
+    t.f.service.cancel(b, now()).unwrap();
+    t.worker.recalculate_due(now()).unwrap();
+    let count = outbox(&t.f.path)
+        .into_iter()
+        .filter(|(t, _)| t == "pickup_time_passenger" || t == "route_updated_passenger")
+        .count();
+    assert_eq!(count, 1, "A's time did not move: no second email");
+}

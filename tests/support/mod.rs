@@ -72,6 +72,7 @@ pub fn offer_input(departure: DateTime<Utc>, seats: i64) -> OfferInput {
         destination: place("Grenoble Gare"),
         departure_at: departure.to_rfc3339(),
         seats,
+        lang: None,
     }
 }
 
@@ -82,6 +83,7 @@ pub fn request(name: &str, email: &str, seats: i64) -> ReservationInput {
         seats,
         pickup: Some(place("Place Bellecour")),
         message: Some("J'ai un petit sac".into()),
+        lang: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn offer(
             destination: place(route.1),
             departure_at: departs.to_rfc3339(),
             seats,
+            lang: None,
         },
         at,
     )
@@ -78,6 +79,7 @@ fn request(
             seats,
             pickup: Some(place("Place Bellecour")),
             message: Some("J'ai un petit sac".into()),
+            lang: None,
         },
         at,
     )

@@ -163,6 +163,7 @@ fn another_connections_write_appears_after_the_next_refresh() {
                         lon: None,
                     }),
                     message: None,
+                    lang: None,
                 },
                 now() + Duration::seconds(1),
             )

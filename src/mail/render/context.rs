@@ -7,13 +7,17 @@
 //! - optional fields are present, `null` when absent (templates test them with `if`);
 //! - required fields are left alone, so a service bug that drops one is a render error,
 //!   not a blank in a rider's email;
-//! - French wordings are derived here from the raw values (`*_fr` fields).
+//! - wordings are derived here from the raw values, in the recipient's language, named
+//!   with the language as suffix (`*_fr` or `*_en` fields).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-use crate::mail::datetime_fr::{self, Wording, date_fr, date_with_year_fr, datetime_fr, time_fr};
+use crate::mail::datetime_fr;
+use crate::mail::words::Words;
+
+type Wording = fn(&Words, &DateTime<Tz>) -> String;
 
 /// Link keys a template may test; always present in `links`, `null` when the
 /// action is not possible for this recipient.
@@ -44,9 +48,73 @@ const STATUSES: [&str; 6] = [
     "removed",
 ];
 const PASSENGER_OPTIONAL: [&str; 2] = ["pickup", "pickup_at"];
+const PENDING_OPTIONAL: [&str; 3] = ["pickup", "message", "created_at"];
+
+/// Derives wordings in one language and zone.
+struct Deriver {
+    words: Words,
+    tz: Tz,
+}
+
+impl Deriver {
+    /// `base` with the language suffix: `departure` → `departure_fr`.
+    fn name(&self, base: &str) -> String {
+        format!("{base}_{}", self.words.lang)
+    }
+
+    /// Adds the wordings of an RFC 3339 field. An absent field stays absent (so a template
+    /// that needs it fails loudly); a null one gives null wordings.
+    fn instant(
+        &self,
+        obj: &mut Map<String, Value>,
+        field: &str,
+        outputs: &[(&str, Wording)],
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        let instant = match obj.get(field) {
+            None => return Ok(None),
+            Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(datetime_fr::parse_instant(s).map_err(|e| format!("{field}: {e}"))?)
+            }
+            Some(_) => return Err(format!("{field} must be an RFC 3339 string")),
+        };
+        let local = instant.map(|i| datetime_fr::local(i, self.tz));
+        for (base, wording) in outputs {
+            let value = local.as_ref().map(|l| wording(&self.words, l));
+            obj.insert(self.name(base), value.into());
+        }
+        Ok(instant)
+    }
+
+    fn count(
+        &self,
+        obj: &mut Map<String, Value>,
+        field: &str,
+        base: &str,
+        wording: fn(&Words, u64) -> String,
+    ) -> Result<(), String> {
+        let value = match obj.get(field) {
+            None => return Ok(()),
+            Some(Value::Null) => Value::Null,
+            Some(v) => match v.as_u64() {
+                Some(n) => wording(&self.words, n).into(),
+                None => return Err(format!("{field} must be a non-negative integer")),
+            },
+        };
+        obj.insert(self.name(base), value);
+        Ok(())
+    }
+}
 
 /// Builds the template context; the error message says which field is wrong.
-pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result<Value, String> {
+pub fn prepare(
+    template: &str,
+    context: &Value,
+    links: &Value,
+    tz: Tz,
+    words: Words,
+) -> Result<Value, String> {
+    let d = Deriver { words, tz };
     let Value::Object(source) = context else {
         return Err("the context must be a JSON object".to_owned());
     };
@@ -57,16 +125,24 @@ pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result
         "reservation",
         "sent_at",
         "when_fr",
+        "when_en",
     ] {
         root.entry(key).or_insert(Value::Null);
+    }
+    root.insert("lang".to_owned(), words.lang.as_str().into());
+    // Rows queued before routing was recorded: say nothing about a time to come.
+    match root.entry("routing").or_insert(Value::Bool(false)) {
+        Value::Bool(_) => {}
+        v @ Value::Null => *v = Value::Bool(false),
+        _ => return Err("routing must be true or false".to_owned()),
     }
     let links = normalize_links(links)?;
 
     if let Some(Value::Object(offer)) = root.get_mut("offer") {
-        derive_offer(offer, tz)?;
+        derive_offer(&d, offer)?;
     }
     if let Some(Value::Object(reservation)) = root.get_mut("reservation") {
-        derive_reservation(reservation, tz)?;
+        derive_reservation(&d, reservation)?;
     }
     let passengers = root
         .entry("passengers")
@@ -81,10 +157,27 @@ pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result
         let Value::Object(p) = passenger else {
             return Err(format!("passengers[{i}] must be an object"));
         };
-        derive_passenger(p, &links, tz).map_err(|e| format!("passengers[{i}].{e}"))?;
+        derive_passenger(&d, p, &links).map_err(|e| format!("passengers[{i}].{e}"))?;
     }
     let count = list.len();
     root.insert("passenger_count".to_owned(), count.into());
+    let pending = root
+        .entry("pending")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if pending.is_null() {
+        *pending = Value::Array(Vec::new());
+    }
+    let Value::Array(list) = pending else {
+        return Err("pending must be a list".to_owned());
+    };
+    for (i, request) in list.iter_mut().enumerate() {
+        let Value::Object(p) = request else {
+            return Err(format!("pending[{i}] must be an object"));
+        };
+        derive_pending(&d, p, &links).map_err(|e| format!("pending[{i}].{e}"))?;
+    }
+    let count = list.len();
+    root.insert("pending_count".to_owned(), count.into());
     // Lets the footer warn that links are personal only when there are some.
     let has_links = LINK_KEYS
         .iter()
@@ -93,15 +186,19 @@ pub fn prepare(template: &str, context: &Value, links: &Value, tz: Tz) -> Result
             .get("remove")
             .is_some_and(|m| m.as_object().is_some_and(|m| !m.is_empty()));
     root.insert("has_links".to_owned(), has_links.into());
-    derive_instant(&mut root, "sent_at", tz, &[("sent_at_fr", sent_at_wording)])?;
+    d.instant(&mut root, "sent_at", &[("sent_at", sent_at_wording)])?;
     root.insert("links".to_owned(), Value::Object(links));
 
     check_required(template, &root)?;
     Ok(Value::Object(root))
 }
 
-fn sent_at_wording(dt: &DateTime<Tz>) -> String {
-    format!("{} à {}", date_with_year_fr(dt), time_fr(dt))
+fn sent_at_wording(w: &Words, dt: &DateTime<Tz>) -> String {
+    let at = match w.lang {
+        crate::domain::Lang::Fr => "à",
+        crate::domain::Lang::En => "at",
+    };
+    format!("{} {at} {}", w.date_with_year(dt), w.time(dt))
 }
 
 fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
@@ -116,6 +213,17 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
             _ => return Err(format!("links.{key} must be a string URL")),
         }
     }
+    for key in ["accept_by", "refuse_by"] {
+        match out.entry(key).or_insert_with(|| Value::Object(Map::new())) {
+            v @ Value::Null => *v = Value::Object(Map::new()),
+            Value::Object(_) => {}
+            _ => {
+                return Err(format!(
+                    "links.{key} must be an object keyed by reservation id"
+                ));
+            }
+        }
+    }
     match out
         .entry("remove")
         .or_insert_with(|| Value::Object(Map::new()))
@@ -128,142 +236,119 @@ fn normalize_links(links: &Value) -> Result<Map<String, Value>, String> {
 }
 
 /// Derives the offer's wordings.
-fn derive_offer(offer: &mut Map<String, Value>, tz: Tz) -> Result<(), String> {
-    derive_instant(
+fn derive_offer(d: &Deriver, offer: &mut Map<String, Value>) -> Result<(), String> {
+    d.instant(
         offer,
         "departure_at",
-        tz,
         &[
-            ("departure_fr", datetime_fr),
-            ("departure_date_fr", date_fr),
-            ("departure_time_fr", time_fr),
+            ("departure", Words::datetime),
+            ("departure_date", Words::date),
+            ("departure_time", Words::time),
         ],
     )
     .map_err(|e| format!("offer.{e}"))?;
-    derive_count(offer, "seats", "seats_fr", seats_wording).map_err(|e| format!("offer.{e}"))?;
-    derive_count(offer, "seats_left", "seats_left_fr", seats_left_wording)
+    d.count(offer, "seats", "seats", Words::seats)
+        .map_err(|e| format!("offer.{e}"))?;
+    d.count(offer, "seats_left", "seats_left", Words::seats_left)
         .map_err(|e| format!("offer.{e}"))?;
     Ok(())
 }
 
-fn derive_reservation(r: &mut Map<String, Value>, tz: Tz) -> Result<(), String> {
+fn derive_reservation(d: &Deriver, r: &mut Map<String, Value>) -> Result<(), String> {
     let at = |e: String| format!("reservation.{e}");
     for key in RESERVATION_OPTIONAL {
         r.entry(key).or_insert(Value::Null);
     }
-    let moment: &[(&str, Wording)] = &[("pickup_fr", datetime_fr), ("pickup_time_fr", time_fr)];
-    derive_instant(r, "pickup_at", tz, moment).map_err(at)?;
+    let moment: &[(&str, Wording)] = &[("pickup", Words::datetime), ("pickup_time", Words::time)];
+    d.instant(r, "pickup_at", moment).map_err(at)?;
     let before: &[(&str, Wording)] = &[
-        ("previous_pickup_fr", datetime_fr),
-        ("previous_pickup_time_fr", time_fr),
+        ("previous_pickup", Words::datetime),
+        ("previous_pickup_time", Words::time),
     ];
-    derive_instant(r, "previous_pickup_at", tz, before).map_err(at)?;
-    derive_instant(r, "created_at", tz, &[("created_fr", datetime_fr)]).map_err(at)?;
+    d.instant(r, "previous_pickup_at", before).map_err(at)?;
+    d.instant(r, "created_at", &[("created", Words::datetime)])
+        .map_err(at)?;
     // The service stores the request's deadline (`domain::request_deadline`, already capped
     // at departure) as `expires_at`: the email prints exactly the rule the links enforce.
-    let deadline =
-        derive_instant(r, "expires_at", tz, &[("expires_fr", datetime_fr)]).map_err(at)?;
-    let deadline_fr = deadline.map(|d| datetime_fr(&datetime_fr::local(d, tz)));
-    r.insert("deadline_fr".to_owned(), deadline_fr.into());
-    derive_count(r, "seats", "seats_fr", seats_wording).map_err(at)?;
+    let deadline = d
+        .instant(r, "expires_at", &[("expires", Words::datetime)])
+        .map_err(at)?;
+    let deadline_words = deadline.map(|t| d.words.datetime(&datetime_fr::local(t, d.tz)));
+    r.insert(d.name("deadline"), deadline_words.into());
+    d.count(r, "seats", "seats", Words::seats).map_err(at)?;
     // upon has no `==`: one flag per status lets templates branch on it.
-    let status = r
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let flag = |key: &str| {
+        r.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let status = flag("status");
+    // Whether seats were held before this change; unknown (older rows) reads as neither.
+    let previous = flag("previous_status");
     for known in STATUSES {
         r.insert(format!("is_{known}"), (status == known).into());
     }
+    r.insert("was_confirmed".to_owned(), (previous == "confirmed").into());
+    r.insert("was_pending".to_owned(), (previous == "pending").into());
+    r.entry("previous_status").or_insert(Value::Null);
     Ok(())
 }
 
 fn derive_passenger(
+    d: &Deriver,
     p: &mut Map<String, Value>,
     links: &Map<String, Value>,
-    tz: Tz,
 ) -> Result<(), String> {
     for key in PASSENGER_OPTIONAL {
         p.entry(key).or_insert(Value::Null);
     }
-    let moment: &[(&str, Wording)] = &[("pickup_fr", datetime_fr), ("pickup_time_fr", time_fr)];
-    derive_instant(p, "pickup_at", tz, moment)?;
-    derive_count(p, "seats", "seats_fr", seats_wording)?;
+    let moment: &[(&str, Wording)] = &[("pickup", Words::datetime), ("pickup_time", Words::time)];
+    d.instant(p, "pickup_at", moment)?;
+    d.count(p, "seats", "seats", Words::seats)?;
     // The mail layer keys remove links by reservation id; templates iterate
     // passengers, so each one carries its own link (null when not removable).
+    let url = link_by_id(p, links, "remove")?;
+    p.insert("remove_url".to_owned(), url);
+    Ok(())
+}
+
+/// A pending request in the driver's reminder, with its own accept and refuse links.
+fn derive_pending(
+    d: &Deriver,
+    p: &mut Map<String, Value>,
+    links: &Map<String, Value>,
+) -> Result<(), String> {
+    for key in PENDING_OPTIONAL {
+        p.entry(key).or_insert(Value::Null);
+    }
+    d.count(p, "seats", "seats", Words::seats)?;
+    d.instant(p, "created_at", &[("created", Words::datetime)])?;
+    let accept = link_by_id(p, links, "accept_by")?;
+    let refuse = link_by_id(p, links, "refuse_by")?;
+    p.insert("accept_url".to_owned(), accept);
+    p.insert("refuse_url".to_owned(), refuse);
+    Ok(())
+}
+
+/// `links.<map>[reservation_id]`, null when absent.
+fn link_by_id(
+    p: &Map<String, Value>,
+    links: &Map<String, Value>,
+    map: &str,
+) -> Result<Value, String> {
     let id = match p.get("reservation_id") {
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     };
     let url = id
-        .and_then(|id| links.get("remove").and_then(|m| m.get(&id)).cloned())
+        .and_then(|id| links.get(map).and_then(|m| m.get(&id)).cloned())
         .unwrap_or(Value::Null);
     if !(url.is_null() || url.is_string()) {
-        return Err("remove link must be a string URL".to_owned());
+        return Err(format!("{map} link must be a string URL"));
     }
-    p.insert("remove_url".to_owned(), url);
-    Ok(())
-}
-
-/// Adds the wordings of an RFC 3339 field. An absent field stays absent (so a template
-/// that needs it fails loudly); a null one gives null wordings.
-fn derive_instant(
-    obj: &mut Map<String, Value>,
-    field: &str,
-    tz: Tz,
-    outputs: &[(&str, Wording)],
-) -> Result<Option<DateTime<Utc>>, String> {
-    let instant = match obj.get(field) {
-        None => return Ok(None),
-        Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            Some(datetime_fr::parse_instant(s).map_err(|e| format!("{field}: {e}"))?)
-        }
-        Some(_) => return Err(format!("{field} must be an RFC 3339 string")),
-    };
-    let local = instant.map(|i| datetime_fr::local(i, tz));
-    for (name, wording) in outputs {
-        let value = local.as_ref().map(wording);
-        obj.insert((*name).to_owned(), value.into());
-    }
-    Ok(instant)
-}
-
-fn derive_count(
-    obj: &mut Map<String, Value>,
-    field: &str,
-    output: &str,
-    wording: fn(u64) -> String,
-) -> Result<(), String> {
-    let value = match obj.get(field) {
-        None => return Ok(()),
-        Some(Value::Null) => Value::Null,
-        Some(v) => match v.as_u64() {
-            Some(n) => wording(n).into(),
-            None => return Err(format!("{field} must be a non-negative integer")),
-        },
-    };
-    obj.insert(output.to_owned(), value);
-    Ok(())
-}
-
-/// "1 place", "3 places" (French plural starts at 2).
-pub fn seats_wording(n: u64) -> String {
-    if n <= 1 {
-        format!("{n} place")
-    } else {
-        format!("{n} places")
-    }
-}
-
-/// "aucune place libre", "1 place libre", "2 places libres".
-pub fn seats_left_wording(n: u64) -> String {
-    match n {
-        0 => "aucune place libre".to_owned(),
-        1 => "1 place libre".to_owned(),
-        n => format!("{n} places libres"),
-    }
+    Ok(url)
 }
 
 /// Which top-level objects each email cannot do without. Checked before rendering
@@ -283,13 +368,15 @@ fn check_required(template: &str, root: &Map<String, Value>) -> Result<(), Strin
     if needs_reservation && !is_object("reservation") {
         return Err(format!("{template} needs a reservation"));
     }
-    if template == "route_updated_passenger"
-        && root
-            .get("reservation")
-            .and_then(|r| r.get("pickup_at"))
-            .is_none_or(Value::is_null)
+    if matches!(
+        template,
+        "route_updated_passenger" | "pickup_time_passenger"
+    ) && root
+        .get("reservation")
+        .and_then(|r| r.get("pickup_at"))
+        .is_none_or(Value::is_null)
     {
-        return Err("route_updated_passenger needs reservation.pickup_at".to_owned());
+        return Err(format!("{template} needs reservation.pickup_at"));
     }
     Ok(())
 }

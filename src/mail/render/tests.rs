@@ -9,8 +9,9 @@ fn renderer() -> Renderer {
     Renderer::new(Paris, None).expect("built-in templates compile")
 }
 
+/// Read on the samples' day, so the wordings do not depend on the year the tests run in.
 fn render(r: &Renderer, name: &str, context: &Value, links: &Value) -> RenderedEmail {
-    r.render(name, context, links)
+    r.render_at(name, context, links, super::sample::now())
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -43,7 +44,7 @@ fn builtin_templates_pass_their_own_check() {
 #[test]
 fn every_template_renders_with_a_realistic_context() {
     let r = renderer();
-    assert_eq!(Renderer::template_names().len(), 17);
+    assert_eq!(Renderer::template_names().len(), 18);
     for name in Renderer::template_names() {
         let (context, links) = sample(name);
         let email = render(&r, name, &context, &links);
@@ -53,7 +54,7 @@ fn every_template_renders_with_a_realistic_context() {
                 email.text.contains("Lyon Part-Dieu → Grenoble Gare"),
                 "{name}"
             );
-            assert!(email.text.contains("jeudi 3 décembre à 08 h 00"), "{name}");
+            assert!(email.text.contains("jeudi 3 décembre à 8 h"), "{name}");
         }
     }
 }
@@ -66,7 +67,7 @@ fn every_template_renders_with_nulls_and_no_passengers() {
         if let Some(res) = context["reservation"].as_object_mut() {
             res.insert("pickup".into(), Value::Null);
             res.remove("message"); // absent counts as null
-            if *name != "route_updated_passenger" {
+            if !matches!(*name, "route_updated_passenger" | "pickup_time_passenger") {
                 res.insert("pickup_at".into(), Value::Null);
             }
             res.insert("previous_pickup_at".into(), Value::Null);
@@ -134,7 +135,7 @@ fn driver_request_has_buttons_deadline_and_links() {
             .starts_with("🔔 Nouvelle demande de réservation")
     );
     assert!(email.text.contains(
-        "Sans réponse de votre part avant le mercredi 2 décembre à 08 h 00, la demande expirera."
+        "Sans réponse de votre part avant le mercredi 2 décembre à 8 h, la demande expirera."
     ));
     for key in ["accept", "refuse", "dashboard", "offer_cancel"] {
         let url = links[key].as_str().unwrap();
@@ -152,7 +153,7 @@ fn the_printed_deadline_is_the_stored_one() {
     let (mut context, links) = sample("request_driver");
     context["reservation"]["expires_at"] = json!("2026-12-03T07:00:00Z");
     let email = render(&r, "request_driver", &context, &links);
-    assert!(email.text.contains("avant le jeudi 3 décembre à 08 h 00"));
+    assert!(email.text.contains("avant le jeudi 3 décembre à 8 h"));
 }
 
 #[test]
@@ -168,7 +169,7 @@ fn driver_lists_carry_each_remove_link() {
         }
         assert!(email.text.contains("Marie Curie, 1 place"), "{name}");
         assert!(
-            email.text.contains("Place Bellecour, vers 08 h 20"),
+            email.text.contains("Place Bellecour, vers 8 h 20"),
             "{name}"
         );
         assert!(email.text.contains("places libres : 1 sur 3"), "{name}");
@@ -211,7 +212,7 @@ fn subject_stays_on_one_line_whatever_the_names() {
     assert!(
         email
             .subject
-            .starts_with("Annulation de Eve Bcc: victim@example.org x — ")
+            .starts_with("Annulation d'Eve Bcc: victim@example.org x — ")
     );
     assert_eq!(one_line("  a \t b\n"), "a b");
 }
@@ -223,11 +224,11 @@ fn dates_follow_the_configured_zone_and_dst() {
     context["offer"]["departure_at"] = json!("2026-03-29T08:00:00Z");
     context["reservation"]["pickup_at"] = json!("2026-03-29T08:15:00Z");
     let email = render(&r, "confirmed_passenger", &context, &links);
-    assert!(email.text.contains("Départ : dimanche 29 mars à 10 h 00"));
+    assert!(email.text.contains("Départ : dimanche 29 mars à 10 h"));
     assert!(email.text.contains("vers 10 h 15"));
     let tokyo = Renderer::new(chrono_tz::Asia::Tokyo, None).unwrap();
     let email = render(&tokyo, "confirmed_passenger", &context, &links);
-    assert!(email.text.contains("Départ : dimanche 29 mars à 17 h 00"));
+    assert!(email.text.contains("Départ : dimanche 29 mars à 17 h"));
 }
 
 #[test]
@@ -238,17 +239,17 @@ fn route_update_shows_old_and_new_time() {
     assert!(
         email
             .subject
-            .starts_with("Nouvel horaire de prise en charge : 08 h 20")
+            .starts_with("Nouvel horaire de prise en charge : 8 h 20")
     );
     assert!(
         email
             .text
-            .contains("Ancien horaire : jeudi 3 décembre à 08 h 10")
+            .contains("Ancien horaire : jeudi 3 décembre à 8 h 10")
     );
     assert!(
         email
             .text
-            .contains("Nouvel horaire : jeudi 3 décembre à 08 h 20")
+            .contains("Nouvel horaire : jeudi 3 décembre à 8 h 20")
     );
 }
 
@@ -259,7 +260,7 @@ fn test_email_matches_the_original() {
     let email = render(&r, "test", &context, &links);
     assert_eq!(email.subject, "🔔 Test Carette");
     assert!(email.text.contains("Si vous recevez ce mail, ça marche !"));
-    assert!(email.text.contains("le mardi 1er décembre 2026 à 10 h 00"));
+    assert!(email.text.contains("le mardi 1er décembre 2026 à 10 h"));
 }
 
 #[test]
@@ -323,15 +324,17 @@ fn override_dir_replaces_builtin_files_and_adds_pages() {
     let r = Renderer::new(Paris, Some(dir.path())).unwrap();
     let (context, links) = sample("test");
     let email = render(&r, "test", &context, &links);
-    assert_eq!(email.subject, "Essai mardi 1er décembre 2026 à 10 h 00");
+    assert_eq!(email.subject, "Essai mardi 1er décembre 2026 à 10 h");
     assert!(email.text.ends_with("-- pied perso\n"));
+    let hello = json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"});
     let page = r
-        .render_page(
-            "hello",
-            &json!({"name": "<Zoé>", "at": "2026-12-03T07:00:00Z"}),
-        )
+        .render_page_at("hello", &hello, super::sample::now())
         .unwrap();
-    assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre à 08 h 00</p>");
+    assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre à 8 h</p>");
+    // Read a year later, the date says which year it was.
+    let later = super::sample::now() + chrono::Duration::days(365);
+    let page = r.render_page_at("hello", &hello, later).unwrap();
+    assert_eq!(page, "<p>&lt;Zoé&gt; — jeudi 3 décembre 2026 à 8 h</p>");
 }
 
 #[test]
@@ -339,10 +342,38 @@ fn broken_override_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "test.txt", "{% if %}");
     let err = Renderer::new(Paris, Some(dir.path())).unwrap_err();
-    assert!(matches!(&err, RenderError::Template { name, .. } if name == "email/test.txt"));
-    // Compiles, but names a field no context has: caught by the start-up check.
-    write(dir.path(), "test.txt", "{{ offer.nickname }}");
-    assert!(Renderer::new(Paris, Some(dir.path())).is_err());
+    let file = dir.path().join("test.txt").display().to_string();
+    let RenderError::Check(errors) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(
+        (errors[0].file.as_str(), errors[0].line),
+        (file.as_str(), 1)
+    );
+    // Compiles, but names a field no context has: caught by the start-up check, with
+    // the line of the faulty tag.
+    write(dir.path(), "test.txt", "Bonjour\n\n{{ offer.nickname }}\n");
+    let err = Renderer::new(Paris, Some(dir.path())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("{file}:3: unknown variable `offer.nickname`")),
+        "{err}"
+    );
+    // The English override folder is checked the same way.
+    std::fs::remove_file(dir.path().join("test.txt")).unwrap();
+    std::fs::create_dir(dir.path().join("en")).unwrap();
+    write(
+        &dir.path().join("en"),
+        "request_driver.subject",
+        "Hi {{ offer.departure_fr }}\n",
+    );
+    let err = Renderer::new(Paris, Some(dir.path())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown variable `offer.departure_fr`"),
+        "{err}"
+    );
     let missing = dir.path().join("nope");
     assert!(matches!(
         Renderer::new(Paris, Some(&missing)),
@@ -364,8 +395,12 @@ fn renderer_is_shareable_between_threads() {
 #[test]
 fn html_bodies_have_balanced_tags() {
     let r = renderer();
-    for name in Renderer::template_names() {
-        let (context, links) = sample(name);
+    for (name, lang) in Renderer::template_names()
+        .iter()
+        .flat_map(|n| ["fr", "en"].map(|l| (n, l)))
+    {
+        let (mut context, links) = sample(name);
+        context["lang"] = json!(lang);
         let html = render(&r, name, &context, &links).html;
         for tag in [
             "table", "tr", "td", "p", "a", "div", "span", "strong", "h1", "h2",
@@ -376,5 +411,63 @@ fn html_bodies_have_balanced_tags() {
             assert_eq!(opens, closes, "{name}: <{tag}>");
         }
         assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("<link"));
+    }
+}
+
+#[test]
+fn english_is_escaped_like_french_and_says_which_language_it_is() {
+    let r = renderer();
+    let evil = "<script>alert(1)</script> \"Bob\" & 'Al'";
+    for name in ["request_driver", "reminder_driver", "cancelled_driver"] {
+        let (mut context, mut links) = sample(name);
+        context["lang"] = json!("en");
+        if context["reservation"].is_object() {
+            context["reservation"]["passenger_name"] = json!(evil);
+        }
+        context["passengers"][0]["name"] = json!(evil);
+        links["dashboard"] = json!("https://x.example/d?token=a&b");
+        let email = render(&r, name, &context, &links);
+        assert!(!email.html.contains("<script>"), "{name}");
+        assert!(email.html.contains("&lt;script&gt;"), "{name}");
+        assert!(email.html.contains("token=a&amp;b"), "{name}");
+        assert!(email.html.contains("<html lang=\"en\""), "{name}");
+        assert!(email.text.starts_with("Hello"), "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_language_in_a_row_is_an_error_and_pages_fall_back_to_french() {
+    let r = renderer();
+    let (mut context, links) = sample("test");
+    context["lang"] = json!("de");
+    assert!(matches!(
+        r.render("test", &context, &links),
+        Err(RenderError::InvalidContext { .. })
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("page")).unwrap();
+    write(&dir.path().join("page"), "only_fr.html", "<p>{{ x }}</p>");
+    let r = Renderer::new(Paris, Some(dir.path())).unwrap();
+    let page = r
+        .render_page("only_fr", &json!({"lang": "en", "x": "ok"}))
+        .unwrap();
+    assert_eq!(page, "<p>ok</p>");
+}
+
+#[test]
+fn reminders_say_tomorrow_or_today_in_each_language() {
+    let r = renderer();
+    for (lang, fr, en) in [("fr", "demain", "tomorrow"), ("en", "aujourd'hui", "today")] {
+        let (mut context, links) = sample("reminder_passenger");
+        context["lang"] = json!(lang);
+        context["when_fr"] = json!(fr);
+        context["when_en"] = json!(en);
+        let email = render(&r, "reminder_passenger", &context, &links);
+        let want = if lang == "fr" {
+            "Petit rappel : votre covoiturage part demain !".to_owned()
+        } else {
+            "A quick reminder: your shared ride leaves today!".to_owned()
+        };
+        assert!(email.text.contains(&want), "{}", email.text);
     }
 }
