@@ -592,6 +592,27 @@ fn pages_are_framed_only_by_the_configured_origins() {
         posted.header("location"),
         Some(format!("/embed/trajets/{id}/demande-envoyee").as_str())
     );
+    // The language chosen in the form reaches the use case.
+    let token = form_token(&s.get(&format!("/trajets/{id}")).body);
+    let mut english = seat_fields(&token, "paul@example.org");
+    english.retain(|(k, _)| *k != "lang");
+    english.push(("lang", "en"));
+    assert_eq!(submit(&s, &format!("/trajets/{id}"), &english).status, 303);
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let langs: Vec<(String, String)> = conn
+        .prepare("SELECT passenger_email, lang FROM carpool_reservations ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        langs,
+        [
+            ("marie@example.org".to_owned(), "fr".to_owned()),
+            ("paul@example.org".to_owned(), "en".to_owned())
+        ]
+    );
     assert!(s.get("/trajets").body.contains("<header>"));
 }
 
