@@ -246,7 +246,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         method = %method,
         route = name,
         status,
-        ms = elapsed.as_secs_f64() * 1000.0,
+        ms = %format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
         "request"
     );
     resp
