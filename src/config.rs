@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub api_token: Option<String>,
     /// Origins allowed to call the JSON API from a browser ("*" for any).
     pub cors_origins: Vec<String>,
+    /// Origins allowed to show the riders' pages in a frame (CSP frame-ancestors);
+    /// empty: no site may frame them.
+    pub embed_origins: Vec<String>,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks); empty:
@@ -74,6 +77,7 @@ impl Default for ServerConfig {
             base_url: "http://localhost:8080".to_owned(),
             api_token: None,
             cors_origins: Vec::new(),
+            embed_origins: Vec::new(),
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
@@ -268,6 +272,7 @@ impl fmt::Debug for ServerConfig {
             .field("base_url", &self.base_url)
             .field("api_token", &redacted(&self.api_token))
             .field("cors_origins", &self.cors_origins)
+            .field("embed_origins", &self.embed_origins)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -350,7 +355,12 @@ impl Config {
             }
         }
         self.server.base_url = de::trim_trailing_slashes(&self.server.base_url);
-        for origin in &mut self.server.cors_origins {
+        for origin in self
+            .server
+            .cors_origins
+            .iter_mut()
+            .chain(self.server.embed_origins.iter_mut())
+        {
             *origin = de::trim_trailing_slashes(origin);
         }
         if let Some(url) = &mut self.routing.osrm_url {

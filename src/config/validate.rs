@@ -121,6 +121,17 @@ fn server(config: &Config) -> Result<(), Failure> {
             );
         }
     }
+    for origin in &server.embed_origins {
+        // No "*": a page that any site may frame invites clickjacking.
+        if !is_origin(origin) {
+            return fail(
+                "server.embed_origins",
+                format!(
+                    "invalid origin \"{origin}\": expected scheme://host[:port] such as \"https://www.example.org\""
+                ),
+            );
+        }
+    }
     in_range(
         "server.rate_limit_per_minute",
         server.rate_limit_per_minute.into(),
@@ -274,7 +285,8 @@ fn is_origin(origin: &str) -> bool {
             _ => (r, "1"),
         };
         !host.is_empty()
-            && !host.contains(['/', '?', '#', ' '])
+            // ';' ',' and quotes would let an origin smuggle a directive into a CSP header.
+            && !host.contains(['/', '?', '#', ' ', ';', ',', '"', '\''])
             && port.parse::<u16>().is_ok_and(|p| p != 0)
     })
 }

@@ -126,6 +126,20 @@ pub enum TokenError {
     Invalid,
 }
 
+/// Why a form token was refused; the form is shown again either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormTokenError {
+    /// Ours, but older than its lifetime (the rider took long to fill the form).
+    Expired,
+    /// Missing, tampered, for another form or another client.
+    Invalid,
+}
+
+/// Any decoding failure of a form token is just "invalid".
+fn invalid<E>(_: E) -> FormTokenError {
+    FormTokenError::Invalid
+}
+
 #[derive(Clone)]
 pub struct TokenSigner {
     key: Vec<u8>,
@@ -198,6 +212,52 @@ impl TokenSigner {
             return Err(TokenError::Expired(claims));
         }
         Ok(claims)
+    }
+
+    /// A form token: proves the form was served by us, for this `purpose` (which form,
+    /// and the client it was served to), recently. Its payload starts with "f1", never
+    /// "v1", so no form token can ever pass for a magic link, nor the reverse.
+    pub fn sign_form(&self, purpose: &str, expires_at: DateTime<Utc>) -> String {
+        let payload = format!("f1|{}", expires_at.timestamp());
+        let tag = self.form_tag(&payload, purpose);
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    /// Checks a form token for `purpose`: MAC first (constant time), then the expiry.
+    pub fn verify_form(
+        &self,
+        token: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), FormTokenError> {
+        let (p64, t64) = token.split_once('.').ok_or(FormTokenError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(p64).map_err(invalid)?;
+        let tag = URL_SAFE_NO_PAD.decode(t64).map_err(invalid)?;
+        let payload = String::from_utf8(payload).map_err(invalid)?;
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        mac.update(b"|");
+        mac.update(purpose.as_bytes());
+        mac.verify_slice(&tag).map_err(invalid)?;
+        let exp = payload.strip_prefix("f1|").ok_or(FormTokenError::Invalid)?;
+        let exp: i64 = exp.parse().map_err(invalid)?;
+        let expires_at = DateTime::from_timestamp(exp, 0).ok_or(FormTokenError::Invalid)?;
+        if now >= expires_at {
+            return Err(FormTokenError::Expired);
+        }
+        Ok(())
+    }
+
+    fn form_tag(&self, payload: &str, purpose: &str) -> Vec<u8> {
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        mac.update(b"|");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// Verifies and requires the given action; a token for another action is just invalid.
@@ -314,6 +374,35 @@ mod tests {
             mac
         );
         assert_eq!(s.verify(&forged, t(1)), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn form_tokens_are_bound_to_their_purpose_and_lifetime() {
+        let s = TokenSigner::new(b"0123456789abcdef0123456789abcdef");
+        let tok = s.sign_form("seat:7|127.0.0.1", t(12));
+        assert_eq!(s.verify_form(&tok, "seat:7|127.0.0.1", t(11)), Ok(()));
+        assert!(matches!(
+            s.verify_form(&tok, "seat:7|127.0.0.1", t(12)),
+            Err(FormTokenError::Expired)
+        ));
+        for other in ["seat:8|127.0.0.1", "seat:7|10.0.0.1", "offer|127.0.0.1"] {
+            assert_eq!(
+                s.verify_form(&tok, other, t(11)),
+                Err(FormTokenError::Invalid)
+            );
+        }
+        let other_key = TokenSigner::new(b"another key, another server......");
+        assert_eq!(
+            other_key.verify_form(&tok, "seat:7|127.0.0.1", t(11)),
+            Err(FormTokenError::Invalid)
+        );
+        // Neither kind of token passes for the other.
+        let link = s.sign(LinkAction::Accept, &Subject::Reservation(7), t(12));
+        assert_eq!(
+            s.verify_form(&link, "", t(11)),
+            Err(FormTokenError::Invalid)
+        );
+        assert_eq!(s.verify(&tok, t(11)), Err(TokenError::Invalid));
     }
 
     /// Valid addresses may hold the old separator, colons, dots or any Unicode: each

@@ -27,6 +27,8 @@ mod pages;
 pub mod rate_limit;
 mod request;
 mod response;
+mod rider_form;
+mod rider_pages;
 pub mod routes;
 mod server;
 mod shape;
@@ -73,6 +75,11 @@ pub struct HttpConfig {
     pub api_token: Option<String>,
     /// Origins allowed to call the JSON API from a browser ("*" for any).
     pub cors_origins: Vec<String>,
+    /// Origins allowed to frame the riders' pages (`server.embed_origins`).
+    pub embed_origins: Vec<String>,
+    /// The public origin (scheme://host[:port] of `server.base_url`): a form POST whose
+    /// Origin header names another site is refused.
+    pub public_origin: Option<String>,
     /// Sustained rate of the JSON API's POSTs and of link re-sends, per client; 0 disables.
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -102,6 +109,7 @@ impl std::fmt::Debug for HttpConfig {
         f.debug_struct("HttpConfig")
             .field("api_token", &self.api_token.as_ref().map(|_| "***"))
             .field("cors_origins", &self.cors_origins)
+            .field("embed_origins", &self.embed_origins)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("header_read_timeout", &self.header_read_timeout)
@@ -120,6 +128,8 @@ impl HttpConfig {
         HttpConfig {
             api_token: c.server.api_token.clone().filter(|t| !t.is_empty()),
             cors_origins: c.server.cors_origins.clone(),
+            embed_origins: c.server.embed_origins.clone(),
+            public_origin: origin_of(&c.server.base_url),
             rate_limit_per_minute: c.server.rate_limit_per_minute,
             rate_limit_burst: c.server.rate_limit_burst,
             token_ttl: chrono::Duration::days(i64::from(c.security.token_ttl_days.max(1))),
@@ -133,11 +143,26 @@ impl HttpConfig {
     }
 }
 
+/// "https://rides.example.org/carette" → "https://rides.example.org".
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    })
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             api_token: None,
             cors_origins: Vec::new(),
+            embed_origins: Vec::new(),
+            public_origin: None,
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
             token_ttl: chrono::Duration::days(7),

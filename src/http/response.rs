@@ -16,6 +16,14 @@ pub type Resp = Response<Full<Bytes>>;
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
+/// The same policy, with the origins allowed to frame the page instead of none.
+pub fn csp_framed_by(origins: &[String]) -> String {
+    CSP.replace(
+        "frame-ancestors 'none'",
+        &format!("frame-ancestors {}", origins.join(" ")),
+    )
+}
+
 pub fn with_body(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;

@@ -28,8 +28,50 @@ pub enum Route {
     Health,
     /// GET /metrics
     Metrics,
+    /// The riders' pages (/trajets...), or the same under /embed without the outer chrome.
+    Rider { page: RiderPage, embed: bool },
     /// OPTIONS on a known path; `api` tells whether CORS applies (the JSON API only).
     Options { allow: &'static str, api: bool },
+}
+
+/// One riders' page; `submit` variants are the POSTs of its form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RiderPage {
+    /// GET /trajets: upcoming offers with seats left.
+    List,
+    /// GET /trajets/nouveau (form) or POST (create the offer).
+    NewOffer { submit: bool },
+    /// GET /trajets/{id} (offer + seat-request form) or POST (request a seat).
+    Offer { id: i64, submit: bool },
+    /// GET /trajets/{id}/demande-envoyee: where a seat request redirects (POST/redirect/GET).
+    Sent(i64),
+    /// GET /trajets/{id}/publie: where a new offer redirects.
+    Published(i64),
+}
+
+impl RiderPage {
+    /// The path of this page (without the /embed prefix).
+    pub fn path(self) -> String {
+        match self {
+            RiderPage::List => "/trajets".to_owned(),
+            RiderPage::NewOffer { .. } => "/trajets/nouveau".to_owned(),
+            RiderPage::Offer { id, .. } => format!("/trajets/{id}"),
+            RiderPage::Sent(id) => format!("/trajets/{id}/demande-envoyee"),
+            RiderPage::Published(id) => format!("/trajets/{id}/publie"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            RiderPage::List => "trips",
+            RiderPage::NewOffer { submit: false } => "trip_new_page",
+            RiderPage::NewOffer { submit: true } => "trip_new",
+            RiderPage::Offer { submit: false, .. } => "trip_page",
+            RiderPage::Offer { submit: true, .. } => "trip_request",
+            RiderPage::Sent(_) => "trip_sent",
+            RiderPage::Published(_) => "trip_published",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +92,11 @@ enum Resource {
     Dashboard,
     Health,
     Metrics,
+    Trips { embed: bool },
+    TripNew { embed: bool },
+    Trip { id: i64, embed: bool },
+    TripSent { id: i64, embed: bool },
+    TripPublished { id: i64, embed: bool },
 }
 
 const GET: &str = "GET, HEAD, OPTIONS";
@@ -74,6 +121,29 @@ impl Resource {
             ["dashboard"] => Resource::Dashboard,
             ["healthz"] => Resource::Health,
             ["metrics"] => Resource::Metrics,
+            ["embed"] => Resource::Trips { embed: true },
+            ["embed", rest @ ..] => Resource::rider(rest, true)?,
+            rest => Resource::rider(rest, false)?,
+        };
+        Some(r)
+    }
+
+    fn rider(segments: &[&str], embed: bool) -> Option<Resource> {
+        let r = match segments {
+            ["trajets"] => Resource::Trips { embed },
+            ["trajets", "nouveau"] => Resource::TripNew { embed },
+            ["trajets", id] => Resource::Trip {
+                id: parse_id(id)?,
+                embed,
+            },
+            ["trajets", id, "demande-envoyee"] => Resource::TripSent {
+                id: parse_id(id)?,
+                embed,
+            },
+            ["trajets", id, "publie"] => Resource::TripPublished {
+                id: parse_id(id)?,
+                embed,
+            },
             _ => return None,
         };
         Some(r)
@@ -82,12 +152,15 @@ impl Resource {
     fn allow(self) -> &'static str {
         match self {
             Resource::Offers | Resource::OfferReservations(_) | Resource::Resend => POST,
-            Resource::Link(_) => GET_POST,
+            Resource::Link(_) | Resource::TripNew { .. } | Resource::Trip { .. } => GET_POST,
             Resource::Offer(_)
             | Resource::OfferPage(_)
             | Resource::Dashboard
             | Resource::Health
-            | Resource::Metrics => GET,
+            | Resource::Metrics
+            | Resource::Trips { .. }
+            | Resource::TripSent { .. }
+            | Resource::TripPublished { .. } => GET,
         }
     }
 
@@ -137,9 +210,24 @@ impl Route {
             (Resource::Dashboard, true, _) => Route::Dashboard,
             (Resource::Health, true, _) => Route::Health,
             (Resource::Metrics, true, _) => Route::Metrics,
+            (Resource::Trips { embed }, true, _) => Route::rider(RiderPage::List, embed),
+            (Resource::TripNew { embed }, _, _) if get || post => {
+                Route::rider(RiderPage::NewOffer { submit: post }, embed)
+            }
+            (Resource::Trip { id, embed }, _, _) if get || post => {
+                Route::rider(RiderPage::Offer { id, submit: post }, embed)
+            }
+            (Resource::TripSent { id, embed }, true, _) => Route::rider(RiderPage::Sent(id), embed),
+            (Resource::TripPublished { id, embed }, true, _) => {
+                Route::rider(RiderPage::Published(id), embed)
+            }
             _ => return Err(RouteError::MethodNotAllowed { allow }),
         };
         Ok(route)
+    }
+
+    fn rider(page: RiderPage, embed: bool) -> Route {
+        Route::Rider { page, embed }
     }
 
     /// A stable, token-free name for logs and metrics labels.
@@ -154,6 +242,7 @@ impl Route {
             Route::Dashboard => "dashboard",
             Route::Health => "healthz",
             Route::Metrics => "metrics",
+            Route::Rider { page, .. } => page.name(),
             Route::Options { .. } => "options",
         }
     }
@@ -266,6 +355,92 @@ mod tests {
             parse(Method::POST, "/api/link/resend"),
             Ok(Route::ResendLink)
         );
+    }
+
+    #[test]
+    fn riders_pages_with_and_without_chrome() {
+        for embed in [false, true] {
+            let p = if embed { "/embed" } else { "" };
+            let rider = |page| Ok(Route::Rider { page, embed });
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets")),
+                rider(RiderPage::List)
+            );
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets/nouveau")),
+                rider(RiderPage::NewOffer { submit: false })
+            );
+            assert_eq!(
+                parse(Method::POST, &format!("{p}/trajets/nouveau")),
+                rider(RiderPage::NewOffer { submit: true })
+            );
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets/12")),
+                rider(RiderPage::Offer {
+                    id: 12,
+                    submit: false
+                })
+            );
+            assert_eq!(
+                parse(Method::POST, &format!("{p}/trajets/12")),
+                rider(RiderPage::Offer {
+                    id: 12,
+                    submit: true
+                })
+            );
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets/12/demande-envoyee")),
+                rider(RiderPage::Sent(12))
+            );
+            assert_eq!(
+                parse(Method::GET, &format!("{p}/trajets/12/publie")),
+                rider(RiderPage::Published(12))
+            );
+            assert_eq!(
+                parse(Method::POST, &format!("{p}/trajets")),
+                Err(RouteError::MethodNotAllowed { allow: GET })
+            );
+            assert_eq!(
+                parse(Method::POST, &format!("{p}/trajets/12/publie")),
+                Err(RouteError::MethodNotAllowed { allow: GET })
+            );
+        }
+        assert_eq!(
+            parse(Method::GET, "/embed"),
+            Ok(Route::Rider {
+                page: RiderPage::List,
+                embed: true
+            })
+        );
+        for bad in [
+            "/trajets/",
+            "/trajets/0",
+            "/trajets/abc",
+            "/trajets/1/autre",
+            "/embed/",
+            "/embed/embed/trajets",
+            "/embed/dashboard",
+            "/embed/api/offers",
+        ] {
+            assert_eq!(parse(Method::GET, bad), Err(RouteError::NotFound), "{bad}");
+        }
+        for page in [
+            RiderPage::List,
+            RiderPage::NewOffer { submit: true },
+            RiderPage::Offer {
+                id: 3,
+                submit: false,
+            },
+            RiderPage::Sent(3),
+            RiderPage::Published(3),
+        ] {
+            let parsed = parse(Method::GET, &page.path());
+            assert!(
+                matches!(parsed, Ok(Route::Rider { embed: false, .. })),
+                "{page:?}"
+            );
+        }
+        assert!(!Route::rider(RiderPage::List, false).is_api());
     }
 
     #[test]

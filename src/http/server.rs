@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use super::response::{self, Resp};
 use super::routes::{self, Route, RouteError};
-use super::{HttpState, api, dashboard, links, ops, rate_limit};
+use super::{HttpState, api, dashboard, links, ops, rate_limit, rider_pages};
 
 /// Sent (best effort) to a connection over its address's cap, just before closing it.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
@@ -203,7 +203,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
     let started = Instant::now();
     let method = req.method().clone();
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let (name, api, mut resp) = match Route::parse(&method, req.uri().path()) {
+    let parsed = Route::parse(&method, req.uri().path());
+    let rider = matches!(parsed, Ok(Route::Rider { .. }));
+    let (name, api, mut resp) = match parsed {
         Ok(route) => {
             let resp = dispatch(&state, route, peer, req).await;
             (route.name(), route.is_api(), resp)
@@ -234,6 +236,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         cors(&state, origin.as_ref(), &mut resp);
     }
     response::secure(&mut resp);
+    if rider {
+        rider_pages::frame_policy(&state, &mut resp);
+    }
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     state.metrics.observe(name, status, elapsed);
@@ -241,7 +246,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         method = %method,
         route = name,
         status,
-        ms = elapsed.as_secs_f64() * 1000.0,
+        ms = %format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
         "request"
     );
     resp
@@ -263,6 +268,7 @@ async fn dispatch(
         Route::Dashboard => dashboard::dashboard(state, &req).await,
         Route::Health => ops::health(state).await,
         Route::Metrics => ops::metrics(state).await,
+        Route::Rider { page, embed } => rider_pages::handle(state, page, embed, peer, req).await,
         Route::Options { allow, api } => options(state, &req, allow, api),
     }
 }

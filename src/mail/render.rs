@@ -64,9 +64,10 @@ thread_local! {
 }
 
 /// The 15 emails of SPEC.md, plus `offer_cancelled_driver` (the driver's own
-/// confirmation that the whole offer is cancelled) and `pickup_time_passenger` (the
-/// pickup time, the first time itinerary recalculation knows it).
-const TEMPLATE_NAMES: [&str; 17] = [
+/// confirmation that the whole offer is cancelled), `pickup_time_passenger` (the
+/// pickup time, the first time itinerary recalculation knows it) and `offer_created_driver`
+/// (sent when a trip is offered from the riders' pages).
+const TEMPLATE_NAMES: [&str; 18] = [
     "request_driver",
     "request_passenger",
     "confirmed_passenger",
@@ -84,6 +85,7 @@ const TEMPLATE_NAMES: [&str; 17] = [
     "route_updated_passenger",
     "offer_cancelled_driver",
     "pickup_time_passenger",
+    "offer_created_driver",
 ];
 
 /// File extensions the renderer loads; anything else in an override dir is ignored.

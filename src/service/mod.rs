@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod quota;
 pub mod reservations;
 pub mod retention;
+pub mod riders;
 
 use std::path::Path;
 use std::sync::Arc;

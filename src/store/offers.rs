@@ -120,3 +120,40 @@ pub fn next_calendar_sequence(conn: &Connection, id: i64) -> Result<i64, StoreEr
         )?
         .query_row([id], |r| r.get(0))?)
 }
+
+/// What the riders' listing asks for; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct PublicQuery {
+    /// Departing strictly after this instant.
+    pub after: DateTime<Utc>,
+    /// And strictly before this one.
+    pub before: Option<DateTime<Utc>>,
+    /// Substrings of the labels, case-insensitive (ASCII), `%` and `_` literal.
+    pub origin: Option<String>,
+    pub destination: Option<String>,
+    pub limit: i64,
+}
+
+/// Active offers that have not departed and still have a seat, soonest first (the
+/// riders' listing). Uses idx_offers_departure for the range.
+pub fn upcoming_with_seats(conn: &Connection, q: &PublicQuery) -> Result<Vec<Offer>, StoreError> {
+    let pattern = |f: &Option<String>| f.as_deref().map(super::browse::like_pattern);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT * FROM ({SELECT} WHERE o.status = 'active' AND o.departure_at > ?1
+             AND (?2 IS NULL OR o.departure_at < ?2)
+             AND (?3 IS NULL OR o.origin LIKE ?3 ESCAPE '\\')
+             AND (?4 IS NULL OR o.destination LIKE ?4 ESCAPE '\\'))
+         WHERE taken < seats ORDER BY departure_at, id LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            to_db(q.after),
+            q.before.map(to_db),
+            pattern(&q.origin),
+            pattern(&q.destination),
+            q.limit
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

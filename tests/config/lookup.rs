@@ -240,6 +240,26 @@ fn validate_rules_on_a_config_built_in_code() {
             .to_string()
             .starts_with("server.cors_origins")
     );
+    // No "*" for framing, and nothing that could smuggle a directive into the CSP header.
+    for bad in [
+        "*",
+        "https://example.org/path",
+        "https://a.example;script-src",
+        "example.org",
+    ] {
+        let mut c = Config::default();
+        c.server.embed_origins = vec![bad.into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.embed_origins"),
+            "{bad}"
+        );
+    }
+    let mut c = Config::default();
+    c.server.embed_origins = vec!["https://www.example.org".into()];
+    assert!(c.validate().is_ok());
     let mut c = Config::default();
     c.security.secret_key = Some(PLACEHOLDER_SECRET.into());
     let message = c.validate().unwrap_err().to_string();

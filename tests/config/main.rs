@@ -89,6 +89,7 @@ fn example_documents_every_key_and_its_commented_examples_are_valid() {
         "server.base_url",
         "server.api_token",
         "server.cors_origins",
+        "server.embed_origins",
         "server.rate_limit_per_minute",
         "server.rate_limit_burst",
         "server.trusted_proxies",

@@ -11,3 +11,4 @@ mod file_modes;
 mod hardening;
 mod lifecycle;
 mod ops;
+mod riders;

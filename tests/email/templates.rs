@@ -122,6 +122,11 @@ fn fixture(name: &str) -> (Value, Value) {
             let (ctx, _) = driver(Value::Null, json!([]));
             (ctx, json!({ "dashboard": url("/dashboard", "DB") }))
         }
+        "offer_created_driver" => {
+            let (mut ctx, links) = driver(Value::Null, json!([]));
+            ctx["offer"]["seats_left"] = json!(3);
+            (ctx, links)
+        }
         "test" => (
             json!({ "recipient_name": null, "offer": null, "reservation": null,
                     "passengers": [], "sent_at": "2026-12-01T09:30:00Z" }),

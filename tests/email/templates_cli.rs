@@ -141,7 +141,7 @@ fn preview_writes_every_email_in_both_languages() {
     let out_dir = tmp.path().join("preview");
     let (code, out, err) = carette(&cfg, &["templates", "preview", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Wrote 102 files"), "{out}");
+    assert!(out.contains("Wrote 108 files"), "{out}");
     for lang in ["fr", "en"] {
         for ext in ["html", "txt", "eml"] {
             let n = std::fs::read_dir(out_dir.join(lang))
@@ -154,7 +154,7 @@ fn preview_writes_every_email_in_both_languages() {
                         .is_some_and(|x| x == ext)
                 })
                 .count();
-            assert_eq!(n, 17, "{lang} .{ext}");
+            assert_eq!(n, 18, "{lang} .{ext}");
         }
     }
     let fr = std::fs::read_to_string(out_dir.join("fr/request_driver.txt")).unwrap();

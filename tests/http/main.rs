@@ -8,4 +8,5 @@ mod api;
 mod limits;
 mod links;
 mod pages;
+mod riders;
 mod server;

@@ -363,7 +363,7 @@ fn check_required(template: &str, root: &Map<String, Value>) -> Result<(), Strin
     }
     let needs_reservation = !matches!(
         template,
-        "itinerary_driver" | "reminder_driver" | "offer_cancelled_driver"
+        "itinerary_driver" | "reminder_driver" | "offer_cancelled_driver" | "offer_created_driver"
     );
     if needs_reservation && !is_object("reservation") {
         return Err(format!("{template} needs a reservation"));

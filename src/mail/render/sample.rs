@@ -72,7 +72,10 @@ pub fn sample(template: &str) -> (Value, Value) {
         "routing": true,
         "recipient_name": if to_driver { "Jean Dupont" } else { "Marie Curie" },
         "offer": offer,
-        "reservation": if matches!(template, "reminder_driver" | "offer_cancelled_driver") {
+        "reservation": if matches!(
+            template,
+            "reminder_driver" | "offer_cancelled_driver" | "offer_created_driver"
+        ) {
             Value::Null
         } else {
             reservation

@@ -44,7 +44,7 @@ fn builtin_templates_pass_their_own_check() {
 #[test]
 fn every_template_renders_with_a_realistic_context() {
     let r = renderer();
-    assert_eq!(Renderer::template_names().len(), 17);
+    assert_eq!(Renderer::template_names().len(), 18);
     for name in Renderer::template_names() {
         let (context, links) = sample(name);
         let email = render(&r, name, &context, &links);
