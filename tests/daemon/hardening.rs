@@ -525,7 +525,18 @@ fn a_read_only_database_makes_healthz_503_naming_it() {
             c.uid(NOBODY).gid(NOBODY);
         }
     });
-    let h = d.get("/healthz");
+    // The worker threads may not have run yet when the port first answers: wait for them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let h = loop {
+        let h = d.get("/healthz");
+        let checks = &h.json()["checks"];
+        if checks["sender"] != "not started" && checks["scheduler"] != "not started"
+            || Instant::now() > deadline
+        {
+            break h;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(h.status, 503, "{}", h.body);
     let body = h.json();
     assert_eq!(body["failed"], json!(["database"]), "{body}");
