@@ -470,18 +470,34 @@ mod tests {
                 let french = piece.replace("\\u{a0}", "\u{a0}");
                 let is_message = french.ends_with('.')
                     && french.chars().next().is_some_and(char::is_uppercase)
-                    && (french.contains('é') || french.contains("Ce ") || french.contains("Il ") || french.contains("Indiquez"));
+                    && (french.contains('é')
+                        || french.contains("Ce ")
+                        || french.contains("Il ")
+                        || french.contains("Indiquez"));
                 if !is_message || french.contains('{') || french.starts_with("This") {
                     continue;
                 }
                 checked += 1;
-                assert_ne!(english(&french), french, "no English wording for {french:?}");
+                assert_ne!(
+                    english(&french),
+                    french,
+                    "no English wording for {french:?}"
+                );
             }
         }
         assert!(checked >= 15, "only {checked} messages found");
-        assert_eq!(english("C'est trop long\u{a0}: 100 caractères au plus."), "This is too long: 100 characters at most.");
-        assert_eq!(english("Il ne reste que 3 places sur ce trajet."), "Only 3 seats are left on this trip.");
-        assert_eq!(english("Choisissez un nombre entre 1 et 8."), "Choose a number between 1 and 8.");
+        assert_eq!(
+            english("C'est trop long\u{a0}: 100 caractères au plus."),
+            "This is too long: 100 characters at most."
+        );
+        assert_eq!(
+            english("Il ne reste que 3 places sur ce trajet."),
+            "Only 3 seats are left on this trip."
+        );
+        assert_eq!(
+            english("Choisissez un nombre entre 1 et 8."),
+            "Choose a number between 1 and 8."
+        );
     }
     use chrono::TimeZone;
 

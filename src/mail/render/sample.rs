@@ -423,7 +423,11 @@ fn rider_page_samples(open: &Value, cancelled: &Value) -> Vec<(&'static str, Val
                 })),
             ));
         }
-        for (with_errors, notice, lang_en) in [(false, false, false), (true, false, true), (false, true, false)] {
+        for (with_errors, notice, lang_en) in [
+            (false, false, false),
+            (true, false, true),
+            (false, true, false),
+        ] {
             out.push((
                 "trajets_new",
                 frame(json!({
@@ -439,7 +443,11 @@ fn rider_page_samples(open: &Value, cancelled: &Value) -> Vec<(&'static str, Val
                 })),
             ));
         }
-        for (c, d, f) in [(true, false, false), (false, true, false), (false, false, true)] {
+        for (c, d, f) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+        ] {
             out.push((
                 "trajets_offer",
                 frame(json!({
