@@ -124,6 +124,19 @@ impl FormErrors {
         Value::Object(m)
     }
 
+    /// `to_json` in the page's language: the English page gets each message translated.
+    pub fn to_json_in(&self, names: &[&str], en: bool) -> Value {
+        let mut v = self.to_json(names);
+        if en && let Some(m) = v.as_object_mut() {
+            for message in m.values_mut() {
+                if let Some(text) = message.as_str() {
+                    *message = json!(english(text));
+                }
+            }
+        }
+        v
+    }
+
     fn check<T>(&mut self, field: &'static str, r: Result<T, FieldError>) -> Option<T> {
         r.map_err(|e| self.add(field, french(&e))).ok()
     }
@@ -163,6 +176,72 @@ pub fn french(e: &FieldError) -> String {
         return "Cette date est déjà passée.".to_owned();
     }
     "Cette valeur n'est pas acceptée.".to_owned()
+}
+
+/// The English wording of a French message of the riders' forms (field messages and
+/// notices). The French wording stays the single source; a message without an English
+/// wording here is shown in French rather than not at all.
+pub fn english(french: &str) -> String {
+    let number = |prefix: &str, suffix: &str| {
+        french
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+    };
+    if let Some(n) = number("C'est trop long\u{a0}: ", " caractères au plus.") {
+        return format!("This is too long: {n} characters at most.");
+    }
+    if let Some(n) = number("Il ne reste que ", " places sur ce trajet.") {
+        return format!("Only {n} seats are left on this trip.");
+    }
+    if let Some(n) = number("Choisissez un nombre entre 1 et ", ".") {
+        return format!("Choose a number between 1 and {n}.");
+    }
+    let text = match french {
+        "Ce champ est obligatoire." => "This field is required.",
+        "Ce texte contient des caractères non autorisés." => {
+            "This text contains characters that are not allowed."
+        }
+        "Cette adresse e-mail ne semble pas valide (exemple\u{a0}: prenom@exemple.fr)." => {
+            "This email address does not look valid (for example: firstname@example.com)."
+        }
+        "C'est l'adresse du conducteur de ce trajet\u{a0}: on ne peut pas réserver sa propre voiture." => {
+            "This is the address of this trip's driver: you cannot book a seat in your own car."
+        }
+        "Vous avez déjà une demande en cours pour ce trajet\u{a0}: la réponse du conducteur vous parviendra par e-mail." => {
+            "You already have a request in progress for this trip: the driver's answer will reach you by email."
+        }
+        "Un trajet se propose au plus un an à l'avance." => {
+            "A trip can be offered at most one year ahead."
+        }
+        "Cette date est déjà passée." => "This date has already passed.",
+        "Cette valeur n'est pas acceptée." => "This value is not accepted.",
+        "Il n'y a plus de place libre sur ce trajet." => "There are no seats left on this trip.",
+        "Il ne reste qu'une place sur ce trajet." => "Only one seat is left on this trip.",
+        "Cette adresse a déjà reçu beaucoup d'e-mails de notre part dans la dernière heure\u{a0}: réessayez un peu plus tard." => {
+            "This address has already received a lot of emails from us in the last hour: please try again a little later."
+        }
+        "Demandez au moins une place." => "Ask for at least one seat.",
+        "Une seule place est possible." => "Only one seat is possible.",
+        "Choisissez le français ou l'anglais." => "Choose French or English.",
+        "Indiquez une date, par exemple 2026-12-24." => "Enter a date, for example 2026-12-24.",
+        "Indiquez une heure, par exemple 08:30." => "Enter a time, for example 08:30.",
+        "Cette date et cette heure sont déjà passées." => {
+            "This date and time have already passed."
+        }
+        "Ce formulaire était ouvert depuis longtemps\u{a0}: vérifiez vos informations, puis envoyez-le de nouveau." => {
+            "This form had been open for a long time: check your details, then send it again."
+        }
+        "Pour votre sécurité, ce formulaire doit être envoyé depuis cette page\u{a0}: vérifiez vos informations, puis envoyez-le de nouveau." => {
+            "For your security, this form must be sent from this page: check your details, then send it again."
+        }
+        "Ce conducteur a reçu beaucoup de demandes dans la dernière heure\u{a0}: rien n'a été envoyé, réessayez un peu plus tard." => {
+            "This driver has received a lot of requests in the last hour: nothing was sent, please try again a little later."
+        }
+        other => other,
+    };
+    text.to_owned()
 }
 
 /// Which form field a service error is about ("driver_email" → "email").
@@ -379,6 +458,47 @@ pub fn trip_filter(query: &str) -> (TripFilter, Value, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_french_message_of_the_forms_has_an_english_wording() {
+        let source = include_str!("rider_form.rs");
+        let pages = include_str!("rider_pages.rs");
+        let mut checked = 0;
+        for text in [source, pages] {
+            // Every French sentence literal of the forms, as written in the source.
+            for piece in text.split('"').skip(1).step_by(2) {
+                let french = piece.replace("\\u{a0}", "\u{a0}");
+                let is_message = french.ends_with('.')
+                    && french.chars().next().is_some_and(char::is_uppercase)
+                    && (french.contains('é')
+                        || french.contains("Ce ")
+                        || french.contains("Il ")
+                        || french.contains("Indiquez"));
+                if !is_message || french.contains('{') || french.starts_with("This") {
+                    continue;
+                }
+                checked += 1;
+                assert_ne!(
+                    english(&french),
+                    french,
+                    "no English wording for {french:?}"
+                );
+            }
+        }
+        assert!(checked >= 15, "only {checked} messages found");
+        assert_eq!(
+            english("C'est trop long\u{a0}: 100 caractères au plus."),
+            "This is too long: 100 characters at most."
+        );
+        assert_eq!(
+            english("Il ne reste que 3 places sur ce trajet."),
+            "Only 3 seats are left on this trip."
+        );
+        assert_eq!(
+            english("Choisissez un nombre entre 1 et 8."),
+            "Choose a number between 1 and 8."
+        );
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

@@ -38,10 +38,18 @@ const FORM_TTL: Duration = Duration::hours(2);
 
 const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
 
-/// The /embed prefix or nothing: every link of a page keeps the rider where they are.
+/// The /embed prefix or nothing, and the page's language: every link of a page keeps the
+/// rider where they are and in the language they read.
 #[derive(Debug, Clone, Copy)]
 struct Chrome {
     embed: bool,
+    /// English when the rider asked for it (`?lang=en`, or the form's `lang` on a POST);
+    /// French otherwise.
+    en: bool,
+    /// Whether the query named the language; if not, a POST follows the form's `lang`.
+    lang_in_query: bool,
+    /// The page shown, for the "Français / English" switch.
+    here: RiderPage,
 }
 
 impl Chrome {
@@ -50,15 +58,50 @@ impl Chrome {
     }
 
     fn url(self, page: RiderPage) -> String {
-        format!("{}{}", self.base(), page.path())
+        let query = if self.en { "?lang=en" } else { "" };
+        format!("{}{}{query}", self.base(), page.path())
+    }
+
+    /// The same page in the other language (a GET: a form is shown blank again).
+    fn switch_url(self) -> String {
+        let page = match self.here {
+            RiderPage::NewOffer { .. } => RiderPage::NewOffer { submit: false },
+            RiderPage::Offer { id, .. } => RiderPage::Offer { id, submit: false },
+            other => other,
+        };
+        let other = if self.en { "fr" } else { "en" };
+        format!("{}{}?lang={other}", self.base(), page.path())
+    }
+
+    /// A POST whose address names no language answers in the one chosen in the form.
+    fn with_form(self, fields: &Fields) -> Chrome {
+        if self.lang_in_query {
+            return self;
+        }
+        Chrome {
+            en: fields.get("lang") == "en",
+            ..self
+        }
     }
 
     fn context(self, mut v: Value) -> Value {
         if let Some(m) = v.as_object_mut() {
             m.insert("embed".into(), json!(self.embed));
             m.insert("base".into(), json!(self.base()));
+            m.insert("lang".into(), json!(if self.en { "en" } else { "fr" }));
+            m.insert("switch_url".into(), json!(self.switch_url()));
         }
         v
+    }
+}
+
+/// `lang=en` in a query string or form body.
+fn asks_english(text: &str) -> Option<bool> {
+    let fields = Fields::parse(text);
+    match fields.get("lang") {
+        "en" => Some(true),
+        "fr" => Some(false),
+        _ => None,
     }
 }
 
@@ -69,12 +112,18 @@ pub async fn handle(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Resp {
-    let chrome = Chrome { embed };
+    let asked = asks_english(req.uri().query().unwrap_or(""));
+    let chrome = Chrome {
+        embed,
+        en: asked == Some(true),
+        lang_in_query: asked.is_some(),
+        here: page,
+    };
     match page {
         RiderPage::List => list(state, chrome, req.uri().query().unwrap_or("")).await,
         RiderPage::NewOffer { submit: false } => {
             let ip = request::client_ip(peer, req.headers(), &state.config.trusted_proxies);
-            let form = OfferForm::blank(state, ip);
+            let form = OfferForm::blank(state, chrome, ip);
             offer_form_page(state, chrome, StatusCode::OK, &form)
         }
         RiderPage::NewOffer { submit: true } => publish(state, chrome, peer, req).await,
@@ -154,9 +203,13 @@ struct OfferForm {
 }
 
 impl OfferForm {
-    fn blank(state: &HttpState, ip: IpAddr) -> OfferForm {
+    fn blank(state: &HttpState, chrome: Chrome, ip: IpAddr) -> OfferForm {
         OfferForm {
-            fields: Fields::parse("seats=3&lang=fr"),
+            fields: Fields::parse(if chrome.en {
+                "seats=3&lang=en"
+            } else {
+                "seats=3&lang=fr"
+            }),
             errors: FormErrors::default(),
             token: form_token(state, "offer", ip),
             notice: None,
@@ -173,9 +226,9 @@ fn offer_form_page(state: &HttpState, chrome: Chrome, status: StatusCode, f: &Of
             "action": chrome.url(RiderPage::NewOffer { submit: true }),
             "token": f.token,
             "values": f.fields.values(&OFFER_FIELDS),
-            "errors": f.errors.to_json(&OFFER_FIELDS),
+            "errors": f.errors.to_json_in(&OFFER_FIELDS, chrome.en),
             "has_errors": !f.errors.is_empty(),
-            "notice": f.notice,
+            "notice": f.notice.map(|n| if chrome.en { rider_form::english(n) } else { n.to_owned() }),
             "seat_choices": choices(MAX_OFFER_SEATS, chosen),
             "lang_en": f.fields.get("lang") == "en",
         },
@@ -195,6 +248,7 @@ async fn publish(
         Ok(read) => read,
         Err(resp) => return resp,
     };
+    let chrome = chrome.with_form(&fields);
     if !fields.get(HONEYPOT).is_empty() {
         tracing::info!(
             "riders' offer form: honeypot filled; answered as a success, nothing written"
@@ -255,7 +309,11 @@ async fn show_offer(state: &Arc<HttpState>, chrome: Chrome, id: i64, ip: IpAddr)
         Err(resp) => return resp,
     };
     let form = SeatForm {
-        fields: Fields::parse("seats=1&lang=fr"),
+        fields: Fields::parse(if chrome.en {
+            "seats=1&lang=en"
+        } else {
+            "seats=1&lang=fr"
+        }),
         errors: FormErrors::default(),
         token: form_token(state, &seat_purpose(id), ip),
         notice: None,
@@ -280,9 +338,9 @@ fn offer_page(
             "action": chrome.url(RiderPage::Offer { id: o.id, submit: true }),
             "token": f.token,
             "values": f.fields.values(&SEAT_FIELDS),
-            "errors": f.errors.to_json(&SEAT_FIELDS),
+            "errors": f.errors.to_json_in(&SEAT_FIELDS, chrome.en),
             "has_errors": !f.errors.is_empty(),
-            "notice": f.notice,
+            "notice": f.notice.map(|n| if chrome.en { rider_form::english(n) } else { n.to_owned() }),
             "seat_choices": choices(o.seats_left.max(1), chosen),
             "lang_en": f.fields.get("lang") == "en",
         },
@@ -301,6 +359,7 @@ async fn request_seat(
         Ok(read) => read,
         Err(resp) => return resp,
     };
+    let chrome = chrome.with_form(&fields);
     if !fields.get(HONEYPOT).is_empty() {
         tracing::info!(
             "riders' seat form: honeypot filled; answered as a success, nothing written"

@@ -180,3 +180,45 @@ fn preview_writes_every_email_in_both_languages() {
     let html = std::fs::read_to_string(out_dir.join("en/reminder_driver.html")).unwrap();
     assert!(html.contains("<html lang=\"en\"") && html.contains(">Accept</a>"));
 }
+
+#[test]
+fn check_covers_the_riders_pages_in_both_languages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    write(
+        &good,
+        "en/page/trajets_sent.html",
+        "<!DOCTYPE html><html lang=\"en\"><p>{{ offer.driver_name }} has {{ expire_hours }} hours.</p>\
+         <a href=\"{{ switch_url }}\">Français</a>{% if embed %}{{ base }}{% endif %}\n",
+    );
+    let cfg = config(tmp.path(), None);
+    let (code, out, err) = carette(&cfg, &["templates", "check", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let bad = tmp.path().join("bad");
+    // Line 2: a variable the English listing does not have.
+    write(
+        &bad,
+        "en/page/trajets_list.html",
+        "<h1>Trips</h1>\n{{ driver_email }}\n",
+    );
+    // The French offer form, line 1.
+    write(&bad, "page/trajets_new.html", "{{ form.nickname }}\n");
+    let (code, out, err) = carette(&cfg, &["templates", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let en = bad.join("en/page/trajets_list.html").display().to_string();
+    let fr = bad.join("page/trajets_new.html").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{en}:2: cannot render the sample trajets_list page (en)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{fr}:1: cannot render the sample trajets_new page (fr)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+}

@@ -656,3 +656,252 @@ fn the_forms_share_the_per_recipient_email_cap() {
     assert!(r.header("retry-after").is_some());
     assert_eq!(s.dump(), before);
 }
+
+/// `fields` with `key` set to `value` (replacing any earlier one).
+fn with<'a>(
+    mut fields: Vec<(&'a str, &'a str)>,
+    key: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    fields.retain(|(k, _)| *k != key);
+    fields.push((key, value));
+    fields
+}
+
+#[test]
+fn pages_are_in_english_with_lang_en_and_french_by_default() {
+    let s = start();
+    let id = s.create_offer(3);
+
+    // No language asked: French, even for a browser that prefers English.
+    for r in [
+        s.get("/trajets"),
+        s.request(
+            "GET",
+            "/trajets",
+            &[("Accept-Language", "en-GB,en;q=0.9")],
+            "",
+        ),
+        s.get("/trajets?lang=fr"),
+    ] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("<html lang=\"fr\">"), "{}", r.body);
+        assert!(r.body.contains("<h1>Trajets proposés</h1>"));
+        assert!(r.body.contains(&format!("href=\"/trajets/{id}\"")));
+        assert!(
+            r.body
+                .contains("href=\"/trajets?lang=en\" hreflang=\"en\" lang=\"en\">English</a>")
+        );
+        assert!(!r.body.contains("Trips on offer"));
+    }
+
+    let r = s.get("/trajets?lang=en");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<html lang=\"en\">"), "{}", r.body);
+    assert!(r.body.contains("<h1>Trips on offer</h1>"));
+    assert!(r.body.contains("Pick one to ask for a seat"));
+    assert!(!r.body.contains("Trajets proposés"));
+    // Every link and the filter form keep the language; the switch goes back to French.
+    assert!(r.body.contains(&format!("href=\"/trajets/{id}?lang=en\"")));
+    assert!(r.body.contains("href=\"/trajets/nouveau?lang=en\""));
+    assert!(
+        r.body
+            .contains("<input type=\"hidden\" name=\"lang\" value=\"en\">")
+    );
+    assert!(
+        r.body
+            .contains("href=\"/trajets?lang=fr\" hreflang=\"fr\" lang=\"fr\">Français</a>")
+    );
+    assert!(!r.body.contains("@"), "{}", r.body);
+
+    // A filtered English listing is still English (lang is not taken for a filter).
+    let r = s.get("/trajets?lang=en&origin=Nowhere");
+    assert!(
+        r.body.contains("No upcoming trip matches your search."),
+        "{}",
+        r.body
+    );
+
+    // The framed variant too, with its own prefix.
+    let r = s.get("/embed/trajets?lang=en");
+    assert!(r.body.contains("<html lang=\"en\">"));
+    assert!(
+        r.body
+            .contains(&format!("href=\"/embed/trajets/{id}?lang=en\""))
+    );
+    assert!(r.body.contains("href=\"/embed/trajets?lang=fr\""));
+    assert!(!r.body.contains("<header>"));
+
+    let r = s.get(&format!("/trajets/{id}?lang=en"));
+    assert!(r.body.contains("<h1>Book a seat</h1>"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("action=\"/trajets/{id}?lang=en\""))
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"en\" selected>English</option>")
+    );
+    assert!(r.body.contains(&format!("href=\"/trajets/{id}?lang=fr\"")));
+    let r = s.get("/trajets/999999?lang=en");
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("Trip not found"), "{}", r.body);
+    let r = s.get("/trajets/999999");
+    assert!(r.body.contains("Trajet introuvable"), "{}", r.body);
+}
+
+#[test]
+fn the_english_forms_post_and_redirect_to_english_confirmations() {
+    let s = start();
+    let form = s.get("/trajets/nouveau?lang=en");
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("<html lang=\"en\">"));
+    assert!(form.body.contains("<h1>Offer a trip</h1>"));
+    assert!(
+        form.body
+            .contains("<label for=\"email\">Your email address</label>")
+    );
+    assert!(form.body.contains("action=\"/trajets/nouveau?lang=en\""));
+    assert!(
+        form.body
+            .contains("<option value=\"en\" selected>English</option>")
+    );
+    let token = form_token(&form.body);
+
+    let fields = with(offer_fields(&token), "lang", "en");
+    let posted = submit(&s, "/trajets/nouveau?lang=en", &fields);
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let location = posted.header("location").unwrap().to_owned();
+    let id: i64 = location
+        .strip_prefix("/trajets/")
+        .and_then(|r| r.strip_suffix("/publie?lang=en"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .parse()
+        .unwrap();
+    let done = s.get(&location);
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains("<html lang=\"en\">"));
+    assert!(done.body.contains("<h1>Trip posted</h1>"), "{}", done.body);
+    assert!(
+        done.body
+            .contains(&format!("href=\"/trajets/{id}?lang=en\""))
+    );
+    assert_eq!(s.service.get_offer(id).unwrap().lang.as_str(), "en");
+    assert_eq!(
+        s.outbox(),
+        vec![(
+            "offer_created_driver".to_owned(),
+            "jean@example.org".to_owned()
+        )]
+    );
+
+    // The seat form, framed this time.
+    let page = s.get(&format!("/embed/trajets/{id}?lang=en"));
+    assert!(
+        page.body
+            .contains(&format!("action=\"/embed/trajets/{id}?lang=en\""))
+    );
+    let token = form_token(&page.body);
+    let fields = with(seat_fields(&token, "marie@example.org"), "lang", "en");
+    let posted = submit(&s, &format!("/embed/trajets/{id}?lang=en"), &fields);
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let location = posted.header("location").unwrap().to_owned();
+    assert_eq!(
+        location,
+        format!("/embed/trajets/{id}/demande-envoyee?lang=en")
+    );
+    let sent = s.get(&location);
+    assert!(sent.body.contains("<h1>Request sent</h1>"), "{}", sent.body);
+    assert!(
+        sent.body
+            .contains("Your request is on its way to Jean Dupont")
+    );
+    assert_eq!(s.outbox().len(), 3);
+}
+
+#[test]
+fn an_english_form_error_shows_again_in_english_with_the_input_kept() {
+    let s = start();
+    let id = s.create_offer(2);
+    let token = form_token(&s.get(&format!("/trajets/{id}?lang=en")).body);
+    let before = s.dump();
+    let bad = [
+        ("form_token", token.as_str()),
+        ("name", ""),
+        ("email", "marie-at-example"),
+        ("seats", "2"),
+        ("pickup", "Gare <Perrache> & \"quai\""),
+        ("message", "Line 1 <script>x</script>"),
+        ("lang", "en"),
+    ];
+    let r = submit(&s, &format!("/trajets/{id}?lang=en"), &bad);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(s.dump(), before, "a refused form writes nothing");
+    assert!(r.body.contains("<html lang=\"en\">"));
+    assert!(r.body.contains("A few details need fixing"));
+    assert!(
+        r.body
+            .contains("<p class=\"error\" id=\"name-error\">This field is required.</p>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"email-error\">This email address does not look valid")
+    );
+    assert!(!r.body.contains("Ce champ est obligatoire"));
+    assert!(r.body.contains("value=\"marie-at-example\""));
+    assert!(
+        r.body
+            .contains("value=\"Gare &lt;Perrache&gt; &amp; &quot;quai&quot;\"")
+    );
+    assert!(
+        r.body
+            .contains("Line 1 &lt;script&gt;x&lt;/script&gt;</textarea>")
+    );
+    assert!(r.body.contains("<option value=\"2\" selected>"));
+    assert!(
+        r.body
+            .contains(&format!("action=\"/trajets/{id}?lang=en\""))
+    );
+
+    // A POST whose address names no language follows the form's choice of language...
+    let r = submit(&s, &format!("/trajets/{id}"), &bad);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("<html lang=\"en\">"), "{}", r.body);
+    assert!(r.body.contains("This field is required."));
+    // ...and the address wins when it names one.
+    let r = submit(&s, &format!("/trajets/{id}?lang=fr"), &bad);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("<html lang=\"fr\">"), "{}", r.body);
+    assert!(r.body.contains("Ce champ est obligatoire."));
+    assert_eq!(s.dump(), before);
+
+    // The offer form: a past departure, told in English on the date field.
+    let token = form_token(&s.get("/trajets/nouveau?lang=en").body);
+    let past = with(
+        with(offer_fields(&token), "date", "2030-05-31"),
+        "lang",
+        "en",
+    );
+    let r = submit(&s, "/trajets/nouveau?lang=en", &past);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"date-error\">This date and time have already passed."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"Lyon Part-Dieu\""));
+    assert_eq!(s.dump(), before);
+
+    // A stale form token: the notice is English too.
+    let stale = with(offer_fields("forged"), "lang", "en");
+    let r = submit(&s, "/trajets/nouveau?lang=en", &stale);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body
+            .contains("For your security, this form must be sent from this page")
+    );
+    assert_eq!(s.dump(), before);
+}

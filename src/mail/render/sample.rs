@@ -336,6 +336,7 @@ pub fn page_samples() -> Vec<(&'static str, Value)> {
                     "is_server": code >= 500 }),
         ));
     }
+    out.extend(rider_page_samples(&offer(false), &offer(true)));
     out.push(("expired", json!({ "form": form, "ttl_days": 7 })));
     out.push(("invalid", json!({})));
     out.push(("resent", json!({ "ttl_days": 7 })));
@@ -343,5 +344,139 @@ pub fn page_samples() -> Vec<(&'static str, Value)> {
         "still_valid",
         json!({ "url": "/api/reservation/accept?token=t" }),
     ));
+    out
+}
+
+/// The riders' pages (`http::rider_pages`): the listing (full, empty, filtered), both
+/// forms (blank, with errors, with a notice), closed offers, the pages after a POST and
+/// every error, framed and not.
+fn rider_page_samples(open: &Value, cancelled: &Value) -> Vec<(&'static str, Value)> {
+    let public = |o: &Value| {
+        let mut o = o.clone();
+        if let Some(m) = o.as_object_mut() {
+            m.remove("driver_email");
+            m.insert("url".into(), json!("/trajets/12"));
+            m.insert("is_full".into(), json!(false));
+        }
+        o
+    };
+    let choices = json!([{ "n": 1, "selected": true }, { "n": 2, "selected": false }]);
+    let errors = |fields: &[&str], with: bool| {
+        let mut e = json!({});
+        for f in fields {
+            e[*f] = if with {
+                json!("Ce champ est à corriger.")
+            } else {
+                Value::Null
+            };
+        }
+        e
+    };
+    let offer_fields = [
+        "name",
+        "email",
+        "origin",
+        "destination",
+        "date",
+        "time",
+        "seats",
+        "lang",
+    ];
+    let seat_fields = ["name", "email", "seats", "lang", "pickup", "message"];
+    let values = |fields: &[&str]| {
+        let mut v = json!({});
+        for f in fields {
+            v[*f] = json!("<b>Inès & co</b>");
+        }
+        v
+    };
+    let form = |fields: &[&str], with_errors: bool, notice: bool, lang_en: bool| {
+        json!({
+            "action": "/trajets/nouveau", "token": "tok",
+            "values": values(fields), "errors": errors(fields, with_errors),
+            "has_errors": with_errors,
+            "notice": if notice { json!("Ce formulaire était ouvert depuis longtemps.") } else { Value::Null },
+            "seat_choices": choices, "lang_en": lang_en,
+        })
+    };
+    let mut out = Vec::new();
+    for embed in [false, true] {
+        let base = if embed { "/embed" } else { "" };
+        let frame = |mut v: Value| {
+            v["embed"] = json!(embed);
+            v["base"] = json!(base);
+            v["switch_url"] = json!(format!("{base}/trajets?lang=en"));
+            v
+        };
+        for (offers, has_filter, bad_date, truncated) in [
+            (json!([public(open)]), false, false, false),
+            (json!([public(open), public(open)]), true, false, true),
+            (json!([]), false, false, false),
+            (json!([]), true, true, false),
+        ] {
+            out.push((
+                "trajets_list",
+                frame(json!({
+                    "offers": offers, "count": 2, "truncated": truncated,
+                    "filter": { "origin": "Lyon", "destination": "", "date": "2026-12-03" },
+                    "has_filter": has_filter, "bad_date": bad_date, "today": "2026-12-01",
+                })),
+            ));
+        }
+        for (with_errors, notice, lang_en) in [
+            (false, false, false),
+            (true, false, true),
+            (false, true, false),
+        ] {
+            out.push((
+                "trajets_new",
+                frame(json!({
+                    "form": form(&offer_fields, with_errors, notice, lang_en),
+                    "today": "2026-12-01", "timezone": "Europe/Paris",
+                })),
+            ));
+            out.push((
+                "trajets_offer",
+                frame(json!({
+                    "offer": public(open), "closed": null, "expire_hours": 48,
+                    "form": form(&seat_fields, with_errors, notice, lang_en),
+                })),
+            ));
+        }
+        for (c, d, f) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+        ] {
+            out.push((
+                "trajets_offer",
+                frame(json!({
+                    "offer": if c { public(cancelled) } else { public(open) },
+                    "closed": { "is_cancelled": c, "is_departed": d, "is_full": f },
+                    "expire_hours": 48, "form": form(&seat_fields, false, false, false),
+                })),
+            ));
+        }
+        out.push((
+            "trajets_published",
+            frame(json!({ "offer": public(open), "expire_hours": 48 })),
+        ));
+        out.push(("trajets_published", frame(json!({ "offer": null }))));
+        out.push((
+            "trajets_sent",
+            frame(json!({ "offer": public(open), "expire_hours": 48 })),
+        ));
+        for code in [400, 403, 404, 408, 409, 413, 415, 429, 500, 503] {
+            out.push((
+                "trajets_error",
+                frame(json!({
+                    "status": code, "is_not_found": code == 404, "is_forbidden": code == 403,
+                    "is_too_large": code == 413, "is_too_many": code == 429,
+                    "is_timeout": code == 408, "is_bad_request": code == 400 || code == 415,
+                    "is_conflict": code == 409, "is_busy": code == 503,
+                })),
+            ));
+        }
+    }
     out
 }
