@@ -122,8 +122,10 @@ fn main() {
     assert!(server.wait_for(messages, StdDuration::from_secs(10)));
 
     // 2. The outbox: enqueue, then deliver until everything is sent.
+    let queued = samples.clone();
     store
-        .write(|tx| {
+        .write(move |tx| {
+            let samples = queued;
             for i in 0..messages {
                 let sample = &samples[i % samples.len()];
                 let e = NewEmail {

@@ -75,20 +75,18 @@ pub async fn request_seat(
             Err(resp) => return resp,
         };
     let now = state.now();
-    let service = state.service.clone();
-    let done = blocking(move || {
-        let r = service.request_seat(offer_id, &input, now)?;
-        let offer = service.get_offer(offer_id)?;
-        let expires_at = service.request_deadline(&r, &offer);
-        Ok::<_, ServiceError>((r, expires_at))
-    })
-    .await;
-    match done {
-        Ok(Ok((r, expires_at))) => {
+    // No blocking thread: the write goes to the store's writer thread and this task
+    // waits for its group commit.
+    match state
+        .service
+        .request_seat_async(offer_id, &input, now)
+        .await
+    {
+        Ok((r, offer)) => {
+            let expires_at = state.service.request_deadline(&r, &offer);
             response::json(StatusCode::CREATED, &reservation_json(&r, expires_at))
         }
-        Ok(Err(e)) => service_error(state, &e),
-        Err(status) => internal(status),
+        Err(e) => service_error(state, &e),
     }
 }
 

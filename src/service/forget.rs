@@ -71,7 +71,9 @@ impl Service {
             return Err(ForgetError::Unknown(email));
         }
         let db_path = self.store.path().to_owned();
-        let erase = |tx: &rusqlite::Connection| -> Result<ForgetReport, StoreError> {
+        let rider_email = email.clone();
+        let erase = move |tx: &rusqlite::Connection| -> Result<ForgetReport, StoreError> {
+            let email = rider_email;
             // Read again inside the transaction: a request may have come in meanwhile.
             let rows = erasure::rider_rows(tx, &email)?;
             let mut report = ForgetReport::default();
@@ -139,48 +141,36 @@ impl Service {
             erasure::purge_search_index(tx)?;
             Ok(report)
         };
-        let summary = std::cell::RefCell::new(String::new());
-        let touch = |tx: &rusqlite::Connection| {
-            // The erasure's record, without the address: proof it was done, and the small
-            // write that lets SQLite restart (and truncate) the WAL.
-            jobs::record(
-                tx,
-                "forget",
-                now,
-                now,
-                Utc::now().max(now),
-                true,
-                &summary.borrow(),
-            )
+        let mut report: ForgetReport = self.store.write_erasing(erase)?;
+        let summary = format!(
+            "erased {} offer(s), {} reservation(s); rewrote {} email(s), cancelled {}",
+            report.offers, report.reservations, report.emails_rewritten, report.emails_cancelled
+        );
+        let touch = {
+            let summary = summary.clone();
+            move |tx: &rusqlite::Connection| {
+                // The erasure's record, without the address: proof it was done, and the
+                // small write that lets SQLite restart (and truncate) the WAL.
+                jobs::record(tx, "forget", now, now, Utc::now().max(now), true, &summary)
+            }
         };
         // The WAL first: it is small, and it is what a reader (Litestream) keeps dirty.
         let scrubbed =
             || !file_mentions(&wal_of(&db_path), &email) && !file_mentions(&db_path, &email);
-        let (mut report, mut clean) = self.store.write_erasing(
-            |tx| {
-                let r = erase(tx)?;
-                *summary.borrow_mut() = format!(
-                    "erased {} offer(s), {} reservation(s); rewrote {} email(s), cancelled {}",
-                    r.offers, r.reservations, r.emails_rewritten, r.emails_cancelled
-                );
-                Ok::<_, ForgetError>(r)
-            },
-            &touch,
-            &scrubbed,
-        )?;
+        let mut clean = self.store.scrub_wal(touch.clone(), scrubbed)?;
         if !clean && file_mentions(&db_path, &email) {
             // Copies left in free space by older versions (before secure_delete was on),
             // or by the operator's own SQL: only rebuilding the file clears them.
             tracing::info!("forget: rebuilding the database file (VACUUM) to clear old free space");
             self.store.vacuum()?;
             report.vacuumed = true;
-            clean = self.store.scrub_wal(&touch, &scrubbed)?;
+            clean = self.store.scrub_wal(touch, scrubbed)?;
         }
         report.wal_scrubbed = clean;
         if let Some(dir) = &self.settings.retention.eml_dir {
             report.eml_files_deleted = delete_eml_mentioning(dir, &email);
         }
-        tracing::info!("forget: {}", summary.borrow());
+        tracing::info!("forget: {summary}");
         Ok(report)
     }
 }

@@ -57,7 +57,10 @@ impl Service {
         threshold: Duration,
         now: DateTime<Utc>,
     ) -> Result<ItineraryApplied, ServiceError> {
-        let out = self.store.write(|tx| {
+        let (expected, pickups) = (expected.to_vec(), pickups.to_vec());
+        let note = note.map(str::to_owned);
+        let routing = self.settings.routing_enabled;
+        let out = self.store.write(move |tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             let current = reservations::confirmed_for_offer(tx, offer_id)?;
             let mut ids: Vec<i64> = current.iter().map(|r| r.id).collect();
@@ -68,10 +71,10 @@ impl Service {
                 // Changed while OSRM was answering; the change requested its own recalculation.
                 return Ok(ItineraryApplied::default());
             }
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             let mut moved = Vec::new();
             let mut known = Vec::new();
-            for p in pickups {
+            for p in &pickups {
                 let Some(before) = current.iter().find(|r| r.id == p.reservation_id) else {
                     continue;
                 };
@@ -118,7 +121,7 @@ impl Service {
                     ));
                 }
             }
-            itinerary::mark_ok(tx, offer_id, now, note)?;
+            itinerary::mark_ok(tx, offer_id, now, note.as_deref())?;
             let emails_queued = batch.commit(tx, now)?;
             Ok::<_, ServiceError>(ItineraryApplied {
                 applied: true,
@@ -137,9 +140,10 @@ impl Service {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        self.store.write(|tx| match retry_at {
-            Some(at) => itinerary::mark_retry(tx, offer_id, at, now, error),
-            None => itinerary::mark_failed(tx, offer_id, now, error),
+        let error = error.to_owned();
+        self.store.write(move |tx| match retry_at {
+            Some(at) => itinerary::mark_retry(tx, offer_id, at, now, &error),
+            None => itinerary::mark_failed(tx, offer_id, now, &error),
         })?;
         Ok(())
     }

@@ -105,7 +105,7 @@ impl Service {
             Ok(r) => (true, r.describe(job)),
             Err(e) => (false, e.to_string()),
         };
-        self.store.write(|tx| {
+        self.store.write(move |tx| {
             jobs::record(
                 tx,
                 job.as_str(),
@@ -138,10 +138,11 @@ impl Service {
         let cutoff = now - self.settings.expire_after;
         let mut report = JobReport::default();
         loop {
-            let (moved, emails, more) = self.store.write(|tx| {
+            let routing = self.settings.routing_enabled;
+            let (moved, emails, more) = self.store.write(move |tx| {
                 let due = reservations::due_for_expiry(tx, cutoff, now)?;
                 let more = due.len() > EXPIRE_BATCH;
-                let mut batch = EmailBatch::new(self.settings.routing_enabled);
+                let mut batch = EmailBatch::new(routing);
                 let mut moved = 0;
                 for r in due.into_iter().take(EXPIRE_BATCH) {
                     let Ok(to) = next_status(r.status, Action::Expire) else {
@@ -191,13 +192,14 @@ impl Service {
     pub fn send_reminders(&self, now: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let tz = self.settings.tz;
         let (from, to) = reminder_window(tz, now);
-        let report = self.store.write(|tx| {
+        let routing = self.settings.routing_enabled;
+        let report = self.store.write(move |tx| {
             let due = reservations::due_for_reminder(tx, from, to)?;
             let mut by_offer: BTreeMap<i64, Vec<_>> = BTreeMap::new();
             for r in due {
                 by_offer.entry(r.offer_id).or_default().push(r);
             }
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             let mut reminded = 0;
             for (offer_id, rs) in by_offer {
                 let Some(offer) = offers::get(tx, offer_id)? else {

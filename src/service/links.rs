@@ -47,8 +47,10 @@ impl Service {
     ) -> Result<ResendOutcome, ServiceError> {
         let expire_after = self.settings.expire_after;
         let cap = self.settings.max_per_recipient_per_hour;
-        let (outcome, queued) = self.store.write(|tx| {
-            if let Some(to) = recipient(tx, action, subject)? {
+        let routing = self.settings.routing_enabled;
+        let subject = subject.clone();
+        let (outcome, queued) = self.store.write(move |tx| {
+            if let Some(to) = recipient(tx, action, &subject)? {
                 match quota::check(tx, cap, &to, Capped::LinkRecipient, now) {
                     Ok(()) => {}
                     Err(ServiceError::RecipientCapped {
@@ -59,7 +61,7 @@ impl Service {
                     Err(e) => return Err(e),
                 }
             }
-            let Some(email) = fresh_email(tx, action, subject, now, expire_after)? else {
+            let Some(email) = fresh_email(tx, action, &subject, now, expire_after)? else {
                 return Ok::<_, ServiceError>((ResendOutcome::NothingToSend, 0));
             };
             if sent_recently(tx, &email, now)? {
@@ -67,7 +69,7 @@ impl Service {
             }
             quota::charge(tx, &email.recipient, now)?;
             let template = email.template;
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             batch.push(email);
             let n = batch.commit(tx, now)?;
             Ok((ResendOutcome::Queued(template), n))

@@ -115,7 +115,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Offer, ServiceError> {
         let new = input.validate(now, self.settings.default_lang)?;
-        let offer = self.store.write(|tx| {
+        let offer = self.store.write(move |tx| {
             let id = offers::insert(tx, &new, now)?;
             offers::get(tx, id)?.ok_or(ServiceError::OfferNotFound(id))
         })?;
@@ -131,7 +131,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<OfferCancelOutcome, ServiceError> {
         let cap = self.settings.max_per_recipient_per_hour;
-        let (outcome, emails) = self.store.write(|tx| {
+        let routing = self.settings.routing_enabled;
+        let (outcome, emails) = self.store.write(move |tx| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
                 return Ok((
@@ -143,7 +144,7 @@ impl Service {
                     0,
                 ));
             }
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             let mut cancelled = Vec::new();
             let affected: Vec<_> = reservations::for_offer(tx, offer_id)?
                 .into_iter()

@@ -171,7 +171,7 @@ impl Service {
 
     /// Re-queues one failed email for an immediate attempt.
     pub fn outbox_retry(&self, id: i64, now: DateTime<Utc>) -> Result<(), RetryError> {
-        self.store.write(|tx| {
+        self.store.write(move |tx| {
             let e = outbox::get(tx, id)?.ok_or(RetryError::NotFound(id))?;
             if e.status != EmailStatus::Failed {
                 return Err(RetryError::NotFailed {
@@ -188,7 +188,9 @@ impl Service {
     }
 
     pub fn outbox_retry_all_failed(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
-        let n = self.store.write(|tx| outbox::requeue_all_failed(tx, now))?;
+        let n = self
+            .store
+            .write(move |tx| outbox::requeue_all_failed(tx, now))?;
         if n > 0 {
             tracing::info!(emails = n, "failed emails re-queued by operator");
             self.outbox_wakeup.notify();
@@ -206,9 +208,11 @@ impl Service {
     ) -> Result<SenderInstance, SenderRegistryError> {
         let id = crate::store::random_hex(8);
         let (lock_path, lock) = take_lock(self.store.path(), &id)?;
-        let registered = self
-            .store
-            .write(|tx| outbox::register_sender(tx, &id, std::process::id(), now));
+        let registered = {
+            let id = id.clone();
+            self.store
+                .write(move |tx| outbox::register_sender(tx, &id, std::process::id(), now))
+        };
         if let Err(e) = registered {
             let _ = std::fs::remove_file(&lock_path);
             return Err(e.into());
@@ -235,10 +239,11 @@ impl Service {
         if gone.is_empty() {
             return Ok(0);
         }
-        let n = self.store.write(|tx| {
+        let ids: Vec<String> = gone.iter().map(|s| s.id.clone()).collect();
+        let n = self.store.write(move |tx| {
             let mut n = 0;
-            for s in &gone {
-                n += outbox::reclaim_sender(tx, &s.id)?;
+            for id in &ids {
+                n += outbox::reclaim_sender(tx, id)?;
             }
             Ok::<_, StoreError>(n)
         })?;
@@ -257,7 +262,9 @@ impl Service {
 
     /// A clean stop: whatever this instance still holds goes back, and it is forgotten.
     pub fn outbox_unregister_sender(&self, me: &SenderInstance) -> Result<(), ServiceError> {
-        self.store.write(|tx| outbox::reclaim_sender(tx, &me.id))?;
+        let id = me.id.clone();
+        self.store
+            .write(move |tx| outbox::reclaim_sender(tx, &id))?;
         let _ = std::fs::remove_file(&me.lock_path);
         Ok(())
     }
@@ -271,9 +278,10 @@ impl Service {
         limit: usize,
     ) -> Result<(Lease, Vec<OutboxEmail>), ServiceError> {
         let lease = me.next_lease();
+        let held = lease.clone();
         let rows = self
             .store
-            .write(|tx| outbox::claim_due(tx, &lease, now, lease_for, limit))?;
+            .write(move |tx| outbox::claim_due(tx, &held, now, lease_for, limit))?;
         Ok((lease, rows))
     }
 
@@ -284,23 +292,23 @@ impl Service {
         lease: &Lease,
         outcomes: &[(OutboxEmail, Outcome)],
     ) -> Result<Vec<i64>, ServiceError> {
-        Ok(self.store.write(|tx| {
+        let lease = lease.clone();
+        let outcomes: Vec<(i64, Outcome)> = outcomes
+            .iter()
+            .map(|(row, o)| (row.id, o.clone()))
+            .collect();
+        Ok(self.store.write(move |tx| {
+            let lease = &lease;
             let mut lost = Vec::new();
-            for (row, outcome) in outcomes {
+            for (id, outcome) in outcomes {
                 let held = match outcome {
-                    Outcome::Sent { at, channel } => {
-                        outbox::mark_sent(tx, row.id, lease, *at, *channel)?
-                    }
-                    Outcome::Retry { at, error } => {
-                        outbox::mark_retry(tx, row.id, lease, *at, error)?
-                    }
-                    Outcome::Failed(error) => outbox::mark_failed(tx, row.id, lease, error)?,
-                    Outcome::Release { at, error } => {
-                        outbox::release(tx, row.id, lease, *at, error)?
-                    }
+                    Outcome::Sent { at, channel } => outbox::mark_sent(tx, id, lease, at, channel)?,
+                    Outcome::Retry { at, error } => outbox::mark_retry(tx, id, lease, at, &error)?,
+                    Outcome::Failed(error) => outbox::mark_failed(tx, id, lease, &error)?,
+                    Outcome::Release { at, error } => outbox::release(tx, id, lease, at, &error)?,
                 };
                 if !held {
-                    lost.push(row.id);
+                    lost.push(id);
                 }
             }
             Ok::<_, StoreError>(lost)

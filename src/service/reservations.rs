@@ -59,6 +59,14 @@ impl ReservationInput {
     }
 }
 
+/// A recorded seat request, as its write returns it.
+struct SeatRequested {
+    reservation: Reservation,
+    /// The offer as the request found it.
+    offer: Offer,
+    emails: usize,
+}
+
 /// The reservation and its offer after a successful transition.
 #[derive(Debug, Clone)]
 pub struct TransitionOutcome {
@@ -108,10 +116,39 @@ impl Service {
         input: &ReservationInput,
         now: DateTime<Utc>,
     ) -> Result<Reservation, ServiceError> {
+        let write = self.seat_request(offer_id, input, now)?;
+        let done = self.store.write(write)?;
+        Ok(self.seat_requested(done).0)
+    }
+
+    /// [`Service::request_seat`] for async callers (the JSON API's hot path): no thread
+    /// is held while the write waits for its group commit. Also returns the offer.
+    pub async fn request_seat_async(
+        &self,
+        offer_id: i64,
+        input: &ReservationInput,
+        now: DateTime<Utc>,
+    ) -> Result<(Reservation, Offer), ServiceError> {
+        let write = self.seat_request(offer_id, input, now)?;
+        let done = self.store.write_async(write).await?;
+        Ok(self.seat_requested(done))
+    }
+
+    /// Validates the request and returns the write that checks every rule and records it.
+    fn seat_request(
+        &self,
+        offer_id: i64,
+        input: &ReservationInput,
+        now: DateTime<Utc>,
+    ) -> Result<
+        impl FnOnce(&rusqlite::Connection) -> Result<SeatRequested, ServiceError> + Send + 'static,
+        ServiceError,
+    > {
         let new = input.validate(offer_id, self.settings.default_lang)?;
         let expire_after = self.settings.expire_after;
         let cap = self.settings.max_per_recipient_per_hour;
-        let (reservation, emails) = self.store.write(|tx| {
+        let routing = self.settings.routing_enabled;
+        Ok(move |tx: &rusqlite::Connection| {
             let offer = offers::get(tx, offer_id)?.ok_or(ServiceError::OfferNotFound(offer_id))?;
             if offer.status == OfferStatus::Cancelled {
                 return Err(ServiceError::OfferCancelled { id: offer_id });
@@ -152,7 +189,7 @@ impl Service {
                 )),
                 ..Extra::default()
             };
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             batch.push(offer_email_with(
                 "request_driver",
                 &offer,
@@ -169,17 +206,24 @@ impl Service {
                 To::Passenger,
                 extra,
             ));
-            let n = batch.commit(tx, now)?;
-            Ok((r, n))
-        })?;
+            let emails = batch.commit(tx, now)?;
+            Ok(SeatRequested {
+                reservation: r,
+                offer,
+                emails,
+            })
+        })
+    }
+
+    fn seat_requested(&self, done: SeatRequested) -> (Reservation, Offer) {
         tracing::info!(
-            reservation = reservation.id,
-            offer = offer_id,
-            seats = reservation.seats,
+            reservation = done.reservation.id,
+            offer = done.offer.id,
+            seats = done.reservation.seats,
             "seat requested"
         );
-        self.after_commit(emails, false);
-        Ok(reservation)
+        self.after_commit(done.emails, false);
+        (done.reservation, done.offer)
     }
 
     pub fn accept(&self, id: i64, now: DateTime<Utc>) -> Result<TransitionOutcome, ServiceError> {
@@ -207,10 +251,10 @@ impl Service {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<TransitionOutcome, ServiceError> {
-        let routing = self.settings.routing_enabled;
         let expire_after = self.settings.expire_after;
         let cap = self.settings.max_per_recipient_per_hour;
-        let (outcome, route, expired) = self.store.write(|tx| {
+        let routing = self.settings.routing_enabled;
+        let (outcome, route, expired) = self.store.write(move |tx| {
             let (r, offer) = load(tx, id)?;
             // Re-checked inside the write transaction: two accepts racing for the last seat
             // are serialized by the write lock, and the second one sees 0 left.
@@ -262,7 +306,7 @@ impl Service {
             }
             let (r, offer) = load(tx, id)?;
             let passengers = reservations::confirmed_for_offer(tx, offer.id)?;
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             let extra = Extra {
                 previous_status: Some(from),
                 ..Extra::default()

@@ -70,7 +70,7 @@ impl Service {
         let mut report = RetentionReport::default();
         let trips_cutoff = now - r.trips;
         loop {
-            let (done, more) = self.store.write(|tx| {
+            let (done, more) = self.store.write(move |tx| {
                 let ids = erasure::trips_to_anonymise(tx, trips_cutoff, TRIP_BATCH)?;
                 let mut done = Rewritten::default();
                 for id in &ids {
@@ -92,15 +92,16 @@ impl Service {
         loop {
             let n = self
                 .store
-                .write(|tx| erasure::strip_sent_emails(tx, sent_cutoff, EMAIL_BATCH))?;
+                .write(move |tx| erasure::strip_sent_emails(tx, sent_cutoff, EMAIL_BATCH))?;
             report.emails_stripped += n;
             if n < EMAIL_BATCH {
                 break;
             }
         }
+        let job_runs_cutoff = now - r.job_runs;
         report.job_runs_deleted = self
             .store
-            .write(|tx| erasure::prune_job_runs(tx, now - r.job_runs))?;
+            .write(move |tx| erasure::prune_job_runs(tx, job_runs_cutoff))?;
         if let Some(dir) = &r.eml_dir {
             report.eml_files_deleted = delete_old_eml(dir, now - r.eml);
         }

@@ -63,12 +63,13 @@ impl Service {
     ) -> Result<Offer, ServiceError> {
         let new = input.validate(now, self.settings.default_lang)?;
         let cap = self.settings.max_per_recipient_per_hour;
-        let (offer, emails) = self.store.write(|tx| {
+        let routing = self.settings.routing_enabled;
+        let (offer, emails) = self.store.write(move |tx| {
             quota::check(tx, cap, &new.driver_email, Capped::LinkRecipient, now)?;
             quota::charge(tx, &new.driver_email, now)?;
             let id = offers::insert(tx, &new, now)?;
             let offer = offers::get(tx, id)?.ok_or(ServiceError::OfferNotFound(id))?;
-            let mut batch = EmailBatch::new(self.settings.routing_enabled);
+            let mut batch = EmailBatch::new(routing);
             batch.push(offer_email(
                 "offer_created_driver",
                 &offer,

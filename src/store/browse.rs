@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::StoreError;
 use super::row::{corrupt, ts};
@@ -282,9 +282,9 @@ fn conditions(conn: &Connection, q: &Query) -> Result<(Sql, Option<Sql>), StoreE
                 parts.push("SELECT ?");
                 cargs.push(Value::Integer(id));
             }
-            if parts.is_empty() {
-                parts.push("SELECT NULL WHERE 0");
-            }
+            // Rows not indexed yet (an outside process's insert, indexed at the store's
+            // next commit): few or none, and checked with the LIKE like every candidate.
+            parts.push("SELECT reservation_id FROM reservation_search_pending");
             Some((
                 format!(
                     "WITH candidate(id) AS MATERIALIZED ({}) ",
@@ -415,6 +415,29 @@ pub fn page(
         out.reverse();
     }
     Ok(out)
+}
+
+/// Indexes the reservations queued by the insert trigger (migration 10): the store calls it
+/// just before each COMMIT, so the index takes one segment per commit group instead of one
+/// per statement of the group. Returns how many rows were indexed.
+pub(crate) fn index_queued_reservations(conn: &Connection) -> rusqlite::Result<usize> {
+    let queued: Option<i64> = conn
+        .prepare_cached("SELECT reservation_id FROM reservation_search_pending LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if queued.is_none() {
+        return Ok(0);
+    }
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO reservation_search (rowid, body)
+             SELECT r.id, r.passenger_name || ' ' || r.passenger_email || ' ' || coalesce(r.pickup, '')
+             FROM reservation_search_pending p JOIN carpool_reservations r ON r.id = p.reservation_id",
+        )?
+        .execute([])?;
+    conn.prepare_cached("DELETE FROM reservation_search_pending")?
+        .execute([])?;
+    Ok(n)
 }
 
 #[cfg(test)]

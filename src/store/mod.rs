@@ -16,11 +16,10 @@ pub mod reservations;
 mod row;
 mod scrub;
 pub mod stats;
+mod writer;
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -62,6 +61,12 @@ pub enum StoreError {
     },
     #[error("database connection lock poisoned by an earlier panic")]
     Poisoned,
+    #[error("this database was opened read-only; nothing can be written through it")]
+    ReadOnly,
+    #[error("the database writer has stopped; nothing was saved")]
+    WriterStopped,
+    #[error("the database could not start a write: {0}")]
+    WriteFailed(String),
     #[error("the database could not commit the write (disk full or I/O error?); nothing was saved")]
     CommitFailed,
     /// Another connection (often another process) held the write lock past our deadline.
@@ -94,7 +99,7 @@ impl StoreError {
 /// the store's write timeout, the same by default (`server.request_timeout_secs`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Longest busy timeout SQLite is handed (its API takes milliseconds in an int).
+/// Longest write timeout (beyond it an operator's mistake, not a wish).
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Applied to every connection: these are per-connection settings in SQLite.
@@ -118,71 +123,16 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
 
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Writer>,
-    /// Signalled after each commit: writers waiting for their batch to be durable wake up.
-    committed: Condvar,
-    /// Writers waiting for the writer lock: while some are, a finished write leaves the
-    /// transaction open for them, so one fsync covers the whole group (group commit).
-    queued: AtomicUsize,
+    /// Jobs for the writer thread (see `writer`); `None` for a read-only store.
+    jobs: Option<mpsc::Sender<Box<dyn writer::Job>>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// A read-only store's one connection, shared by its reads.
+    own_reader: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
     read_only: bool,
     /// A write gives up with `StoreError::Busy` once it has waited this long for the lock.
     write_timeout: Duration,
 }
-
-/// The writer connection and the state of the transaction shared by a commit group.
-struct Writer {
-    conn: Connection,
-    /// A transaction is open (BEGIN IMMEDIATE) with `pending` successful writes in it.
-    open: bool,
-    pending: usize,
-    opened_at: Instant,
-    /// Number of commits so far; a write made during generation g is durable at g + 1.
-    generation: u64,
-    /// Recent generations whose COMMIT failed (their writes were rolled back).
-    failed: VecDeque<u64>,
-}
-
-impl Writer {
-    fn new(conn: Connection) -> Writer {
-        Writer {
-            conn,
-            open: false,
-            pending: 0,
-            opened_at: Instant::now(),
-            generation: 0,
-            failed: VecDeque::new(),
-        }
-    }
-
-    /// Commits the open group; on failure rolls it back and remembers the generation.
-    fn commit(&mut self) {
-        if !self.open {
-            return;
-        }
-        let ok = match self.conn.execute_batch("COMMIT") {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, writes = self.pending, "commit failed; the group is rolled back");
-                let _ = self.conn.execute_batch("ROLLBACK");
-                false
-            }
-        };
-        self.open = false;
-        self.pending = 0;
-        self.generation += 1;
-        if !ok {
-            self.failed.push_back(self.generation);
-            if self.failed.len() > 64 {
-                self.failed.pop_front();
-            }
-        }
-    }
-}
-
-/// A group is committed at the latest after this many writes or this long.
-const GROUP_MAX_WRITES: usize = 64;
-const GROUP_MAX_AGE: Duration = Duration::from_millis(4);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -208,6 +158,8 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
+        // Reservations an outside process added since: searchable from now on.
+        browse::index_queued_reservations(&conn)?;
         // Files left readable by an older version: the WAL holds the same data.
         for file in [
             path.to_owned(),
@@ -235,18 +187,35 @@ impl Store {
         Ok(Store::on(path, conn, true))
     }
 
-    /// A read-only store reads on its one connection; a read-write one writes on `conn`
-    /// and reads on pooled connections of its own.
+    /// A read-only store reads on its one connection; a read-write one hands `conn` to
+    /// its writer thread and reads on pooled connections of its own.
     fn on(path: &Path, conn: Connection, read_only: bool) -> Store {
-        Store {
+        let mut store = Store {
             path: path.to_owned(),
-            writer: Mutex::new(Writer::new(conn)),
-            committed: Condvar::new(),
-            queued: AtomicUsize::new(0),
+            jobs: None,
+            writer_thread: None,
+            own_reader: None,
             readers: Mutex::new(Vec::new()),
             read_only,
             write_timeout: BUSY_TIMEOUT,
+        };
+        if read_only {
+            store.own_reader = Some(Mutex::new(conn));
+            return store;
         }
+        let (jobs, queue) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer::run(conn, queue));
+        match spawned {
+            Ok(thread) => {
+                store.jobs = Some(jobs);
+                store.writer_thread = Some(thread);
+            }
+            // Writes then fail with WriterStopped; reads still work.
+            Err(e) => tracing::error!(error = %e, "cannot start the database writer thread"),
+        }
+        store
     }
 
     fn read_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -280,88 +249,96 @@ impl Store {
 
     /// Runs `f` atomically (all of its writes or none) and returns once they are durable.
     ///
-    /// Group commit: `f` runs in a savepoint of the writer's transaction. If other writers
-    /// are queued, the transaction stays open for them and this call waits; the last one
-    /// of the group commits, so many requests share one fsync. An `Err` from `f` rolls
-    /// back its savepoint only. The transaction is `BEGIN IMMEDIATE`: another process
-    /// (the TUI, a cron `jobs` run) waits for the lock instead of deadlocking on upgrade.
+    /// `f` runs on the writer thread, in a savepoint of a transaction shared with the
+    /// other writes waiting at that moment: one fsync commits them all (group commit), and
+    /// an `Err` from `f` (or a panic, re-raised here) rolls back its own savepoint only.
+    /// The transaction is `BEGIN IMMEDIATE`: another process (the TUI, a cron `jobs` run)
+    /// waits for the lock instead of deadlocking on upgrade.
     ///
-    /// The whole wait for the lock (behind our own writers, then behind another
-    /// connection) is bounded by the write timeout; past it the call returns
-    /// `StoreError::Busy` without having run `f`, so nothing is half-written.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// The whole wait (behind our own writers, then for another connection's lock) is
+    /// bounded by the write timeout; past it the call returns `StoreError::Busy` without
+    /// having run `f`, so nothing is half-written.
+    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        E: From<StoreError>,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
-        let started = Instant::now();
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let locked = self.writer.lock();
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        let mut w = locked.map_err(|_| StoreError::Poisoned)?;
-        if !w.open {
-            // What is left of this write's deadline; zero still tries the lock once.
-            let left = self.write_timeout.saturating_sub(started.elapsed());
-            w.conn.busy_timeout(left).map_err(StoreError::from)?;
-            if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
-                let e = StoreError::from(e);
-                return Err(if e.is_busy() { StoreError::Busy } else { e }.into());
-            }
-            w.open = true;
-            w.opened_at = Instant::now();
-        }
-        if let Err(e) = w.conn.execute_batch("SAVEPOINT write") {
-            self.finish_group(&mut w);
-            return Err(StoreError::from(e).into());
-        }
-        // A panic in `f` must not strand the writers waiting on this group.
-        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn))) {
-            Ok(out) => out,
-            Err(panic) => {
-                let _ = w.conn.execute_batch("ROLLBACK TO write; RELEASE write");
-                self.finish_group(&mut w);
-                drop(w);
-                std::panic::resume_unwind(panic);
-            }
-        };
-        let closed = match &out {
-            Ok(_) => w.conn.execute_batch("RELEASE write"),
-            Err(_) => w.conn.execute_batch("ROLLBACK TO write; RELEASE write"),
-        };
-        if let Err(e) = closed {
-            // The savepoint could not be closed: the whole group is unsafe to keep.
-            let _ = w.conn.execute_batch("ROLLBACK");
-            w.open = false;
-            w.pending = 0;
-            w.generation += 1;
-            let g = w.generation;
-            w.failed.push_back(g);
-            self.committed.notify_all();
-            return Err(StoreError::from(e).into());
-        }
-        if out.is_ok() {
-            w.pending += 1;
-        }
-        let my_generation = w.generation;
-        let others_coming = self.queued.load(Ordering::SeqCst) > 0;
-        if !others_coming || w.pending >= GROUP_MAX_WRITES || w.opened_at.elapsed() >= GROUP_MAX_AGE
-        {
-            self.finish_group(&mut w);
-        } else if out.is_ok() {
-            // Someone queued behind us will commit the group (or hand it on).
-            while w.generation == my_generation {
-                w = self.committed.wait(w).map_err(|_| StoreError::Poisoned)?;
-            }
-        }
-        let value = out?;
-        if w.failed.contains(&(my_generation + 1)) {
-            return Err(StoreError::CommitFailed.into());
-        }
-        Ok(value)
+        self.write_blocking(f, false)
     }
 
-    fn finish_group(&self, w: &mut Writer) {
-        w.commit();
-        self.committed.notify_all();
+    /// Runs `f` on the writer connection between groups, outside any transaction.
+    pub(crate) fn write_alone<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_blocking(f, true)
+    }
+
+    fn write_blocking<T, E, F>(&self, f: F, alone: bool) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(f, writer::Reply::Blocking(tx), alone)?;
+        match rx.recv() {
+            Ok(answer) => writer::unwrap_answer(answer),
+            Err(_) => Err(StoreError::WriterStopped.into()),
+        }
+    }
+
+    /// [`Store::write`] for async callers: the task waits without holding a thread.
+    pub async fn write_async<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(f, writer::Reply::Async(tx), false)?;
+        match rx.await {
+            Ok(answer) => writer::unwrap_answer(answer),
+            Err(_) => Err(StoreError::WriterStopped.into()),
+        }
+    }
+
+    fn submit<T, E, F>(
+        &self,
+        f: F,
+        reply: writer::Reply<T, E>,
+        alone: bool,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let Some(jobs) = &self.jobs else {
+            return Err(if self.read_only {
+                StoreError::ReadOnly
+            } else {
+                StoreError::WriterStopped
+            });
+        };
+        let job = writer::WriteJob {
+            f: Some(f),
+            out: None,
+            reply,
+            // Work that runs alone (VACUUM, the WAL scrub) is the operator's, worth waiting for.
+            deadline: Instant::now()
+                + if alone {
+                    MAX_BUSY_TIMEOUT
+                } else {
+                    self.write_timeout
+                },
+            alone,
+        };
+        jobs.send(Box::new(job))
+            .map_err(|_| StoreError::WriterStopped)
     }
 
     /// Runs `f` on a reader connection (a consistent snapshot when `f` uses one statement,
@@ -370,9 +347,9 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        if self.read_only {
-            let w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-            return f(&w.conn);
+        if let Some(own) = &self.own_reader {
+            let conn = own.lock().map_err(|_| StoreError::Poisoned)?;
+            return f(&conn);
         }
         let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
         let conn = match pooled {
@@ -388,15 +365,12 @@ impl Store {
         out
     }
 
-    /// `PRAGMA optimize` on the writer connection, between write groups.
+    /// `PRAGMA optimize` on the writer connection.
     pub fn optimize(&self) -> Result<(), StoreError> {
         if self.read_only {
             return Ok(());
         }
-        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        self.finish_group(&mut w);
-        w.conn.execute_batch("PRAGMA optimize")?;
-        Ok(())
+        self.write(|c: &Connection| Ok(c.execute_batch("PRAGMA optimize")?))
     }
 
     /// A cheap change counter: it moves whenever another connection commits.
@@ -475,16 +449,15 @@ fn sidecar(db: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Drop for Store {
-    /// SQLite recommends `PRAGMA optimize` just before closing a connection.
+    /// Closing the channel lets the writer thread finish the jobs already sent, run
+    /// `PRAGMA optimize` and close its connection; waiting for it keeps "the store is
+    /// dropped" meaning "the file is closed".
     fn drop(&mut self) {
-        if self.read_only {
-            return;
-        }
-        if let Ok(w) = self.writer.get_mut() {
-            w.commit();
-            if let Err(e) = w.conn.execute_batch("PRAGMA optimize") {
-                tracing::debug!(error = %e, "PRAGMA optimize at close failed");
-            }
+        self.jobs = None;
+        if let Some(thread) = self.writer_thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the database writer thread panicked");
         }
     }
 }

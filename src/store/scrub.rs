@@ -8,25 +8,16 @@ use rusqlite::Connection;
 use super::{Store, StoreError};
 
 impl Store {
-    /// Erasure: runs `erase` in a transaction of its own (`secure_delete` is on for every
-    /// writer, so freed bytes are zeroed in the pages), then [`Store::scrub_wal`].
-    pub fn write_erasing<T, E>(
-        &self,
-        erase: impl FnOnce(&Connection) -> Result<T, E>,
-        touch: impl FnMut(&Connection) -> Result<(), StoreError>,
-        scrubbed: impl FnMut() -> bool,
-    ) -> Result<(T, bool), E>
+    /// Erasure: runs `erase` in a transaction of its own, alone on the writer connection
+    /// (`secure_delete` is on for every writer, so freed bytes are zeroed in the pages).
+    /// Follow it with [`Store::scrub_wal`].
+    pub fn write_erasing<T, E, F>(&self, erase: F) -> Result<T, E>
     where
-        E: From<StoreError>,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
-        let value = {
-            let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-            // Writes already grouped are committed first: the erasure stands alone.
-            self.finish_group(&mut w);
-            run_in_transaction(&w.conn, erase)?
-        };
-        let clean = self.scrub_wal(touch, scrubbed)?;
-        Ok((value, clean))
+        self.write_alone(move |conn: &Connection| run_in_transaction(conn, erase))
     }
 
     /// The WAL still holds older copies of rewritten pages. A PASSIVE checkpoint copies
@@ -34,24 +25,30 @@ impl Store {
     /// with `journal_size_limit = 0`, which truncates it at that commit. Never a TRUNCATE
     /// checkpoint: it would fight Litestream, which must see every frame. While another
     /// process reads (Litestream, the TUI) the restart may have to wait for it: this
-    /// retries a few times until `scrubbed()` says so, and returns whether it did.
-    pub fn scrub_wal(
+    /// retries a few times until `scrubbed()` (run here, between the writer's steps, so
+    /// the daemon's writes go on meanwhile) says so, and returns whether it did.
+    pub fn scrub_wal<F>(
         &self,
-        mut touch: impl FnMut(&Connection) -> Result<(), StoreError>,
+        touch: F,
         mut scrubbed: impl FnMut() -> bool,
-    ) -> Result<bool, StoreError> {
-        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        self.finish_group(&mut w);
-        let conn = &w.conn;
-        conn.pragma_update(None, "journal_size_limit", 0)?;
+    ) -> Result<bool, StoreError>
+    where
+        F: Fn(&Connection) -> Result<(), StoreError> + Clone + Send + 'static,
+    {
+        self.write_alone(|conn: &Connection| {
+            Ok::<_, StoreError>(conn.pragma_update(None, "journal_size_limit", 0)?)
+        })?;
         let mut clean = false;
         for attempt in 0..20 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            // PASSIVE never waits for nor disturbs a reader such as Litestream.
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-            run_in_transaction(conn, &mut touch)?;
+            let touch = touch.clone();
+            self.write_alone(move |conn: &Connection| {
+                // PASSIVE never waits for nor disturbs a reader such as Litestream.
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                run_in_transaction(conn, touch)
+            })?;
             if scrubbed() {
                 clean = true;
                 break;
@@ -59,17 +56,16 @@ impl Store {
         }
         // Back to the default (-1): truncating at every restart would cost the daemon a
         // file extension per checkpoint cycle.
-        conn.pragma_update(None, "journal_size_limit", -1)?;
+        self.write_alone(|conn: &Connection| {
+            Ok::<_, StoreError>(conn.pragma_update(None, "journal_size_limit", -1)?)
+        })?;
         Ok(clean)
     }
 
     /// Rebuilds the database file (VACUUM): the only way to clear free space written
     /// before `secure_delete` was on. Readers keep reading; writers wait meanwhile.
     pub fn vacuum(&self) -> Result<(), StoreError> {
-        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        self.finish_group(&mut w);
-        w.conn.execute_batch("VACUUM")?;
-        Ok(())
+        self.write_alone(|conn: &Connection| Ok(conn.execute_batch("VACUUM")?))
     }
 }
 

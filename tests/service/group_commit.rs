@@ -36,7 +36,7 @@ fn concurrent_writes_are_all_durable_and_failures_isolated() {
                 let mut ok = 0;
                 for i in 0..per {
                     let n = t * per + i;
-                    let r: Result<(), StoreError> = store.write(|c| {
+                    let r: Result<(), StoreError> = store.write(move |c| {
                         insert(c, n)?;
                         if n % 10 == 3 {
                             // Written, then refused: must leave no trace.

@@ -226,6 +226,19 @@ fn the_indexed_filter_finds_exactly_what_a_full_scan_finds_even_after_edits() {
             assert_eq!(find(f), expected, "filter {f:?} {when}");
         }
     };
+    // Rows written by an outside process wait in the queue (migration 10) and are found
+    // through it; the store indexes them when it opens (and at each of its commits).
+    let queued = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM reservation_search_pending", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(queued(&conn), 400);
+    check("queued, not indexed yet");
+    let path = _dir.path().join("carette.db");
+    drop(Store::open(&path).unwrap());
+    assert_eq!(queued(&conn), 0, "the store indexed the queue");
     check("as built");
     // Edits the search indexes must follow (renames, anonymisation, new rows, deletions).
     conn.execute_batch(
@@ -241,6 +254,9 @@ fn the_indexed_filter_finds_exactly_what_a_full_scan_finds_even_after_edits() {
     )
     .unwrap();
     check("after edits");
+    assert_eq!(queued(&conn), 1, "the new row waits for the store");
+    drop(Store::open(&path).unwrap());
+    check("after edits, indexed");
     assert_eq!(find("Inès Duval"), vec![5]);
     assert!(
         find("p12@").is_empty(),

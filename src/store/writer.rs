@@ -1,0 +1,268 @@
+//! The writer thread: the one connection that writes, fed by a channel.
+//!
+//! Every write is a job sent to this thread. It takes all the jobs waiting (up to
+//! [`GROUP_MAX_WRITES`]), runs each in its own savepoint of one `BEGIN IMMEDIATE`
+//! transaction, keeps taking jobs that arrived meanwhile, then commits once: one fsync for
+//! the whole group (group commit), and only then answers each job. A caller never touches
+//! the connection, so a request costs two thread hand-offs (to this thread and back) and
+//! no lock convoy, however many requests are in flight.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::{StoreError, browse};
+
+/// A group is committed after this many writes even if more are waiting, so that the
+/// first writers of a long burst are not kept waiting for the last.
+pub(super) const GROUP_MAX_WRITES: usize = 64;
+
+/// How a job's transaction ended, as far as this job is concerned.
+pub(super) enum End {
+    /// Its transaction committed: its writes (if it succeeded) are durable.
+    Committed,
+    /// The COMMIT (or the transaction around it) failed: its writes were rolled back.
+    Lost(StoreError),
+    /// It never ran: the write lock was not had before its deadline.
+    Busy,
+}
+
+/// A write waiting for the writer thread.
+pub(super) trait Job: Send {
+    /// After this instant the job is not run any more, and ends `Busy`.
+    fn deadline(&self) -> Instant;
+    /// Runs the write; true when it succeeded and its savepoint is to be kept.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Delivers the outcome once the transaction that held it has ended.
+    fn finish(self: Box<Self>, end: End);
+    /// Runs on the bare connection between groups, outside any transaction (VACUUM, the
+    /// WAL scrub, an erasure that must be a transaction of its own).
+    fn alone(&self) -> bool;
+}
+
+/// The answer a writer receives: its closure's result, or the panic it raised.
+pub(super) type Answer<T, E> = std::thread::Result<Result<T, E>>;
+
+/// Where the answer goes: a blocked thread or an awaiting task.
+pub(super) enum Reply<T, E> {
+    Blocking(mpsc::SyncSender<Answer<T, E>>),
+    Async(tokio::sync::oneshot::Sender<Answer<T, E>>),
+}
+
+impl<T, E> Reply<T, E> {
+    fn send(self, answer: Answer<T, E>) {
+        // A caller that went away (a dropped request) no longer wants its answer.
+        let _ = match self {
+            Reply::Blocking(tx) => tx.send(answer).map_err(drop),
+            Reply::Async(tx) => tx.send(answer).map_err(drop),
+        };
+    }
+}
+
+/// A closure and where its answer goes.
+pub(super) struct WriteJob<F, T, E> {
+    pub f: Option<F>,
+    pub out: Option<Answer<T, E>>,
+    pub reply: Reply<T, E>,
+    pub deadline: Instant,
+    pub alone: bool,
+}
+
+impl<F, T, E> Job for WriteJob<F, T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<StoreError> + Send,
+{
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
+    }
+
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        // A panic in one write rolls back that write only; the caller re-raises it.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+        let ok = matches!(out, Ok(Ok(_)));
+        self.out = Some(out);
+        ok
+    }
+
+    fn finish(self: Box<Self>, end: End) {
+        let answer = match (end, self.out) {
+            (End::Busy, _) | (_, None) => Ok(Err(StoreError::Busy.into())),
+            (End::Committed, Some(out)) => out,
+            // Its own error or panic says more than the lost commit it would have been in.
+            (End::Lost(_), Some(Ok(Err(e)))) => Ok(Err(e)),
+            (End::Lost(_), Some(Err(panic))) => Err(panic),
+            (End::Lost(e), Some(Ok(Ok(_)))) => Ok(Err(e.into())),
+        };
+        self.reply.send(answer);
+    }
+}
+
+/// Re-raises a write's panic in its caller, as if the closure had run there.
+pub(super) fn unwrap_answer<T, E>(answer: Answer<T, E>) -> Result<T, E> {
+    match answer {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Longest busy timeout SQLite is handed (its API takes milliseconds in an int).
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The thread's loop: until every sender is gone, run the waiting jobs as one group.
+pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(GROUP_MAX_WRITES);
+    // A job that must run alone, met while a group was being gathered: it waits for the
+    // group's commit.
+    let mut next: Option<Box<dyn Job>> = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
+        if job.alone() {
+            run_alone(&conn, job);
+            continue;
+        }
+        group.push(job);
+        run_group(&conn, &jobs, &mut group, &mut next);
+    }
+    // SQLite recommends `PRAGMA optimize` just before closing a connection.
+    if let Err(e) = conn.execute_batch("PRAGMA optimize") {
+        tracing::debug!(error = %e, "PRAGMA optimize at close failed");
+    }
+}
+
+fn run_alone(conn: &Connection, mut job: Box<dyn Job>) {
+    if job.deadline() < Instant::now() {
+        job.finish(End::Busy);
+        return;
+    }
+    job.run(conn);
+    job.finish(End::Committed);
+}
+
+/// Adds the jobs already waiting to `group`, up to `room`, stopping at one that must run
+/// alone (kept in `next`).
+fn take_waiting(
+    jobs: &mpsc::Receiver<Box<dyn Job>>,
+    group: &mut Vec<Box<dyn Job>>,
+    next: &mut Option<Box<dyn Job>>,
+    room: usize,
+) {
+    while next.is_none() && group.len() < room {
+        match jobs.try_recv() {
+            Ok(job) if job.alone() => *next = Some(job),
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Runs `group` (plus whatever arrives while it runs, up to the limit) in one transaction.
+fn run_group(
+    conn: &Connection,
+    jobs: &mpsc::Receiver<Box<dyn Job>>,
+    group: &mut Vec<Box<dyn Job>>,
+    next: &mut Option<Box<dyn Job>>,
+) {
+    take_waiting(jobs, group, next, GROUP_MAX_WRITES);
+    // Wait for another process's lock as long as the most patient job may.
+    let now = Instant::now();
+    let patience = group
+        .iter()
+        .map(|j| j.deadline().saturating_duration_since(now))
+        .max()
+        .unwrap_or_default()
+        .min(MAX_BUSY_TIMEOUT);
+    let begun = conn
+        .busy_timeout(patience)
+        .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
+    if let Err(e) = begun {
+        let e = StoreError::from(e);
+        let busy = e.is_busy();
+        if !busy {
+            tracing::error!(error = %e, "cannot start a write transaction");
+        }
+        for job in group.drain(..) {
+            job.finish(if busy { End::Busy } else { End::Lost(copy(&e)) });
+        }
+        return;
+    }
+    let mut ran = 0;
+    let mut broken = None;
+    while ran < group.len() {
+        let job = &mut group[ran];
+        ran += 1;
+        if job.deadline() < Instant::now() {
+            // Never run: `finish` says Busy since it holds no result.
+            continue;
+        }
+        if let Err(e) = savepoint(conn, "SAVEPOINT job") {
+            broken = Some(e);
+            break;
+        }
+        let keep = job.run(conn);
+        let closed = if keep {
+            savepoint(conn, "RELEASE job")
+        } else {
+            savepoint(conn, "ROLLBACK TO job").and_then(|()| savepoint(conn, "RELEASE job"))
+        };
+        if let Err(e) = closed {
+            broken = Some(e);
+            break;
+        }
+        if ran == group.len() {
+            // Those that came while this group ran share its commit.
+            take_waiting(jobs, group, next, GROUP_MAX_WRITES);
+        }
+    }
+    let ended = match broken {
+        Some(e) => Err(e),
+        None => browse::index_queued_reservations(conn)
+            .and_then(|_| conn.execute_batch("COMMIT"))
+            .map_err(StoreError::from),
+    };
+    match ended {
+        Ok(()) => {
+            for job in group.drain(..) {
+                job.finish(End::Committed);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = ran, "commit failed; the group is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            for job in group.drain(..) {
+                job.finish(End::Lost(StoreError::CommitFailed));
+            }
+        }
+    }
+}
+
+/// Savepoint statements are prepared once: parsing them per write showed in profiles.
+fn savepoint(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// The same error for each job of a group that could not start.
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(code, message)) => {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(*code, message.clone()))
+        }
+        other => StoreError::WriteFailed(other.to_string()),
+    }
+}
