@@ -1,20 +1,59 @@
 //! Time rules: the stored timestamp format and the local-time logic of the scheduled jobs.
 //! All instants are UTC; the configured zone only decides "today", "tomorrow" and "10:00".
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use std::fmt::Write as _;
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 /// SPEC: timestamps are stored as UTC text `YYYY-MM-DD HH:MM:SS`, so `datetime('now')` compares.
 pub const DB_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+// Both directions are written out rather than going through chrono's format strings:
+// every row read or written converts a few timestamps, and the generic formatter and
+// parser showed in profiles of the request path. Tested against DB_FORMAT below.
 pub fn to_db(t: DateTime<Utc>) -> String {
-    t.format(DB_FORMAT).to_string()
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.format(DB_FORMAT).to_string();
+    }
+    let mut out = String::with_capacity(19);
+    let _ = write!(
+        out,
+        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out
 }
 
 pub fn from_db(s: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(s, DB_FORMAT)
-        .ok()
-        .map(|n| n.and_utc())
+    let b = s.as_bytes();
+    let fixed = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':';
+    if !fixed {
+        return NaiveDateTime::parse_from_str(s, DB_FORMAT)
+            .ok()
+            .map(|n| n.and_utc());
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    let time = NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// The instant a local wall-clock time happens on `date`. A time inside the spring-forward
@@ -100,6 +139,39 @@ pub fn hourly_slot(now: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written conversions agree with chrono's DB_FORMAT both ways, and refuse
+    /// what chrono refuses.
+    #[test]
+    fn db_timestamps_match_the_format_both_ways() {
+        let mut t = utc(1970, 1, 1, 0, 0);
+        let end = utc(2100, 1, 1, 0, 0);
+        while t < end {
+            let text = to_db(t);
+            assert_eq!(text, t.format(DB_FORMAT).to_string());
+            assert_eq!(from_db(&text), Some(t));
+            t += Duration::seconds(86_399 * 37 + 17);
+        }
+        for bad in [
+            "",
+            "2026-13-01 00:00:00",
+            "2026-02-30 10:00:00",
+            "2026-01-01 24:00:00",
+            "2026-01-01 10:60:00",
+            "2026-01-01T10:00:00",
+            "2026-01-01 10:00:0x",
+            "2026-01-01 10:00",
+        ] {
+            assert_eq!(
+                from_db(bad),
+                NaiveDateTime::parse_from_str(bad, DB_FORMAT)
+                    .ok()
+                    .map(|n| n.and_utc()),
+                "{bad:?}"
+            );
+            assert_eq!(from_db(bad), None, "{bad:?}");
+        }
+    }
     use chrono_tz::Europe::Paris;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {

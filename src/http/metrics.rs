@@ -96,6 +96,32 @@ impl HttpMetrics {
         }
     }
 
+    /// Group commit at work: writes per commit is the ratio of the two counters, and the
+    /// busy time says how close the one writer thread is to saturation.
+    pub fn render_db_writer(out: &mut String, w: &crate::store::WriterStats) {
+        let counters: [(&str, &str, f64); 3] = [
+            (
+                "carette_db_commits_total",
+                "Write transactions the database writer committed (each one fsync).",
+                w.commits.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "carette_db_writes_total",
+                "Writes committed; divided by commits, the writes sharing each fsync.",
+                w.writes.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "carette_db_writer_busy_seconds_total",
+                "Time the database writer thread spent running transactions.",
+                w.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            ),
+        ];
+        for (name, help, value) in counters {
+            header(out, name, "counter", help, true);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+
     /// The whole /metrics document.
     pub fn render(&self, stats: &Stats, jobs: &[(Job, Option<JobRun>)]) -> String {
         let mut out = String::with_capacity(4096);

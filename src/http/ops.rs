@@ -125,6 +125,7 @@ pub async fn metrics(state: &Arc<HttpState>) -> Resp {
     match figures {
         Ok(Ok((stats, jobs))) => {
             let mut body = state.metrics.render(&stats, &jobs);
+            HttpMetrics::render_db_writer(&mut body, state.service.db_writer_stats());
             let gauges: Vec<(&str, bool)> = checks.iter().map(|(n, ok, _)| (*n, *ok)).collect();
             HttpMetrics::render_health(&mut body, &gauges);
             response::with_body(

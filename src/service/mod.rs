@@ -185,6 +185,11 @@ impl Service {
         Ok(self.store.ping()?)
     }
 
+    /// The database writer's commits, writes and busy time, for /metrics.
+    pub fn db_writer_stats(&self) -> &crate::store::WriterStats {
+        self.store.writer_stats()
+    }
+
     /// Whether the database takes a write (rolled back: nothing changes), for /healthz.
     pub fn probe_write(&self) -> Result<(), ServiceError> {
         Ok(self.store.probe_write()?)

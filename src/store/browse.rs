@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::StoreError;
 use super::row::{corrupt, ts};
@@ -417,15 +417,19 @@ pub fn page(
     Ok(out)
 }
 
-/// Indexes the reservations queued by the insert trigger (migration 10): the store calls it
-/// just before each COMMIT, so the index takes one segment per commit group instead of one
-/// per statement of the group. Returns how many rows were indexed.
-pub(crate) fn index_queued_reservations(conn: &Connection) -> rusqlite::Result<usize> {
-    let queued: Option<i64> = conn
-        .prepare_cached("SELECT reservation_id FROM reservation_search_pending LIMIT 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    if queued.is_none() {
+/// Indexes the reservations queued by the insert trigger (migration 10) once at least
+/// `at_least` wait (1: any). The writer thread calls it before a COMMIT with a batch size,
+/// and when it idles with 1, so the index takes one segment per few hundred rows instead
+/// of one per statement; meanwhile the search takes queued rows as candidates, so nothing
+/// is missed. Returns how many rows were indexed.
+pub(crate) fn index_queued_reservations(
+    conn: &Connection,
+    at_least: usize,
+) -> rusqlite::Result<usize> {
+    let queued: i64 = conn
+        .prepare_cached("SELECT count(*) FROM reservation_search_pending")?
+        .query_row([], |r| r.get(0))?;
+    if queued == 0 || usize::try_from(queued).unwrap_or(usize::MAX) < at_least {
         return Ok(0);
     }
     let n = conn

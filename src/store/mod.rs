@@ -19,12 +19,13 @@ pub mod stats;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use migrations::{MIGRATIONS, latest_version};
+pub use writer::WriterStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -126,6 +127,7 @@ pub struct Store {
     /// Jobs for the writer thread (see `writer`); `None` for a read-only store.
     jobs: Option<mpsc::Sender<Box<dyn writer::Job>>>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
+    writer_stats: Arc<WriterStats>,
     /// A read-only store's one connection, shared by its reads.
     own_reader: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
@@ -159,7 +161,7 @@ impl Store {
         })?;
         migrations::migrate(&mut conn, path)?;
         // Reservations an outside process added since: searchable from now on.
-        browse::index_queued_reservations(&conn)?;
+        browse::index_queued_reservations(&conn, 1)?;
         // Files left readable by an older version: the WAL holds the same data.
         for file in [
             path.to_owned(),
@@ -194,6 +196,7 @@ impl Store {
             path: path.to_owned(),
             jobs: None,
             writer_thread: None,
+            writer_stats: Arc::default(),
             own_reader: None,
             readers: Mutex::new(Vec::new()),
             read_only,
@@ -204,9 +207,10 @@ impl Store {
             return store;
         }
         let (jobs, queue) = mpsc::channel();
+        let stats = store.writer_stats.clone();
         let spawned = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, queue));
+            .spawn(move || writer::run(conn, queue, stats));
         match spawned {
             Ok(thread) => {
                 store.jobs = Some(jobs);
@@ -241,6 +245,11 @@ impl Store {
 
     pub fn write_timeout(&self) -> Duration {
         self.write_timeout
+    }
+
+    /// Commits, writes and busy time of the writer thread so far.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.writer_stats
     }
 
     pub fn path(&self) -> &Path {

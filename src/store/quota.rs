@@ -1,6 +1,8 @@
 //! Per-recipient email counters (`email.max_per_recipient_per_hour`), in 10-minute slots
-//! keyed by (slot, address) so that writes append and pruning is a range delete (see
-//! migrations/06-recipient-caps).
+//! keyed by (address, slot) so that one address's window is one seek (see
+//! migrations/10-hot-path).
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use rusqlite::{Connection, params};
 
@@ -22,39 +24,34 @@ pub fn window(
     address: &str,
     now_secs: i64,
 ) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let current = slot_of(now_secs);
-    let slots: Vec<i64> = (0..WINDOW_SLOTS)
-        .rev()
-        .map(|k| current - k * SLOT_SECS)
-        .collect();
-    // IN on the first key column and = on the second: one B-tree seek per slot, never a
-    // scan of the other addresses of the window.
+    let oldest = slot_of(now_secs) - (WINDOW_SLOTS - 1) * SLOT_SECS;
+    // The key starts with the address: one seek, then at most WINDOW_SLOTS rows.
     let mut stmt = conn.prepare_cached(
         "SELECT slot_start, n FROM recipient_email_counts
-         WHERE slot_start IN (?1, ?2, ?3, ?4, ?5, ?6, ?7) AND address = ?8
-         ORDER BY slot_start",
+         WHERE address = ?1 AND slot_start >= ?2 ORDER BY slot_start",
     )?;
-    let rows = stmt.query_map(
-        params![
-            slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], address
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let rows = stmt.query_map(params![address, oldest], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
 
-/// Counts one more email to `address` in the current slot, and drops the slots that
-/// have left every window.
+/// The newest slot this process has pruned up to: pruning scans the (small) table, so it
+/// runs once per slot, not on every email. Another process prunes on its own; deleting
+/// what is already gone costs nothing.
+static PRUNED_BEFORE: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Counts one more email to `address` in the current slot, and, once per slot, drops the
+/// slots that have left every window.
 pub fn charge(conn: &Connection, address: &str, now_secs: i64) -> rusqlite::Result<()> {
     let current = slot_of(now_secs);
     conn.prepare_cached(
-        "INSERT INTO recipient_email_counts (slot_start, address, n) VALUES (?1, ?2, 1)
-         ON CONFLICT (slot_start, address) DO UPDATE SET n = n + 1",
+        "INSERT INTO recipient_email_counts (address, slot_start, n) VALUES (?1, ?2, 1)
+         ON CONFLICT (address, slot_start) DO UPDATE SET n = n + 1",
     )?
-    .execute(params![current, address])?;
-    // Usually finds nothing: a seek to the leftmost leaf. Once per slot it removes the
-    // slot that just expired, a contiguous range.
-    conn.prepare_cached("DELETE FROM recipient_email_counts WHERE slot_start < ?1")?
-        .execute(params![current - (WINDOW_SLOTS - 1) * SLOT_SECS])?;
+    .execute(params![address, current])?;
+    let expired_before = current - (WINDOW_SLOTS - 1) * SLOT_SECS;
+    if PRUNED_BEFORE.fetch_max(expired_before, Ordering::Relaxed) < expired_before {
+        conn.prepare_cached("DELETE FROM recipient_email_counts WHERE slot_start < ?1")?
+            .execute(params![expired_before])?;
+    }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! the connection, so a request costs two thread hand-offs (to this thread and back) and
 //! no lock convoy, however many requests are in flight.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -17,6 +18,23 @@ use super::{StoreError, browse};
 /// A group is committed after this many writes even if more are waiting, so that the
 /// first writers of a long burst are not kept waiting for the last.
 pub(super) const GROUP_MAX_WRITES: usize = 64;
+
+/// New reservations are added to the search index in batches of this many (see
+/// `browse::index_queued_reservations`), or when the writer has been idle for
+/// [`INDEX_WHEN_IDLE_FOR`].
+const SEARCH_INDEX_BATCH: usize = 256;
+const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(200);
+
+/// What the writer thread has done since the store opened, for /metrics.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Group transactions committed with at least one write in them.
+    pub commits: AtomicU64,
+    /// Writes committed in them (a write that failed or was rolled back is not counted).
+    pub writes: AtomicU64,
+    /// Time spent running groups, commit included.
+    pub busy_nanos: AtomicU64,
+}
 
 /// How a job's transaction ended, as far as this job is concerned.
 pub(super) enum End {
@@ -119,14 +137,25 @@ pub(super) fn unwrap_answer<T, E>(answer: Answer<T, E>) -> Result<T, E> {
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The thread's loop: until every sender is gone, run the waiting jobs as one group.
-pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, stats: Arc<WriterStats>) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(GROUP_MAX_WRITES);
     // A job that must run alone, met while a group was being gathered: it waits for the
     // group's commit.
     let mut next: Option<Box<dyn Job>> = None;
+    // Some group committed since the search index last caught up.
+    let mut unindexed = false;
     loop {
         let job = match next.take() {
             Some(job) => job,
+            None if unindexed => match jobs.recv_timeout(INDEX_WHEN_IDLE_FOR) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    index_search_queue(&conn);
+                    unindexed = false;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
             None => match jobs.recv() {
                 Ok(job) => job,
                 Err(_) => break,
@@ -137,11 +166,38 @@ pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             continue;
         }
         group.push(job);
-        run_group(&conn, &jobs, &mut group, &mut next);
+        let started = Instant::now();
+        // A group whose writes all failed commits nothing (and costs no fsync).
+        if let Some(written @ 1..) = run_group(&conn, &jobs, &mut group, &mut next) {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.writes.fetch_add(written, Ordering::Relaxed);
+        }
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+        unindexed = true;
     }
+    // A clean stop leaves nothing for the next start to index.
+    index_search_queue(&conn);
     // SQLite recommends `PRAGMA optimize` just before closing a connection.
     if let Err(e) = conn.execute_batch("PRAGMA optimize") {
         tracing::debug!(error = %e, "PRAGMA optimize at close failed");
+    }
+}
+
+/// Indexes whatever waits in the search queue, in a transaction of its own. Never waits
+/// for another process's lock: the next idle moment (or the next batch) will do.
+fn index_search_queue(conn: &Connection) {
+    let indexed = conn
+        .busy_timeout(Duration::ZERO)
+        .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
+    if indexed.is_err() {
+        return;
+    }
+    let done =
+        browse::index_queued_reservations(conn, 1).and_then(|_| conn.execute_batch("COMMIT"));
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "indexing new reservations for search failed; retried later");
+        let _ = conn.execute_batch("ROLLBACK");
     }
 }
 
@@ -172,12 +228,13 @@ fn take_waiting(
 }
 
 /// Runs `group` (plus whatever arrives while it runs, up to the limit) in one transaction.
+/// Returns how many writes it committed, None when the transaction did not commit.
 fn run_group(
     conn: &Connection,
     jobs: &mpsc::Receiver<Box<dyn Job>>,
     group: &mut Vec<Box<dyn Job>>,
     next: &mut Option<Box<dyn Job>>,
-) {
+) -> Option<u64> {
     take_waiting(jobs, group, next, GROUP_MAX_WRITES);
     // Wait for another process's lock as long as the most patient job may.
     let now = Instant::now();
@@ -199,9 +256,10 @@ fn run_group(
         for job in group.drain(..) {
             job.finish(if busy { End::Busy } else { End::Lost(copy(&e)) });
         }
-        return;
+        return None;
     }
     let mut ran = 0;
+    let mut kept = 0;
     let mut broken = None;
     while ran < group.len() {
         let job = &mut group[ran];
@@ -215,6 +273,7 @@ fn run_group(
             break;
         }
         let keep = job.run(conn);
+        kept += u64::from(keep);
         let closed = if keep {
             savepoint(conn, "RELEASE job")
         } else {
@@ -231,7 +290,7 @@ fn run_group(
     }
     let ended = match broken {
         Some(e) => Err(e),
-        None => browse::index_queued_reservations(conn)
+        None => browse::index_queued_reservations(conn, SEARCH_INDEX_BATCH)
             .and_then(|_| conn.execute_batch("COMMIT"))
             .map_err(StoreError::from),
     };
@@ -240,6 +299,7 @@ fn run_group(
             for job in group.drain(..) {
                 job.finish(End::Committed);
             }
+            Some(kept)
         }
         Err(e) => {
             tracing::error!(error = %e, writes = ran, "commit failed; the group is rolled back");
@@ -247,6 +307,7 @@ fn run_group(
             for job in group.drain(..) {
                 job.finish(End::Lost(StoreError::CommitFailed));
             }
+            None
         }
     }
 }

@@ -153,6 +153,18 @@ fn metrics_equal_the_stats_figures() {
         get("carette_http_request_duration_seconds_bucket{route=\"request_seat\",le=\"+Inf\"}"),
         4.0
     );
+    // The database writer: every write above went through it (an offer, four requests,
+    // the answers, the job run...), in at most as many commits as writes.
+    let (commits, writes) = (
+        get("carette_db_commits_total"),
+        get("carette_db_writes_total"),
+    );
+    assert!(writes >= 5.0, "{writes}");
+    assert!(
+        commits >= 1.0 && commits <= writes,
+        "{commits} commits, {writes} writes"
+    );
+    assert!(get("carette_db_writer_busy_seconds_total") > 0.0);
 }
 
 #[test]

@@ -5,9 +5,13 @@ pub fn dump(path: &std::path::Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut out = Vec::new();
     let tables: Vec<String> = conn
-        // Ordinary tables only: the full-text search indexes (virtual tables and their
-        // shadow tables) are derived from the rows, as the trigger-kept counts are.
-        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name")
+        // Ordinary tables only: the full-text search indexes (virtual tables, their shadow
+        // tables and the queue of rows waiting to be indexed) are derived from the rows,
+        // as the trigger-kept counts are.
+        .prepare(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table'
+             AND name <> 'reservation_search_pending' ORDER BY name",
+        )
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

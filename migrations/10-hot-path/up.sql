@@ -33,3 +33,18 @@ CREATE TRIGGER reservation_search_delete AFTER DELETE ON carpool_reservations BE
         AND NOT EXISTS (SELECT 1 FROM reservation_search_pending WHERE reservation_id = old.id);
     DELETE FROM reservation_search_pending WHERE reservation_id = old.id;
 END;
+
+-- The per-recipient counters, keyed by address first: the cap check of one address is one
+-- seek and a range of at most 7 rows, where the old (slot, address) key took 7 seeks, an
+-- `IN` list SQLite built a temporary B-tree for on every request. Expired slots are
+-- pruned once per slot (a scan of a table that only holds the last hour's addresses).
+CREATE TABLE recipient_email_counts_by_address (
+    address    TEXT    NOT NULL,
+    slot_start INTEGER NOT NULL,   -- unix seconds, a multiple of 600
+    n          INTEGER NOT NULL CHECK (n >= 1),
+    PRIMARY KEY (address, slot_start)
+) WITHOUT ROWID;
+INSERT INTO recipient_email_counts_by_address (address, slot_start, n)
+SELECT address, slot_start, n FROM recipient_email_counts;
+DROP TABLE recipient_email_counts;
+ALTER TABLE recipient_email_counts_by_address RENAME TO recipient_email_counts;
