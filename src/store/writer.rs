@@ -6,7 +6,16 @@
 //! the whole group (group commit), and only then answers each job. A caller never touches
 //! the connection, so a request costs two thread hand-offs (to this thread and back) and
 //! no lock convoy, however many requests are in flight.
+//!
+//! The fsync is pipelined: the connection commits with `synchronous = NORMAL` (the WAL
+//! frames reach the OS, not the disk), and a syncer thread fsyncs the WAL file before it
+//! answers the group's jobs, while this thread already runs the next group. A job is
+//! answered only once its commit is on disk, exactly as with `synchronous = FULL` (whose
+//! WAL commit is the same fsync of the same file, done inside the write lock); what
+//! changes is that the next group does not wait for the disk. Checkpoints keep NORMAL's
+//! own syncs (the WAL before, the database file after).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -137,7 +146,31 @@ pub(super) fn unwrap_answer<T, E>(answer: Answer<T, E>) -> Result<T, E> {
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The thread's loop: until every sender is gone, run the waiting jobs as one group.
-pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, stats: Arc<WriterStats>) {
+pub(super) fn run(
+    conn: Connection,
+    wal: PathBuf,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    stats: Arc<WriterStats>,
+) {
+    // Commits reach the OS only; the syncer makes them durable before anyone is answered.
+    if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
+        tracing::error!(error = %e, "cannot set synchronous = NORMAL; commits sync inline");
+    }
+    let (to_syncer, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
+    let syncer = {
+        let wal = wal.clone();
+        std::thread::Builder::new()
+            .name("sqlite-syncer".into())
+            .spawn(move || run_syncer(&wal, &committed))
+    };
+    let syncer = match syncer {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the WAL syncer thread; commits sync inline");
+            let _ = conn.pragma_update(None, "synchronous", "FULL");
+            None
+        }
+    };
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(GROUP_MAX_WRITES);
     // A job that must run alone, met while a group was being gathered: it waits for the
     // group's commit.
@@ -162,19 +195,38 @@ pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, stats: A
             },
         };
         if job.alone() {
-            run_alone(&conn, job);
+            run_alone(&conn, &wal, job);
             continue;
         }
         group.push(job);
         let started = Instant::now();
         // A group whose writes all failed commits nothing (and costs no fsync).
-        if let Some(written @ 1..) = run_group(&conn, &jobs, &mut group, &mut next) {
+        let ended = run_group(&conn, &jobs, &mut group, &mut next);
+        if let Some(written @ 1..) = ended {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(written, Ordering::Relaxed);
+        }
+        if ended.is_some() {
+            let done = std::mem::replace(&mut group, Vec::with_capacity(GROUP_MAX_WRITES));
+            match &syncer {
+                Some(_) => {
+                    if let Err(mpsc::SendError(done)) = to_syncer.send(done) {
+                        sync_and_answer(&wal, done);
+                    }
+                }
+                None => sync_and_answer(&wal, done),
+            }
         }
         let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
         unindexed = true;
+    }
+    // The last groups are answered before the connection closes.
+    drop(to_syncer);
+    if let Some(thread) = syncer
+        && thread.join().is_err()
+    {
+        tracing::error!("the WAL syncer thread panicked");
     }
     // A clean stop leaves nothing for the next start to index.
     index_search_queue(&conn);
@@ -201,13 +253,50 @@ fn index_search_queue(conn: &Connection) {
     }
 }
 
-fn run_alone(conn: &Connection, mut job: Box<dyn Job>) {
+fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
     if job.deadline() < Instant::now() {
         job.finish(End::Busy);
         return;
     }
     job.run(conn);
-    job.finish(End::Committed);
+    sync_and_answer(wal, vec![job]);
+}
+
+/// The syncer thread: each fsync covers every group committed before it started, so it
+/// answers all the groups waiting at once.
+fn run_syncer(wal: &Path, committed: &mpsc::Receiver<Vec<Box<dyn Job>>>) {
+    while let Ok(mut jobs) = committed.recv() {
+        while let Ok(more) = committed.try_recv() {
+            jobs.extend(more);
+        }
+        sync_and_answer(wal, jobs);
+    }
+}
+
+/// Makes the committed WAL frames durable, then answers `jobs`. If the disk refuses the
+/// fsync, a write is not known to be durable: its caller gets `CommitFailed`.
+fn sync_and_answer(wal: &Path, jobs: Vec<Box<dyn Job>>) {
+    // Opened afresh each time: SQLite may delete and recreate the WAL file (when the last
+    // connection closes), and an fsync through a stale descriptor would sync nothing
+    // that matters. An absent WAL means nothing is waiting in one.
+    let synced = match std::fs::File::open(wal) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    match synced {
+        Ok(()) => {
+            for job in jobs {
+                job.finish(End::Committed);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = jobs.len(), "fsync of the WAL failed; the writes are reported as not saved");
+            for job in jobs {
+                job.finish(End::Lost(StoreError::CommitFailed));
+            }
+        }
+    }
 }
 
 /// Adds the jobs already waiting to `group`, up to `room`, stopping at one that must run
@@ -295,12 +384,8 @@ fn run_group(
             .map_err(StoreError::from),
     };
     match ended {
-        Ok(()) => {
-            for job in group.drain(..) {
-                job.finish(End::Committed);
-            }
-            Some(kept)
-        }
+        // Answered by the caller once the commit is on disk.
+        Ok(()) => Some(kept),
         Err(e) => {
             tracing::error!(error = %e, writes = ran, "commit failed; the group is rolled back");
             let _ = conn.execute_batch("ROLLBACK");
