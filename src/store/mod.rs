@@ -208,10 +208,10 @@ impl Store {
         }
         let (jobs, queue) = mpsc::channel();
         let stats = store.writer_stats.clone();
-        let wal = sidecar(path, "-wal");
+        let db = path.to_owned();
         let spawned = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, wal, queue, stats));
+            .spawn(move || writer::run(conn, db, queue, stats));
         match spawned {
             Ok(thread) => {
                 store.jobs = Some(jobs);

@@ -14,6 +14,12 @@
 //! WAL commit is the same fsync of the same file, done inside the write lock); what
 //! changes is that the next group does not wait for the disk. Checkpoints keep NORMAL's
 //! own syncs (the WAL before, the database file after).
+//!
+//! Checkpoints (copying the WAL back into the database file, two fsyncs) run on a third
+//! thread with its own connection, PASSIVE like SQLite's automatic ones, at most every
+//! [`CHECKPOINT_EVERY`] while commits come: a checkpoint inside a COMMIT stalled every
+//! request of the groups behind it. The writer's own automatic checkpoint stays as a
+//! backstop at [`BACKSTOP_CHECKPOINT_PAGES`], should the checkpointer fall behind.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +50,11 @@ pub struct WriterStats {
     /// Time spent running groups, commit included.
     pub busy_nanos: AtomicU64,
 }
+
+/// How often the checkpointer copies the WAL back while commits come.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The writer checkpoints inside its own COMMIT only past this WAL length (pages; 16 MiB).
+const BACKSTOP_CHECKPOINT_PAGES: i64 = 4000;
 
 /// How a job's transaction ended, as far as this job is concerned.
 pub(super) enum End {
@@ -148,20 +159,39 @@ const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The thread's loop: until every sender is gone, run the waiting jobs as one group.
 pub(super) fn run(
     conn: Connection,
-    wal: PathBuf,
+    db: PathBuf,
     jobs: mpsc::Receiver<Box<dyn Job>>,
     stats: Arc<WriterStats>,
 ) {
+    let wal = super::sidecar(&db, "-wal");
     // Commits reach the OS only; the syncer makes them durable before anyone is answered.
     if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
         tracing::error!(error = %e, "cannot set synchronous = NORMAL; commits sync inline");
     }
     let (to_syncer, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
+    let (tick, ticks) = mpsc::sync_channel::<()>(1);
+    let checkpointer = match Connection::open(&db) {
+        Ok(own) => std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run_checkpointer(&own, &ticks))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match &checkpointer {
+        Ok(_) => {
+            if let Err(e) =
+                conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
+            {
+                tracing::warn!(error = %e, "cannot move automatic checkpoints off the writer");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "no checkpointer thread; the writer checkpoints"),
+    }
     let syncer = {
         let wal = wal.clone();
         std::thread::Builder::new()
             .name("sqlite-syncer".into())
-            .spawn(move || run_syncer(&wal, &committed))
+            .spawn(move || run_syncer(&wal, &committed, &tick))
     };
     let syncer = match syncer {
         Ok(thread) => Some(thread),
@@ -228,6 +258,12 @@ pub(super) fn run(
     {
         tracing::error!("the WAL syncer thread panicked");
     }
+    // The syncer held the last sender of the checkpointer's ticks: it stops too.
+    if let Ok(thread) = checkpointer
+        && thread.join().is_err()
+    {
+        tracing::error!("the checkpointer thread panicked");
+    }
     // A clean stop leaves nothing for the next start to index.
     index_search_queue(&conn);
     // SQLite recommends `PRAGMA optimize` just before closing a connection.
@@ -264,12 +300,35 @@ fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
 
 /// The syncer thread: each fsync covers every group committed before it started, so it
 /// answers all the groups waiting at once.
-fn run_syncer(wal: &Path, committed: &mpsc::Receiver<Vec<Box<dyn Job>>>) {
+fn run_syncer(
+    wal: &Path,
+    committed: &mpsc::Receiver<Vec<Box<dyn Job>>>,
+    tick: &mpsc::SyncSender<()>,
+) {
     while let Ok(mut jobs) = committed.recv() {
         while let Ok(more) = committed.try_recv() {
             jobs.extend(more);
         }
         sync_and_answer(wal, jobs);
+        // "The WAL grew": a full channel already says so.
+        let _ = tick.try_send(());
+    }
+}
+
+/// The checkpointer thread: after commits, at most every CHECKPOINT_EVERY, a PASSIVE
+/// checkpoint (never waits for the writer nor for readers such as Litestream).
+fn run_checkpointer(conn: &Connection, ticks: &mpsc::Receiver<()>) {
+    let mut last = Instant::now();
+    while ticks.recv().is_ok() {
+        let wait = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        while ticks.try_recv().is_ok() {}
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "background checkpoint failed; retried after the next commit");
+        }
+        last = Instant::now();
     }
 }
 
