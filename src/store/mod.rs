@@ -160,8 +160,11 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
-        // Reservations an outside process added since: searchable from now on.
-        browse::index_queued_reservations(&conn, 1)?;
+        // Reservations an outside process added since: searchable from now on. One
+        // transaction, so a crash never leaves rows both indexed and still queued.
+        let tx = conn.transaction()?;
+        browse::index_queued_reservations(&tx, 1)?;
+        tx.commit()?;
         // Files left readable by an older version: the WAL holds the same data.
         for file in [
             path.to_owned(),

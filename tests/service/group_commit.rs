@@ -191,3 +191,37 @@ fn opening_and_closing_the_store_gather_planner_statistics() {
         assert!(analyzed.iter().any(|t| t == table), "{table}: {analyzed:?}");
     }
 }
+
+/// Committed pages are copied back into the database file by the checkpointer thread
+/// soon after the writes, without waiting for SQLite's 1000-page automatic checkpoint
+/// (which the writer only keeps as a backstop, far above this test's few pages).
+#[test]
+fn the_checkpointer_copies_commits_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Store::open(&path).unwrap();
+    let marker = "checkpointed-marker-3f9a";
+    let in_file = |path: &std::path::Path| {
+        let bytes = std::fs::read(path).unwrap();
+        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+    };
+    store
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO job_runs (job, slot, started_at, ok, summary) VALUES ('t', 'x', '2026-01-01 00:00:00', 1, ?1)",
+                [marker],
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !in_file(&path) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit never reached the database file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The store is still open: the copy was the checkpointer's, not the close's.
+    drop(store);
+}
