@@ -36,8 +36,10 @@ pub(super) const GROUP_MAX_WRITES: usize = 64;
 
 /// New reservations are added to the search index in batches of this many (see
 /// `browse::index_queued_reservations`), or when the writer has been idle for
-/// [`INDEX_WHEN_IDLE_FOR`].
-const SEARCH_INDEX_BATCH: usize = 256;
+/// [`INDEX_WHEN_IDLE_FOR`]. Measured under `vs_ceiling.sh`: batches of 256 made one group
+/// in ten slow (an FTS5 segment and its merges), p99 39-78 ms; batches of 64 keep p99 at
+/// 26-34 ms for the same throughput (one commit per row was a tenth of all CPU).
+const SEARCH_INDEX_BATCH: usize = 64;
 const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(200);
 
 /// What the writer thread has done since the store opened, for /metrics.
