@@ -1,8 +1,9 @@
 //! The daemon's HTTP side: the JSON API for the host website, the magic-link pages riders
 //! open from their emails, the driver dashboard, and /healthz + /metrics for operators.
 //!
-//! Handlers are thin (parse → service → respond). Every SQLite call runs on
-//! `spawn_blocking`, never on the async workers. Tokens never reach a log line: requests
+//! Handlers are thin (parse → service → respond). No SQLite call runs on the async
+//! workers: the seat request (the hot path) awaits the store's writer thread, the others
+//! run on `spawn_blocking`. Tokens never reach a log line: requests
 //! are logged by route name, never by raw URI.
 //!
 //! Status codes:

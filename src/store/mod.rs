@@ -114,6 +114,8 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         // CPU per write; pages are written whole anyway.
         conn.pragma_update(None, "secure_delete", "ON")?;
         // FULL: an acknowledged request survives power loss, not only a process crash.
+        // (The writer thread's connection commits at NORMAL and fsyncs the WAL itself
+        // before answering: the same guarantee, see `writer`.)
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
     // Statement and savepoint journals (every group-commit member is a savepoint) would
