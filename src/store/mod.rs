@@ -343,13 +343,7 @@ impl Store {
             f: Some(f),
             out: None,
             reply,
-            // Work that runs alone (VACUUM, the WAL scrub) is the operator's, worth waiting for.
-            deadline: Instant::now()
-                + if alone {
-                    MAX_BUSY_TIMEOUT
-                } else {
-                    self.write_timeout
-                },
+            deadline: Instant::now() + self.write_timeout,
             alone,
         };
         jobs.send(Box::new(job))

@@ -296,6 +296,15 @@ fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
         job.finish(End::Busy);
         return;
     }
+    // Its own transactions wait for another process's lock as long as the job may (an
+    // idle-time indexing may have left the timeout at zero).
+    let patience = job
+        .deadline()
+        .saturating_duration_since(Instant::now())
+        .min(MAX_BUSY_TIMEOUT);
+    if let Err(e) = conn.busy_timeout(patience) {
+        tracing::warn!(error = %e, "cannot set the busy timeout");
+    }
     job.run(conn);
     sync_and_answer(wal, vec![job]);
 }
