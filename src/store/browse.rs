@@ -429,7 +429,7 @@ pub(crate) fn index_queued_reservations(
     let queued: i64 = conn
         .prepare_cached("SELECT count(*) FROM reservation_search_pending")?
         .query_row([], |r| r.get(0))?;
-    if queued == 0 || usize::try_from(queued).unwrap_or(usize::MAX) < at_least {
+    if usize::try_from(queued).unwrap_or(usize::MAX) < at_least.max(1) {
         return Ok(0);
     }
     let n = conn

@@ -100,7 +100,8 @@ impl StoreError {
 /// the store's write timeout, the same by default (`server.request_timeout_secs`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Longest write timeout (beyond it an operator's mistake, not a wish).
+/// Longest write timeout, and busy timeout SQLite is handed (its API takes milliseconds
+/// in an int).
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Applied to every connection: these are per-connection settings in SQLite.

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::{StoreError, browse};
+use super::{MAX_BUSY_TIMEOUT, StoreError, browse};
 
 /// A group is committed after this many writes even if more are waiting, so that the
 /// first writers of a long burst are not kept waiting for the last.
@@ -155,9 +155,6 @@ pub(super) fn unwrap_answer<T, E>(answer: Answer<T, E>) -> Result<T, E> {
     }
 }
 
-/// Longest busy timeout SQLite is handed (its API takes milliseconds in an int).
-const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
-
 /// The thread's loop: until every sender is gone, run the waiting jobs as one group.
 pub(super) fn run(
     conn: Connection,
@@ -275,8 +272,15 @@ pub(super) fn run(
 }
 
 /// Indexes whatever waits in the search queue, in a transaction of its own. Never waits
-/// for another process's lock: the next idle moment (or the next batch) will do.
+/// for another process's lock: the next idle moment (or the next batch) will do. Most
+/// idle moments follow groups that added no reservation: those take no write lock.
 fn index_search_queue(conn: &Connection) {
+    let waiting = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM reservation_search_pending)")
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)));
+    if !waiting.unwrap_or(true) {
+        return;
+    }
     let indexed = conn
         .busy_timeout(Duration::ZERO)
         .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
@@ -298,11 +302,7 @@ fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
     }
     // Its own transactions wait for another process's lock as long as the job may (an
     // idle-time indexing may have left the timeout at zero).
-    let patience = job
-        .deadline()
-        .saturating_duration_since(Instant::now())
-        .min(MAX_BUSY_TIMEOUT);
-    if let Err(e) = conn.busy_timeout(patience) {
+    if let Err(e) = wait_for_lock_until(conn, job.deadline()) {
         tracing::warn!(error = %e, "cannot set the busy timeout");
     }
     job.run(conn);
@@ -396,15 +396,8 @@ fn run_group(
 ) -> Option<u64> {
     take_waiting(jobs, group, next, GROUP_MAX_WRITES);
     // Wait for another process's lock as long as the most patient job may.
-    let now = Instant::now();
-    let patience = group
-        .iter()
-        .map(|j| j.deadline().saturating_duration_since(now))
-        .max()
-        .unwrap_or_default()
-        .min(MAX_BUSY_TIMEOUT);
-    let begun = conn
-        .busy_timeout(patience)
+    let latest = group.iter().map(|j| j.deadline()).max();
+    let begun = wait_for_lock_until(conn, latest.unwrap_or_else(Instant::now))
         .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
     if let Err(e) = begun {
         let e = StoreError::from(e);
@@ -465,6 +458,12 @@ fn run_group(
             None
         }
     }
+}
+
+/// How long SQLite waits for another connection's lock: until `deadline`.
+fn wait_for_lock_until(conn: &Connection, deadline: Instant) -> rusqlite::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    conn.busy_timeout(left.min(MAX_BUSY_TIMEOUT))
 }
 
 /// Savepoint statements are prepared once: parsing them per write showed in profiles.
