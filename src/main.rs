@@ -118,6 +118,8 @@ fn tui(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Before any thread or database connection exists.
+    carette::store::configure_process();
     let cli = Cli::parse();
     cli::init_logging();
     let config = cli.config.as_deref();
