@@ -441,8 +441,24 @@ pub(crate) fn index_queued_reservations(
         .execute([])?;
     conn.prepare_cached("DELETE FROM reservation_search_pending")?
         .execute([])?;
+    if n > 0 {
+        // Automatic merges are off (migrations/11-paced-search-merges): this batch's share
+        // of the merging, bounded, so no commit carries a burst of it.
+        let pages = i64::try_from(n).unwrap_or(i64::MAX).min(MERGE_PAGES_MAX);
+        conn.prepare_cached(
+            "INSERT INTO reservation_search (reservation_search, rank) VALUES ('merge', ?1)",
+        )?
+        .execute([pages.max(MERGE_PAGES_MIN)])?;
+    }
     Ok(n)
 }
+
+/// Merge work (leaf pages written) asked after indexing a batch: one page per new row, in
+/// these bounds. A 64-row batch writes 2-4 leaf pages at level 0, and each row is merged
+/// once per level, so one page per row keeps up with a handful of levels (the index of a
+/// million rows has about 6).
+const MERGE_PAGES_MIN: i64 = 8;
+const MERGE_PAGES_MAX: i64 = 256;
 
 #[cfg(test)]
 mod tests {

@@ -225,3 +225,58 @@ fn the_checkpointer_copies_commits_into_the_database_file() {
     // The store is still open: the copy was the checkpointer's, not the close's.
     drop(store);
 }
+
+/// Under a steady stream of commits the checkpointer never catches up on its own (new
+/// frames arrive while it copies), and the WAL restarts only when a write transaction
+/// begins with every frame copied: the writer finishes each nearly complete background
+/// checkpoint between two groups, so the WAL keeps restarting from its beginning instead of
+/// growing to the 16 MiB backstop, where the writer would copy it all inside a COMMIT.
+#[test]
+fn under_steady_writes_the_wal_restarts_well_before_the_backstop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    let threads = 8;
+    let per = 120;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..per {
+                    store
+                        .write(move |c| {
+                            // 16 rows of 8 KB: 128 KB a write, 120 MB in all.
+                            for k in 0..16 {
+                                c.execute(
+                                    "INSERT INTO job_runs (job, slot, started_at, ok, summary)
+                                     VALUES ('t', ?1, '2026-01-01 00:00:00', 1, hex(randomblob(4096)))",
+                                    [format!("{t}-{i}-{k}")],
+                                )?;
+                            }
+                            Ok::<_, StoreError>(())
+                        })
+                        .unwrap();
+                    // A steady 40 MB/s at most, like a busy daemon: a checkpointer
+                    // left alone copies it but never finishes a pass.
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(count(&path), (threads * per * 16) as i64);
+    // The WAL file keeps the length of its longest run (SQLite reuses it from the start).
+    let wal = std::fs::metadata(dir.path().join("c.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal < 12 << 20,
+        "the WAL grew to {} MiB of 120 MiB written",
+        wal >> 20
+    );
+    drop(store);
+}

@@ -11,3 +11,4 @@ mod itinerary;
 mod jobs;
 mod props;
 mod scheduler;
+mod search_index;

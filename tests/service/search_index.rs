@@ -1,0 +1,111 @@
+//! The reservation search index (FTS5, trigram) merges its segments a little after every
+//! batch the writer indexes, not in FTS5's automatic bursts (migrations/11).
+
+use carette::store::{Store, StoreError, browse};
+
+/// (segments per level) of the index, from its structure record (FTS5's `%_data` row 10).
+fn levels(path: &std::path::Path) -> Vec<u64> {
+    fn varint(b: &[u8], i: &mut usize) -> u64 {
+        let mut v = 0u64;
+        for _ in 0..8 {
+            let c = b[*i];
+            *i += 1;
+            v = (v << 7) | u64::from(c & 0x7f);
+            if c & 0x80 == 0 {
+                return v;
+            }
+        }
+        let last = b[*i];
+        *i += 1;
+        (v << 8) | u64::from(last)
+    }
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let b: Vec<u8> = conn
+        .query_row(
+            "SELECT block FROM reservation_search_data WHERE id = 10",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // A 4-byte cookie, then (version 2, as with contentless_delete) a 4-byte marker.
+    let v2 = b[4..8] == [0xff, 0, 0, 1];
+    let mut i = if v2 { 8 } else { 4 };
+    let n_levels = varint(&b, &mut i);
+    let _segments = varint(&b, &mut i);
+    let _write_counter = varint(&b, &mut i);
+    (0..n_levels)
+        .map(|_| {
+            let _merging = varint(&b, &mut i);
+            let n_seg = varint(&b, &mut i);
+            for _ in 0..n_seg * if v2 { 8 } else { 3 } {
+                varint(&b, &mut i);
+            }
+            n_seg
+        })
+        .collect()
+}
+
+#[test]
+fn the_search_index_merges_after_every_batch_and_stays_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Store::open(&path).unwrap();
+    let automerge: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT v FROM reservation_search_config WHERE k = 'automerge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(automerge, 0, "FTS5's own bursts are off");
+    store
+        .write(|c| {
+            c.execute(
+                "INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at, seats, created_at, updated_at)
+                 VALUES (1, 'D', 'd@example.org', 'Lyon', 'Grenoble', '2030-01-01 08:00:00', 4, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                [],
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    // 60 batches of 64: 60 level-0 segments without merging (FTS5's crisis merge would
+    // only fold them 16 at a time).
+    let batches = 60;
+    for batch in 0..batches {
+        store
+            .write(move |c| {
+                let mut insert = c.prepare_cached(
+                    "INSERT INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, created_at, updated_at)
+                     VALUES (1, ?1, ?2, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                )?;
+                for i in 0..64 {
+                    let n = batch * 64 + i;
+                    insert.execute([format!("Rider {n:05}"), format!("r{n:05}@example.org")])?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+    let levels = levels(&path);
+    let segments: u64 = levels.iter().sum();
+    assert!(
+        segments <= 12 && levels.iter().all(|&n| n <= 6),
+        "segments pile up: {levels:?}"
+    );
+    // Still a correct index: a rider of the first batch and one of the last are found.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for n in [3_i64, 3838] {
+        let email = format!("r{n:05}@example.org");
+        let query = browse::match_query(&browse::trigrams(&email));
+        let found: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM reservation_search
+                                WHERE reservation_search MATCH ?1 AND rowid = ?2)",
+                rusqlite::params![query, n + 1],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(found, "{email}");
+    }
+}
