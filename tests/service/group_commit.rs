@@ -280,3 +280,18 @@ fn under_steady_writes_the_wal_restarts_well_before_the_backstop() {
     );
     drop(store);
 }
+
+/// The writer keeps the hot index pages of a grown database in its own, larger cache.
+#[test]
+fn the_writer_has_a_larger_page_cache_than_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.db")).unwrap();
+    let pragma =
+        |c: &rusqlite::Connection| c.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0));
+    let writer = store
+        .write(move |c| pragma(c).map_err(StoreError::from))
+        .unwrap();
+    let reader = store.read(|c| pragma(c).map_err(StoreError::from)).unwrap();
+    assert_eq!(writer, -8192, "8 MiB");
+    assert_eq!(reader, -2000, "SQLite's default");
+}
