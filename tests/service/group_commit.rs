@@ -20,6 +20,25 @@ fn insert(c: &rusqlite::Connection, i: usize) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Runs `work(t)` on `threads` threads released together; their results in thread order.
+fn on_threads<T: Send + 'static>(
+    threads: usize,
+    work: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(threads));
+    let work = Arc::new(work);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (barrier, work) = (barrier.clone(), work.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                work(t)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
 #[test]
 fn concurrent_writes_are_all_durable_and_failures_isolated() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,35 +46,31 @@ fn concurrent_writes_are_all_durable_and_failures_isolated() {
     let store = Arc::new(Store::open(&path).unwrap());
     let threads = 16;
     let per = 50;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (store, barrier) = (store.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                let mut ok = 0;
-                for i in 0..per {
-                    let n = t * per + i;
-                    let r: Result<(), StoreError> = store.write(move |c| {
-                        insert(c, n)?;
-                        if n % 10 == 3 {
-                            // Written, then refused: must leave no trace.
-                            return Err(StoreError::Corrupt {
-                                table: "job_runs",
-                                message: "refused".into(),
-                            });
-                        }
-                        Ok(())
+    let writer = store.clone();
+    let ok: i64 = on_threads(threads, move |t| {
+        let store = &writer;
+        let mut ok = 0;
+        for i in 0..per {
+            let n = t * per + i;
+            let r: Result<(), StoreError> = store.write(move |c| {
+                insert(c, n)?;
+                if n % 10 == 3 {
+                    // Written, then refused: must leave no trace.
+                    return Err(StoreError::Corrupt {
+                        table: "job_runs",
+                        message: "refused".into(),
                     });
-                    if r.is_ok() {
-                        ok += 1;
-                    }
                 }
-                ok
-            })
-        })
-        .collect();
-    let ok: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+                Ok(())
+            });
+            if r.is_ok() {
+                ok += 1;
+            }
+        }
+        ok
+    })
+    .into_iter()
+    .sum();
     assert_eq!(ok, (threads * per) as i64 * 9 / 10);
     // Read from another connection: every acknowledged write is committed, no refused one is.
     assert_eq!(count(&path), ok);
@@ -238,36 +253,28 @@ fn under_steady_writes_the_wal_restarts_well_before_the_backstop() {
     let store = Arc::new(Store::open(&path).unwrap());
     let threads = 8;
     let per = 120;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (store, barrier) = (store.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                for i in 0..per {
-                    store
-                        .write(move |c| {
-                            // 16 rows of 8 KB: 128 KB a write, 120 MB in all.
-                            for k in 0..16 {
-                                c.execute(
-                                    "INSERT INTO job_runs (job, slot, started_at, ok, summary)
-                                     VALUES ('t', ?1, '2026-01-01 00:00:00', 1, hex(randomblob(4096)))",
-                                    [format!("{t}-{i}-{k}")],
-                                )?;
-                            }
-                            Ok::<_, StoreError>(())
-                        })
-                        .unwrap();
-                    // A steady 40 MB/s at most, like a busy daemon: a checkpointer
-                    // left alone copies it but never finishes a pass.
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    let writer = store.clone();
+    on_threads(threads, move |t| {
+        let store = &writer;
+        for i in 0..per {
+            store
+                .write(move |c| {
+                    // 16 rows of 8 KB: 128 KB a write, 120 MB in all.
+                    for k in 0..16 {
+                        c.execute(
+                            "INSERT INTO job_runs (job, slot, started_at, ok, summary)
+                             VALUES ('t', ?1, '2026-01-01 00:00:00', 1, hex(randomblob(4096)))",
+                            [format!("{t}-{i}-{k}")],
+                        )?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+            // A steady 40 MB/s at most, like a busy daemon: a checkpointer
+            // left alone copies it but never finishes a pass.
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    });
     assert_eq!(count(&path), (threads * per * 16) as i64);
     // The WAL file keeps the length of its longest run (SQLite reuses it from the start).
     let wal = std::fs::metadata(dir.path().join("c.db-wal"))
