@@ -20,6 +20,7 @@
 //!   429 "Trop de demandes" (the other party's hourly email cap; nothing done).
 
 mod api;
+mod connection_cap;
 mod dashboard;
 mod links;
 pub mod metrics;

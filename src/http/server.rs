@@ -1,9 +1,8 @@
 //! The accept loop (hyper 1 on tokio), per-request bookkeeping, and graceful shutdown.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -16,40 +15,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::connection_cap::{self, Admission, ConnectionCap, Slot};
 use super::response::{self, Resp};
 use super::routes::{self, Route, RouteError};
-use super::{HttpState, api, dashboard, links, ops, rate_limit, rider_pages};
+use super::{HttpState, api, dashboard, links, ops, rider_pages};
 
 /// Sent (best effort) to a connection over its address's cap, just before closing it.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
 Content-Type: text/plain; charset=utf-8\r\nContent-Length: 36\r\nConnection: close\r\n\r\n\
 too many connections from this host\n";
-
-/// Open connections per client address (IPv6 by /64, like the rate limit).
-#[derive(Debug, Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection's place in [`PerIp`], given back when the connection ends.
-struct Slot {
-    table: Arc<PerIp>,
-    key: IpAddr,
-}
-
-impl PerIp {
-    fn take(table: &Arc<PerIp>, ip: IpAddr, cap: usize) -> Option<Slot> {
-        let key = rate_limit::bucket_key(ip);
-        let mut map = table.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = map.entry(key).or_default();
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
-            table: table.clone(),
-            key,
-        })
-    }
-}
 
 /// Held by a connection's task, however it ends (even aborted at the drain deadline).
 struct Open {
@@ -70,18 +44,6 @@ impl Drop for Open {
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut map = self.table.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.key);
-            }
-        }
-    }
-}
-
 /// Serves until `shutdown` becomes true (or its sender is dropped): then stops accepting,
 /// lets in-flight requests finish (idle keep-alive connections close at once), and gives
 /// up on whatever still runs after `drain_timeout`.
@@ -98,7 +60,7 @@ pub async fn serve(
         .keep_alive(true);
     let builder = Arc::new(builder);
     let mut connections = JoinSet::new();
-    let per_ip = Arc::new(PerIp::default());
+    let per_address = ConnectionCap::new(state.config.max_connections_per_ip);
     let max_connections = state.config.max_connections.max(1);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP server listening");
@@ -112,30 +74,29 @@ pub async fn serve(
             accepted = listener.accept(), if connections.len() < max_connections => match accepted {
                 Ok((stream, peer)) => {
                     // One address may not hold every connection: over its cap, the new
-                    // connection is closed at once (trusted proxies speak for many clients).
+                    // connection waits briefly for a slot or is closed (trusted proxies
+                    // speak for many clients: exempt).
                     let ip = peer.ip().to_canonical();
                     let trusted = state.config.trusted_proxies.iter().any(|n| n.contains(ip));
-                    let slot = if trusted {
+                    let admission = if trusted {
                         None
-                    } else if let Some(slot) =
-                        PerIp::take(&per_ip, ip, state.config.max_connections_per_ip)
-                    {
-                        Some(slot)
                     } else {
-                        state.metrics.connection_refused();
-                        tracing::debug!(%ip, "connection refused: too many from this address");
-                        let _ = stream.try_write(TOO_MANY_CONNECTIONS);
-                        continue;
+                        match per_address.admit(ip) {
+                            Some(admission) => Some(admission),
+                            None => {
+                                refuse(&state, &stream, ip);
+                                continue;
+                            }
+                        }
                     };
                     let _ = stream.set_nodelay(true);
-                    let open = Open::new(state.clone(), slot);
                     connections.spawn(connection(
-                        TokioIo::new(stream),
+                        stream,
+                        admission,
                         peer,
                         state.clone(),
                         builder.clone(),
                         shutdown.clone(),
-                        open,
                     ));
                 }
                 Err(e) => {
@@ -169,14 +130,32 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
 }
 
+/// Closes a connection over its address's cap, with a 503 for whoever reads it.
+fn refuse(state: &HttpState, stream: &tokio::net::TcpStream, ip: IpAddr) {
+    state.metrics.connection_refused();
+    tracing::debug!(%ip, "connection refused: too many from this address");
+    let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+}
+
+/// Serves one connection; `admission` is None for a trusted proxy (exempt from the cap).
 async fn connection(
-    io: TokioIo<tokio::net::TcpStream>,
+    stream: tokio::net::TcpStream,
+    admission: Option<Admission>,
     peer: SocketAddr,
     state: Arc<HttpState>,
     builder: Arc<http1::Builder>,
     mut shutdown: watch::Receiver<bool>,
-    _open: Open,
 ) {
+    let slot = match admission {
+        None => None,
+        Some(Admission::Admitted(slot)) => Some(slot),
+        Some(Admission::Waiting(waiter)) => match waiter.slot(connection_cap::GRACE).await {
+            Some(slot) => Some(slot),
+            None => return refuse(&state, &stream, peer.ip().to_canonical()),
+        },
+    };
+    let _open = Open::new(state.clone(), slot);
+    let io = TokioIo::new(stream);
     let svc = service_fn(move |req| {
         let state = state.clone();
         async move { Ok::<_, Infallible>(handle(state, peer, req).await) }
