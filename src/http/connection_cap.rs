@@ -158,15 +158,16 @@ mod tests {
 
     #[tokio::test]
     async fn over_the_cap_a_few_wait_and_the_rest_are_refused() {
-        let cap = ConnectionCap::new(2);
+        let cap = ConnectionCap::new(3);
         let a = ip("192.0.2.1");
-        let slots: Vec<_> = (0..2)
+        let slots: Vec<_> = (0..3)
             .map(|_| match cap.admit(a) {
                 Some(Admission::Admitted(s)) => s,
                 _ => panic!("under the cap"),
             })
             .collect();
-        let waiters: Vec<_> = (0..2)
+        // As many again may wait.
+        let waiters: Vec<_> = (0..3)
             .map(|_| match cap.admit(a) {
                 Some(Admission::Waiting(w)) => w,
                 _ => panic!("a waiting place was free"),

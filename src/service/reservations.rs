@@ -117,7 +117,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Reservation, ServiceError> {
         let write = self.seat_request(offer_id, input, now)?;
-        let done = self.store.write(write)?;
+        let done = self.store.write_checks_first(write)?;
         Ok(self.seat_requested(done).0)
     }
 
@@ -130,11 +130,13 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(Reservation, Offer), ServiceError> {
         let write = self.seat_request(offer_id, input, now)?;
-        let done = self.store.write_async(write).await?;
+        let done = self.store.write_checks_first_async(write).await?;
         Ok(self.seat_requested(done))
     }
 
     /// Validates the request and returns the write that checks every rule and records it.
+    /// Every refusal comes before its first change: it runs without a savepoint
+    /// ([`crate::store::Store::write_checks_first`]), so keep new rules above the writes.
     fn seat_request(
         &self,
         offer_id: i64,

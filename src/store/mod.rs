@@ -296,7 +296,22 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.write_blocking(f, false)
+        self.write_blocking(f, writer::Mode::Savepoint)
+    }
+
+    /// [`Store::write`] for a closure that returns every refusal before its first change
+    /// (rules checked, then writes): it runs without a savepoint of its own, which spares
+    /// copying each page it touches. Should it fail after a change all the same (an I/O
+    /// error), the whole group it shared a transaction with is rolled back, and each of
+    /// those writes fails: nothing is half-written, but others pay for it. Keep it to
+    /// closures whose late errors can only come from SQLite.
+    pub fn write_checks_first<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_blocking(f, writer::Mode::ChecksFirst)
     }
 
     /// Runs `f` on the writer connection between groups, outside any transaction.
@@ -306,17 +321,17 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.write_blocking(f, true)
+        self.write_blocking(f, writer::Mode::Alone)
     }
 
-    fn write_blocking<T, E, F>(&self, f: F, alone: bool) -> Result<T, E>
+    fn write_blocking<T, E, F>(&self, f: F, mode: writer::Mode) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.submit(f, writer::Reply::Blocking(tx), alone)?;
+        self.submit(f, writer::Reply::Blocking(tx), mode)?;
         match rx.recv() {
             Ok(answer) => writer::unwrap_answer(answer),
             Err(_) => Err(StoreError::WriterStopped.into()),
@@ -330,8 +345,27 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.write_async_in(f, writer::Mode::Savepoint).await
+    }
+
+    /// [`Store::write_checks_first`] for async callers.
+    pub async fn write_checks_first_async<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_async_in(f, writer::Mode::ChecksFirst).await
+    }
+
+    async fn write_async_in<T, E, F>(&self, f: F, mode: writer::Mode) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(f, writer::Reply::Async(tx), false)?;
+        self.submit(f, writer::Reply::Async(tx), mode)?;
         match rx.await {
             Ok(answer) => writer::unwrap_answer(answer),
             Err(_) => Err(StoreError::WriterStopped.into()),
@@ -342,7 +376,7 @@ impl Store {
         &self,
         f: F,
         reply: writer::Reply<T, E>,
-        alone: bool,
+        mode: writer::Mode,
     ) -> Result<(), StoreError>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -361,7 +395,7 @@ impl Store {
             out: None,
             reply,
             deadline: Instant::now() + self.write_timeout,
-            alone,
+            mode,
         };
         jobs.send(Box::new(job))
             .map_err(|_| StoreError::WriterStopped)

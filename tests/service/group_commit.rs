@@ -85,6 +85,110 @@ fn concurrent_writes_are_all_durable_and_failures_isolated() {
     assert_eq!(refused, 0);
 }
 
+fn slot_present(path: &std::path::Path, n: usize) -> bool {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM job_runs WHERE slot = ?1",
+            [format!("{n:06}")],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        == 1
+}
+
+fn refused() -> StoreError {
+    StoreError::Corrupt {
+        table: "job_runs",
+        message: "refused".into(),
+    }
+}
+
+#[test]
+fn checks_first_writes_share_groups_with_savepoint_writes_and_refuse_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    let (threads, per) = (16, 50);
+    let writer = store.clone();
+    let outcomes = on_threads(threads, move |t| {
+        (0..per)
+            .map(|i| {
+                let n = t * per + i;
+                let r: Result<(), StoreError> = if n % 2 == 0 {
+                    // Checks first: refused before any change.
+                    writer.write_checks_first(move |c| {
+                        if n % 10 == 4 {
+                            return Err(refused());
+                        }
+                        insert(c, n)
+                    })
+                } else {
+                    // In a savepoint: refused after its change, which is undone alone.
+                    writer.write(move |c| {
+                        insert(c, n)?;
+                        if n % 10 == 3 { Err(refused()) } else { Ok(()) }
+                    })
+                };
+                (n, r.is_ok())
+            })
+            .collect::<Vec<_>>()
+    });
+    let outcomes: Vec<(usize, bool)> = outcomes.into_iter().flatten().collect();
+    let ok = outcomes.iter().filter(|(_, ok)| *ok).count();
+    // Only the refused ones failed: a refusal before any change costs the group nothing.
+    assert_eq!(ok, threads * per * 8 / 10);
+    assert_eq!(count(&path), ok as i64);
+    for (n, ok) in outcomes {
+        assert_eq!(ok, n % 10 != 3 && n % 10 != 4, "write {n}");
+    }
+}
+
+#[test]
+fn a_checks_first_write_failing_after_a_change_rolls_back_its_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    let threads = 16;
+    let writer = store.clone();
+    let outcomes = on_threads(threads, move |t| {
+        let r: Result<(), StoreError> = if t == 0 {
+            // Breaks its promise: a change, then an error (as an I/O error would).
+            writer.write_checks_first(move |c| {
+                for k in 0..5 {
+                    insert(c, 1000 + k)?;
+                }
+                Err(refused())
+            })
+        } else {
+            writer.write(move |c| insert(c, t))
+        };
+        r
+    });
+    // Its own error, not a generic one.
+    assert!(
+        matches!(&outcomes[0], Err(StoreError::Corrupt { message, .. }) if message == "refused"),
+        "{:?}",
+        outcomes[0]
+    );
+    assert!(
+        (0..5).all(|k| !slot_present(&path, 1000 + k)),
+        "its changes are undone"
+    );
+    // Those that shared its transaction failed with it; every acknowledged write is durable.
+    for (t, r) in outcomes.iter().enumerate().skip(1) {
+        assert_eq!(r.is_ok(), slot_present(&path, t), "write {t}: {r:?}");
+    }
+    assert_eq!(
+        count(&path),
+        outcomes.iter().filter(|r| r.is_ok()).count() as i64
+    );
+    // The writer goes on.
+    let after: Result<(), StoreError> = store.write_checks_first(|c| insert(c, 99));
+    assert!(after.is_ok(), "{after:?}");
+    assert!(slot_present(&path, 99));
+}
+
 #[test]
 fn a_panicking_write_strands_nobody() {
     let dir = tempfile::tempdir().unwrap();
