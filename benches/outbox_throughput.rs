@@ -135,7 +135,7 @@ fn main() {
                     // two connections, not the pool.
                     recipient: format!("rider{i}@example.org"),
                     reply_to: sample.reply_to.clone(),
-                    context: sample.context.clone(),
+                    context: sample.context.to_string(),
                     reservation_id: sample.reservation_id,
                     offer_id: sample.offer_id,
                 };

@@ -9,13 +9,13 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
-use super::context::{EmailBatch, Extra, To, offer_email, offer_email_with};
+use super::context::{Email, EmailBatch, Extra, To, offer_email, offer_email_with};
 use super::quota::{self, Capped};
 use super::{Service, ServiceError};
 use crate::domain::model::{Offer, OfferStatus, Reservation};
 use crate::domain::token::{LinkAction, Subject};
 use crate::domain::{Action, Status, check_action, request_deadline};
-use crate::store::outbox::{self, NewEmail};
+use crate::store::outbox;
 use crate::store::{offers, reservations};
 
 /// The same email is not re-sent to the same person more often than this, however many
@@ -98,7 +98,7 @@ fn load(tx: &Connection, id: i64) -> Result<Option<(Reservation, Offer)>, Servic
 }
 
 /// The driver's current passenger list, with the offer-wide links.
-fn itinerary(tx: &Connection, o: &Offer) -> Result<NewEmail, ServiceError> {
+fn itinerary(tx: &Connection, o: &Offer) -> Result<Email, ServiceError> {
     let passengers = reservations::confirmed_for_offer(tx, o.id)?;
     Ok(offer_email(
         "itinerary_driver",
@@ -132,7 +132,7 @@ fn fresh_email(
     subject: &Subject,
     now: DateTime<Utc>,
     expire_after: Duration,
-) -> Result<Option<NewEmail>, ServiceError> {
+) -> Result<Option<Email>, ServiceError> {
     match (action, subject) {
         (LinkAction::Accept | LinkAction::Refuse, Subject::Reservation(id)) => {
             let Some((r, o)) = load(tx, *id)? else {
@@ -221,6 +221,12 @@ fn fresh_email(
     }
 }
 
-fn sent_recently(tx: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<bool, ServiceError> {
-    Ok(outbox::queued_since(tx, e, now - RESEND_COOLDOWN)?)
+fn sent_recently(tx: &Connection, e: &Email, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    let same = outbox::SameEmail {
+        template: e.template,
+        recipient: &e.recipient,
+        reservation_id: e.reservation_id,
+        offer_id: e.offer_id,
+    };
+    Ok(outbox::queued_since(tx, &same, now - RESEND_COOLDOWN)?)
 }

@@ -20,7 +20,8 @@ pub struct NewEmail {
     pub template: &'static str,
     pub recipient: String,
     pub reply_to: Option<String>,
-    pub context: serde_json::Value,
+    /// JSON text, rendered at send time.
+    pub context: String,
     pub reservation_id: Option<i64>,
     pub offer_id: Option<i64>,
 }
@@ -108,7 +109,7 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
         e.template,
         e.recipient,
         e.reply_to,
-        e.context.to_string(),
+        e.context,
         e.reservation_id,
         e.offer_id,
         now_s,
@@ -388,11 +389,20 @@ pub fn requeue_all_failed(conn: &Connection, now: DateTime<Utc>) -> Result<usize
         .execute(params![to_db(now)])?)
 }
 
+/// Which email [`queued_since`] looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SameEmail<'a> {
+    pub template: &'a str,
+    pub recipient: &'a str,
+    pub reservation_id: Option<i64>,
+    pub offer_id: Option<i64>,
+}
+
 /// Whether the same email (template, recipient in any case, reservation and offer) was
 /// queued at or after `since`.
 pub fn queued_since(
     conn: &Connection,
-    e: &NewEmail,
+    e: &SameEmail<'_>,
     since: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     Ok(conn
