@@ -180,8 +180,7 @@ impl Service {
             quota::check(tx, cap, &new.passenger_email, Capped::Passenger, now)?;
             quota::charge(tx, &offer.driver_email, now)?;
             quota::charge(tx, &new.passenger_email, now)?;
-            let id = reservations::insert(tx, &new, now)?;
-            let r = reservations::get(tx, id)?.ok_or(ServiceError::ReservationNotFound(id))?;
+            let r = reservations::insert(tx, &new, now)?;
             let passengers = reservations::confirmed_for_offer(tx, offer_id)?;
             let extra = Extra {
                 expires_at: Some(request_deadline(

@@ -51,36 +51,48 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Reservation> {
     })
 }
 
+/// Records a new pending request and returns it as stored (one statement: RETURNING
+/// spares reading the row back).
 pub fn insert(
     conn: &Connection,
     r: &NewReservation,
     now: DateTime<Utc>,
-) -> Result<i64, StoreError> {
+) -> Result<Reservation, StoreError> {
     let now_s = to_db(now);
     let (label, lat, lon) = match &r.pickup {
         Some(p) => (Some(p.label.as_str()), p.lat, p.lon),
         None => (None, None, None),
     };
-    conn.prepare_cached(
+    let stored = conn.prepare_cached(
         "INSERT INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, status,
             pickup, pickup_lat, pickup_lon, message, created_at, updated_at, lang)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+         RETURNING *",
     )?
-    .execute(params![
-        r.offer_id,
-        r.passenger_name,
-        r.passenger_email,
-        r.seats,
-        label,
-        lat,
-        lon,
-        r.message,
-        now_s,
-        r.lang.as_str()
-    ])?;
-    let id = conn.last_insert_rowid();
-    audit(conn, id, Actor::Passenger, None, Status::Pending, now)?;
-    Ok(id)
+    .query_row(
+        params![
+            r.offer_id,
+            r.passenger_name,
+            r.passenger_email,
+            r.seats,
+            label,
+            lat,
+            lon,
+            r.message,
+            now_s,
+            r.lang.as_str()
+        ],
+        from_row,
+    )?;
+    audit(
+        conn,
+        stored.id,
+        Actor::Passenger,
+        None,
+        Status::Pending,
+        now,
+    )?;
+    Ok(stored)
 }
 
 /// Whether `email` (any case) already has a pending or confirmed request on the offer.
