@@ -170,6 +170,12 @@ fn raw_run(dir: &Path) -> f64 {
                 rusqlite::params![id, format!("raw.{i}.{k}")],
             )
             .expect("outbox");
+            tx.execute(
+                "INSERT INTO outbox_status_counts (status, n) VALUES ('queued', 1)
+                 ON CONFLICT (status) DO UPDATE SET n = n + 1",
+                [],
+            )
+            .expect("outbox count");
         }
         tx.commit().expect("commit");
     }

@@ -111,6 +111,12 @@ fn raw_run(dir: &std::path::Path) -> f64 {
                 rusqlite::params![ctx, id, format!("raw.{i}.{k}")],
             )
             .expect("outbox");
+            tx.execute(
+                "INSERT INTO outbox_status_counts (status, n) VALUES ('queued', 1)
+                 ON CONFLICT (status) DO UPDATE SET n = n + 1",
+                [],
+            )
+            .expect("outbox count");
         }
         tx.commit().expect("commit");
         let tx = conn.transaction().expect("tx");
@@ -123,6 +129,12 @@ fn raw_run(dir: &std::path::Path) -> f64 {
                 rusqlite::params![ctx, id, format!("raw.{i}.{k}")],
             )
             .expect("outbox");
+            tx.execute(
+                "INSERT INTO outbox_status_counts (status, n) VALUES ('queued', 1)
+                 ON CONFLICT (status) DO UPDATE SET n = n + 1",
+                [],
+            )
+            .expect("outbox count");
         }
         tx.commit().expect("commit");
     }

@@ -115,7 +115,14 @@ pub fn enqueue(conn: &Connection, e: &NewEmail, now: DateTime<Utc>) -> Result<i6
         now_s,
         new_message_id(),
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    // What the insert trigger did before migration 12 (see there why no trigger).
+    conn.prepare_cached(
+        "INSERT INTO outbox_status_counts (status, n) VALUES ('queued', 1)
+         ON CONFLICT (status) DO UPDATE SET n = n + 1",
+    )?
+    .execute([])?;
+    Ok(id)
 }
 
 /// Writes a newly computed pickup time into the passenger's confirmation while it is still

@@ -440,6 +440,12 @@ fn a_poisoned_email_holds_back_nobody() {
             rusqlite::params![to, format!("carette.poison{i}")],
         )
         .unwrap();
+        // Counted as `outbox::enqueue` counts (migrations/12).
+        conn.execute(
+            "UPDATE outbox_status_counts SET n = n + 1 WHERE status = 'queued'",
+            [],
+        )
+        .unwrap();
     }
     // Then 14 riders ask for a seat: 28 emails queued behind the poisoned ones.
     let started = Instant::now();
