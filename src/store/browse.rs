@@ -421,7 +421,8 @@ pub fn page(
 /// `at_least` wait (1: any). The writer thread calls it before a COMMIT with a batch size,
 /// and when it idles with 1, so the index takes one segment per few hundred rows instead
 /// of one per statement; meanwhile the search takes queued rows as candidates, so nothing
-/// is missed. Returns how many rows were indexed.
+/// is missed. Returns how many rows were indexed: the merge work they owe
+/// ([`merge_search_index`]).
 pub(crate) fn index_queued_reservations(
     conn: &Connection,
     at_least: usize,
@@ -441,24 +442,20 @@ pub(crate) fn index_queued_reservations(
         .execute([])?;
     conn.prepare_cached("DELETE FROM reservation_search_pending")?
         .execute([])?;
-    if n > 0 {
-        // Automatic merges are off (migrations/11-paced-search-merges): this batch's share
-        // of the merging, bounded, so no commit carries a burst of it.
-        let pages = i64::try_from(n).unwrap_or(i64::MAX).min(MERGE_PAGES_MAX);
-        conn.prepare_cached(
-            "INSERT INTO reservation_search (reservation_search, rank) VALUES ('merge', ?1)",
-        )?
-        .execute([pages.max(MERGE_PAGES_MIN)])?;
-    }
     Ok(n)
 }
 
-/// Merge work (leaf pages written) asked after indexing a batch: one page per new row, in
-/// these bounds. A 64-row batch writes 2-4 leaf pages at level 0, and each row is merged
-/// once per level, so one page per row keeps up with a handful of levels (the index of a
-/// million rows has about 6).
-const MERGE_PAGES_MIN: i64 = 8;
-const MERGE_PAGES_MAX: i64 = 256;
+/// Merges about `pages` leaf pages of the index's segments. Automatic merges are off
+/// (migrations/11-paced-search-merges): the writer pays the merging that indexed rows owe
+/// (one page per row: each row is merged once per level, and a million rows make about 6
+/// levels) a bounded step at a time, so no commit carries a burst of it.
+pub(crate) fn merge_search_index(conn: &Connection, pages: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO reservation_search (reservation_search, rank) VALUES ('merge', ?1)",
+    )?
+    .execute([pages])?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

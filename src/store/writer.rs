@@ -48,10 +48,12 @@ const GROUP_WORK: Duration = Duration::from_millis(2);
 
 /// New reservations are added to the search index in batches of this many (see
 /// `browse::index_queued_reservations`), or when the writer has been idle for
-/// [`INDEX_WHEN_IDLE_FOR`]. Measured under `vs_ceiling.sh`: batches of 256 made one group
-/// in ten slow (an FTS5 segment and its merges), p99 39-78 ms; batches of 64 keep p99 at
-/// 26-34 ms for the same throughput (one commit per row was a tenth of all CPU).
-const SEARCH_INDEX_BATCH: usize = 64;
+/// [`INDEX_WHEN_IDLE_FOR`]; the merging they owe is paid a step per group
+/// ([`SearchUpkeep`]). Larger batches make fewer, larger level-0 segments: 256 instead of
+/// 64 took the writer from 76-78 to 69-73 µs per seat request (`cargo bench --bench
+/// write_cost`). Batches of 256 were once a p99 problem (one group in ten slow), when each
+/// carried its own merge and FTS5 merged in bursts; both are paced now.
+const SEARCH_INDEX_BATCH: usize = 256;
 const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(200);
 
 /// What the writer thread has done since the store opened, for /metrics.
@@ -252,6 +254,7 @@ pub(super) fn run(
     };
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(GROUP_MAX_WRITES);
     let mut sizer = GroupSizer::default();
+    let mut search = SearchUpkeep::default();
     // A job that must run alone, met while a group was being gathered: it waits for the
     // group's commit.
     let mut next: Option<Box<dyn Job>> = None;
@@ -263,8 +266,8 @@ pub(super) fn run(
             None if unindexed => match jobs.recv_timeout(INDEX_WHEN_IDLE_FOR) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    index_search_queue(&conn);
-                    unindexed = false;
+                    search.when_idle(&conn);
+                    unindexed = search.merge_debt > 0;
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -284,7 +287,14 @@ pub(super) fn run(
         group.push(job);
         let started = Instant::now();
         // A group whose writes all failed commits nothing (and costs no fsync).
-        let ended = run_group(&conn, &jobs, &mut group, &mut next, sizer.room());
+        let ended = run_group(
+            &conn,
+            &jobs,
+            &mut group,
+            &mut next,
+            sizer.room(),
+            &mut search,
+        );
         sizer.record(group.len(), started.elapsed());
         if let Some(written @ 1..) = ended {
             stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -319,36 +329,77 @@ pub(super) fn run(
         tracing::error!("the checkpointer thread panicked");
     }
     // A clean stop leaves nothing for the next start to index.
-    index_search_queue(&conn);
+    search.when_idle(&conn);
     // SQLite recommends `PRAGMA optimize` just before closing a connection.
     if let Err(e) = conn.execute_batch("PRAGMA optimize") {
         tracing::debug!(error = %e, "PRAGMA optimize at close failed");
     }
 }
 
-/// Indexes whatever waits in the search queue, in a transaction of its own. Never waits
-/// for another process's lock: the next idle moment (or the next batch) will do. Most
-/// idle moments follow groups that added no reservation: those take no write lock.
-fn index_search_queue(conn: &Connection) {
-    let waiting = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM reservation_search_pending)")
-        .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)));
-    if !waiting.unwrap_or(true) {
-        return;
+/// The search index's upkeep on the writer connection: new reservations are indexed in
+/// batches, and the merging each indexed row owes is paid a bounded step per group, so
+/// neither lands on one commit as a burst.
+#[derive(Debug, Default)]
+struct SearchUpkeep {
+    /// Leaf pages of merging owed (one per indexed row), paid a step per group.
+    merge_debt: i64,
+}
+
+impl SearchUpkeep {
+    /// Inside a group's transaction, just before its COMMIT. Should that commit fail, the
+    /// debt is off by one step: it only paces the merging.
+    fn before_commit(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let indexed = browse::index_queued_reservations(conn, SEARCH_INDEX_BATCH)?;
+        self.merge_debt += i64::try_from(indexed).unwrap_or(i64::MAX);
+        // A share of the debt each group: steps grow with the indexing rate.
+        self.pay(conn, self.merge_debt / MERGE_DEBT_SHARE)
     }
-    let indexed = conn
-        .busy_timeout(Duration::ZERO)
-        .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
-    if indexed.is_err() {
-        return;
+
+    fn pay(&mut self, conn: &Connection, step: i64) -> rusqlite::Result<()> {
+        if self.merge_debt <= 0 {
+            return Ok(());
+        }
+        let pages = step.clamp(MERGE_PAGES_MIN, MERGE_PAGES_MAX);
+        browse::merge_search_index(conn, pages)?;
+        self.merge_debt = (self.merge_debt - pages).max(0);
+        Ok(())
     }
-    let done =
-        browse::index_queued_reservations(conn, 1).and_then(|_| conn.execute_batch("COMMIT"));
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "indexing new reservations for search failed; retried later");
-        let _ = conn.execute_batch("ROLLBACK");
+
+    /// Indexes whatever waits in the search queue and pays a step of merging, in a
+    /// transaction of its own. Never waits for another process's lock: the next idle
+    /// moment (or the next batch) will do. Idle moments with nothing queued and nothing
+    /// owed take no write lock.
+    fn when_idle(&mut self, conn: &Connection) {
+        let waiting = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM reservation_search_pending)")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)));
+        if !waiting.unwrap_or(true) && self.merge_debt <= 0 {
+            return;
+        }
+        let begun = conn
+            .busy_timeout(Duration::ZERO)
+            .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
+        if begun.is_err() {
+            return;
+        }
+        let done = browse::index_queued_reservations(conn, 1)
+            .and_then(|indexed| {
+                self.merge_debt += i64::try_from(indexed).unwrap_or(i64::MAX);
+                self.pay(conn, self.merge_debt)
+            })
+            .and_then(|()| conn.execute_batch("COMMIT"));
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "indexing new reservations for search failed; retried later");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
     }
 }
+
+/// Merge steps, in leaf pages: each group pays this share of the debt, within these bounds
+/// (a step of 256 pages is a few milliseconds).
+const MERGE_DEBT_SHARE: i64 = 8;
+const MERGE_PAGES_MIN: i64 = 8;
+const MERGE_PAGES_MAX: i64 = 256;
 
 fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
     if job.deadline() < Instant::now() {
@@ -532,6 +583,7 @@ fn run_group(
     group: &mut Vec<Box<dyn Job>>,
     next: &mut Option<Box<dyn Job>>,
     room: usize,
+    search: &mut SearchUpkeep,
 ) -> Option<u64> {
     take_waiting(jobs, group, next, room);
     // Wait for another process's lock as long as the most patient job may.
@@ -596,8 +648,9 @@ fn run_group(
     }
     let ended = match broken {
         Some(e) => Err(e),
-        None => browse::index_queued_reservations(conn, SEARCH_INDEX_BATCH)
-            .and_then(|_| conn.execute_batch("COMMIT"))
+        None => search
+            .before_commit(conn)
+            .and_then(|()| conn.execute_batch("COMMIT"))
             .map_err(StoreError::from),
     };
     match ended {

@@ -1,5 +1,5 @@
-//! The reservation search index (FTS5, trigram) merges its segments a little after every
-//! batch the writer indexes, not in FTS5's automatic bursts (migrations/11).
+//! The reservation search index (FTS5, trigram) merges its segments a step per group the
+//! writer commits, not in FTS5's automatic bursts (migrations/11).
 
 use carette::store::{Store, StoreError, browse};
 
@@ -69,8 +69,8 @@ fn the_search_index_merges_after_every_batch_and_stays_searchable() {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    // 60 batches of 64: 60 level-0 segments without merging (FTS5's crisis merge would
-    // only fold them 16 at a time).
+    // 60 writes of 64 rows: 15 level-0 segments of 256 rows without merging (FTS5's
+    // crisis merge would only fold them 16 at a time).
     let batches = 60;
     for batch in 0..batches {
         store
