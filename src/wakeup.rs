@@ -16,8 +16,12 @@ pub struct Wakeup {
 impl Wakeup {
     pub fn notify(&self) {
         if let Ok(mut f) = self.flag.lock() {
-            *f = true;
-            self.cv.notify_all();
+            // Already set: nobody sleeps on it (a waiter sleeps only while it is clear), and
+            // the worker sees it on its next wait. Each notify was a futex system call, one
+            // per seat request, while the sender was busy anyway.
+            if !std::mem::replace(&mut *f, true) {
+                self.cv.notify_all();
+            }
         }
     }
 
@@ -123,5 +127,25 @@ mod tests {
         );
         assert!(stop.is_set() && *rx.borrow());
         assert!(work.wait(Duration::ZERO), "the work wake-up was notified");
+    }
+
+    #[test]
+    fn notifications_before_a_wait_count_once_and_a_sleeping_worker_wakes() {
+        let work = Arc::new(Wakeup::default());
+        work.notify();
+        work.notify();
+        assert!(work.wait(Duration::ZERO));
+        assert!(
+            !work.wait(Duration::from_millis(1)),
+            "consumed by the first wait"
+        );
+        let sleeper = {
+            let work = work.clone();
+            std::thread::spawn(move || work.wait(Duration::from_secs(60)))
+        };
+        // Whether the worker is asleep yet or not, it sees the notification.
+        std::thread::sleep(Duration::from_millis(20));
+        work.notify();
+        assert!(sleeper.join().unwrap_or(false), "woken by the notification");
     }
 }
