@@ -52,7 +52,11 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Reservation> {
 }
 
 /// Records a new pending request and returns it as stored (one statement: RETURNING
-/// spares reading the row back).
+/// spares reading the row back). For writes that check every rule first
+/// (`Store::write_checks_first`): OR ROLLBACK ends the whole transaction on a constraint
+/// failure instead of undoing the statement alone, which spares SQLite a statement journal
+/// (the table's triggers make the insert a multi-statement write): each page it touched
+/// was copied first. The writer sees the transaction gone and fails the group.
 pub fn insert(
     conn: &Connection,
     r: &NewReservation,
@@ -64,7 +68,7 @@ pub fn insert(
         None => (None, None, None),
     };
     let stored = conn.prepare_cached(
-        "INSERT INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, status,
+        "INSERT OR ROLLBACK INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, status,
             pickup, pickup_lat, pickup_lon, message, created_at, updated_at, lang)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9, ?10)
          RETURNING *",

@@ -190,6 +190,71 @@ fn a_checks_first_write_failing_after_a_change_rolls_back_its_whole_group() {
 }
 
 #[test]
+fn a_reservation_insert_breaking_a_constraint_ends_its_group_and_the_writer_goes_on() {
+    use carette::domain::Lang;
+    use carette::store::reservations::{self, NewReservation};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    store
+        .write(|c| {
+            c.execute(
+                "INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at, seats, created_at, updated_at)
+                 VALUES (1, 'D', 'd@example.org', 'Lyon', 'Grenoble', '2030-01-01 08:00:00', 4, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                [],
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let reservation = |seats| NewReservation {
+        offer_id: 1,
+        passenger_name: "P".to_owned(),
+        passenger_email: format!("p{seats}@example.org"),
+        seats,
+        pickup: None,
+        message: None,
+        lang: Lang::Fr,
+    };
+    let writer = store.clone();
+    let outcomes = on_threads(8, move |t| {
+        if t == 0 {
+            // seats = 0 breaks the table's CHECK: SQLite rolls the transaction back.
+            writer
+                .write_checks_first(move |c| {
+                    reservations::insert(c, &reservation(0), chrono::Utc::now()).map(drop)
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            writer
+                .write(move |c| insert(c, t))
+                .map_err(|e| e.to_string())
+        }
+    });
+    assert!(
+        outcomes[0].as_ref().is_err_and(|e| e.contains("CHECK")),
+        "{:?}",
+        outcomes[0]
+    );
+    for (t, r) in outcomes.iter().enumerate().skip(1) {
+        assert_eq!(r.is_ok(), slot_present(&path, t), "write {t}: {r:?}");
+    }
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM carpool_reservations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(rows, 0, "nothing of it stayed");
+    // The writer goes on, in a transaction of its own again.
+    let ok = store.write_checks_first(move |c| {
+        reservations::insert(c, &reservation(1), chrono::Utc::now()).map(drop)
+    });
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(store.write(|c| insert(c, 77)).is_ok());
+    assert!(slot_present(&path, 77));
+}
+
+#[test]
 fn a_panicking_write_strands_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
