@@ -51,9 +51,9 @@ const GROUP_WORK: Duration = Duration::from_millis(2);
 /// [`INDEX_WHEN_IDLE_FOR`]; the merging they owe is paid a step per group
 /// ([`SearchUpkeep`]). Larger batches make fewer, larger level-0 segments: 256 instead of
 /// 64 took the writer from 76-78 to 69-73 µs per seat request (`cargo bench --bench
-/// write_cost`). Batches of 256 were once a p99 problem (one group in ten slow), when each
-/// carried its own merge and FTS5 merged in bursts; both are paced now.
-const SEARCH_INDEX_BATCH: usize = 256;
+/// write_cost`), but the third `vs_ceiling.sh` round's p99 reached 28-29 ms in two runs of
+/// five (the commit that carries a batch); 128 kept it at 19-24 ms.
+const SEARCH_INDEX_BATCH: usize = 128;
 const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(200);
 
 /// What the writer thread has done since the store opened, for /metrics.
