@@ -69,7 +69,7 @@ fn the_search_index_merges_after_every_batch_and_stays_searchable() {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    // 60 writes of 64 rows: 15 level-0 segments of 256 rows without merging (FTS5's
+    // 60 writes of 64 rows: 30 level-0 segments of 128 rows without merging (FTS5's
     // crisis merge would only fold them 16 at a time).
     let batches = 60;
     for batch in 0..batches {
