@@ -12,3 +12,4 @@ mod jobs;
 mod props;
 mod scheduler;
 mod search_index;
+mod sqlite_process;
