@@ -24,7 +24,10 @@ fn memory_statistics_are_off_and_stores_still_work() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{text}");
-        assert!(text.contains("1 passed"), "the check ran in the child: {text}");
+        assert!(
+            text.contains("1 passed"),
+            "the check ran in the child: {text}"
+        );
         return;
     }
     assert!(

@@ -17,44 +17,29 @@
 //!
 //! Checkpoints (copying the WAL back into the database file, two fsyncs) run on a third
 //! thread with its own connection, PASSIVE like SQLite's automatic ones, at most every
-//! [`CHECKPOINT_EVERY`] while commits come: a checkpoint inside a COMMIT stalled every
+//! [`durability::CHECKPOINT_EVERY`] while commits come: a checkpoint inside a COMMIT stalled every
 //! request of the groups behind it. The writer's own automatic checkpoint stays as a
-//! backstop at [`BACKSTOP_CHECKPOINT_PAGES`], should the checkpointer fall behind.
+//! backstop at [`durability::BACKSTOP_CHECKPOINT_PAGES`], should the checkpointer fall behind.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::Connection;
 
-use super::{MAX_BUSY_TIMEOUT, StoreError, browse};
+use super::{MAX_BUSY_TIMEOUT, StoreError};
 
-/// A group is committed after this many writes even if more are waiting, so that the
-/// first writers of a long burst are not kept waiting for the last.
-pub(super) const GROUP_MAX_WRITES: usize = 64;
-/// Fewer than this many writes per group would pay a commit's fixed cost too often.
-const GROUP_MIN_WRITES: usize = 4;
-/// A group holds about this much work (at the writer's recent cost per write), then
-/// commits even if more writes are waiting. Committing a burst as one long group left the
-/// writer idle while its fsync ran and its callers sent their next requests (all of them
-/// waited on the same fsync): under `vs_ceiling.sh`'s 32 connections the writer was busy
-/// 73 % of the time. Groups of about 2 ms let one group's fsync and the answers to its
-/// callers overlap the next group's work: 7,500 -> 9,300 req/s in the same run (sizes of
-/// 8, 12, 16, 20, 24 and 64 writes measured; 16-20 best at ~100 µs per write). The
-/// syncer's fsync covers every group committed before it starts, so smaller groups do
-/// not mean more fsyncs on a slow disk.
-const GROUP_WORK: Duration = Duration::from_millis(2);
+mod durability;
+mod search_upkeep;
+mod sizing;
 
-/// New reservations are added to the search index in batches of this many (see
-/// `browse::index_queued_reservations`), or when the writer has been idle for
-/// [`INDEX_WHEN_IDLE_FOR`]; the merging they owe is paid a step per group
-/// ([`SearchUpkeep`]). Larger batches make fewer, larger level-0 segments: 256 instead of
-/// 64 took the writer from 76-78 to 69-73 µs per seat request (`cargo bench --bench
-/// write_cost`), but the third `vs_ceiling.sh` round's p99 reached 28-29 ms in two runs of
-/// five (the commit that carries a batch); 128 kept it at 19-24 ms.
-const SEARCH_INDEX_BATCH: usize = 128;
-const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(200);
+use durability::{
+    BACKSTOP_CHECKPOINT_PAGES, finish_checkpoint, run_checkpointer, run_syncer, sync_and_answer,
+};
+use search_upkeep::{INDEX_WHEN_IDLE_FOR, SearchUpkeep};
+use sizing::GROUP_MAX_WRITES;
+use sizing::GroupSizer;
 
 /// What the writer thread has done since the store opened, for /metrics.
 #[derive(Debug, Default)]
@@ -74,18 +59,6 @@ pub struct WriterStats {
 /// (4 windows of 5 s): 2 MiB 9.5k -> 7.3k req/s, p99 23 ms in the last window; 8 MiB
 /// 9.1k -> 7.9k, p99 15 ms; 16 and 64 MiB no better. Readers keep the default.
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
-
-/// How often the checkpointer copies the WAL back while commits come.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// Passes of one background checkpoint at most, while commits keep coming (see
-/// `run_checkpointer`).
-const CHECKPOINT_PASSES: usize = 4;
-/// Past this WAL length (pages; 4 MiB), the writer copies what the checkpointer left...
-const WAL_RESTART_PAGES: i64 = 1000;
-/// ...when that is at most this many pages.
-const WAL_RESTART_LEFT_PAGES: i64 = 256;
-/// The writer checkpoints inside its own COMMIT only past this WAL length (pages; 16 MiB).
-const BACKSTOP_CHECKPOINT_PAGES: i64 = 4000;
 
 /// How a job's transaction ended, as far as this job is concerned.
 pub(super) enum End {
@@ -336,71 +309,6 @@ pub(super) fn run(
     }
 }
 
-/// The search index's upkeep on the writer connection: new reservations are indexed in
-/// batches, and the merging each indexed row owes is paid a bounded step per group, so
-/// neither lands on one commit as a burst.
-#[derive(Debug, Default)]
-struct SearchUpkeep {
-    /// Leaf pages of merging owed (one per indexed row), paid a step per group.
-    merge_debt: i64,
-}
-
-impl SearchUpkeep {
-    /// Inside a group's transaction, just before its COMMIT. Should that commit fail, the
-    /// debt is off by one step: it only paces the merging.
-    fn before_commit(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let indexed = browse::index_queued_reservations(conn, SEARCH_INDEX_BATCH)?;
-        self.merge_debt += i64::try_from(indexed).unwrap_or(i64::MAX);
-        // A share of the debt each group: steps grow with the indexing rate.
-        self.pay(conn, self.merge_debt / MERGE_DEBT_SHARE)
-    }
-
-    fn pay(&mut self, conn: &Connection, step: i64) -> rusqlite::Result<()> {
-        if self.merge_debt <= 0 {
-            return Ok(());
-        }
-        let pages = step.clamp(MERGE_PAGES_MIN, MERGE_PAGES_MAX);
-        browse::merge_search_index(conn, pages)?;
-        self.merge_debt = (self.merge_debt - pages).max(0);
-        Ok(())
-    }
-
-    /// Indexes whatever waits in the search queue and pays a step of merging, in a
-    /// transaction of its own. Never waits for another process's lock: the next idle
-    /// moment (or the next batch) will do. Idle moments with nothing queued and nothing
-    /// owed take no write lock.
-    fn when_idle(&mut self, conn: &Connection) {
-        let waiting = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM reservation_search_pending)")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)));
-        if !waiting.unwrap_or(true) && self.merge_debt <= 0 {
-            return;
-        }
-        let begun = conn
-            .busy_timeout(Duration::ZERO)
-            .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
-        if begun.is_err() {
-            return;
-        }
-        let done = browse::index_queued_reservations(conn, 1)
-            .and_then(|indexed| {
-                self.merge_debt += i64::try_from(indexed).unwrap_or(i64::MAX);
-                self.pay(conn, self.merge_debt)
-            })
-            .and_then(|()| conn.execute_batch("COMMIT"));
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "indexing new reservations for search failed; retried later");
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
-/// Merge steps, in leaf pages: each group pays this share of the debt, within these bounds
-/// (a step of 256 pages is a few milliseconds).
-const MERGE_DEBT_SHARE: i64 = 8;
-const MERGE_PAGES_MIN: i64 = 8;
-const MERGE_PAGES_MAX: i64 = 256;
-
 fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
     if job.deadline() < Instant::now() {
         job.finish(End::Busy);
@@ -413,149 +321,6 @@ fn run_alone(conn: &Connection, wal: &Path, mut job: Box<dyn Job>) {
     }
     job.run(conn);
     sync_and_answer(wal, vec![job]);
-}
-
-/// The syncer thread: each fsync covers every group committed before it started, so it
-/// answers all the groups waiting at once.
-fn run_syncer(
-    wal: &Path,
-    committed: &mpsc::Receiver<Vec<Box<dyn Job>>>,
-    tick: &mpsc::SyncSender<()>,
-) {
-    while let Ok(mut jobs) = committed.recv() {
-        while let Ok(more) = committed.try_recv() {
-            jobs.extend(more);
-        }
-        sync_and_answer(wal, jobs);
-        // "The WAL grew": a full channel already says so.
-        let _ = tick.try_send(());
-    }
-}
-
-/// The checkpointer thread: after commits, at most every CHECKPOINT_EVERY, a PASSIVE
-/// checkpoint (never waits for the writer nor for readers such as Litestream).
-///
-/// A pass copies the frames committed when it began; those committed meanwhile are left
-/// for the next. The WAL restarts from its beginning (instead of growing) only when a write
-/// transaction begins with every frame copied, which under a steady load never happens
-/// (a pass and its fsyncs always outlast the gap between two commits): the WAL grew to the
-/// writer's backstop, and the writer checkpointed 16 MiB inside a COMMIT (p99 30 -> 55 ms
-/// after 20 s of load). So the passes repeat while they catch up, and once the WAL is long
-/// and nearly all copied, `restart_due` asks the writer to copy the rest between two
-/// groups (a few hundred pages at most), after which its next transaction restarts the WAL.
-fn run_checkpointer(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_due: &AtomicBool) {
-    let mut last = Instant::now();
-    while ticks.recv().is_ok() {
-        let wait = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
-        }
-        while ticks.try_recv().is_ok() {}
-        for _ in 0..CHECKPOINT_PASSES {
-            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            }) {
-                Ok((in_wal, copied)) => {
-                    let left = in_wal - copied;
-                    if in_wal >= WAL_RESTART_PAGES && left <= WAL_RESTART_LEFT_PAGES {
-                        restart_due.store(true, Ordering::Relaxed);
-                    }
-                    if left <= WAL_RESTART_LEFT_PAGES {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "background checkpoint failed; retried after the next commit");
-                    break;
-                }
-            }
-        }
-        last = Instant::now();
-    }
-}
-
-/// On the writer, between groups: copies the last frames the checkpointer left, so that
-/// the next transaction restarts the WAL. Never waits for a lock (the checkpointer or a
-/// reader's snapshot may hold frames back; the next request will do).
-fn finish_checkpoint(conn: &Connection) {
-    let done = conn.busy_timeout(Duration::ZERO).and_then(|()| {
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        })
-    });
-    match done {
-        Ok((in_wal, copied)) => {
-            tracing::debug!(
-                in_wal,
-                copied,
-                "the writer finished a background checkpoint"
-            );
-        }
-        Err(e) => tracing::debug!(error = %e, "finishing a checkpoint failed; retried later"),
-    }
-}
-
-/// Makes the committed WAL frames durable, then answers `jobs`. If the disk refuses the
-/// fsync, a write is not known to be durable: its caller gets `CommitFailed`.
-fn sync_and_answer(wal: &Path, jobs: Vec<Box<dyn Job>>) {
-    // Opened afresh each time: SQLite may delete and recreate the WAL file (when the last
-    // connection closes), and an fsync through a stale descriptor would sync nothing
-    // that matters. An absent WAL means nothing is waiting in one.
-    let synced = match std::fs::File::open(wal) {
-        Ok(file) => file.sync_data(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    match synced {
-        Ok(()) => {
-            for job in jobs {
-                job.finish(End::Committed);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, writes = jobs.len(), "fsync of the WAL failed; the writes are reported as not saved");
-            for job in jobs {
-                job.finish(End::Lost(StoreError::CommitFailed));
-            }
-        }
-    }
-}
-
-/// How many writes the next group may hold: [`GROUP_WORK`] at the recent cost per write.
-struct GroupSizer {
-    /// Moving average of a write's share of its group's time, commit included.
-    per_write: Duration,
-}
-
-impl Default for GroupSizer {
-    fn default() -> Self {
-        GroupSizer {
-            per_write: GROUP_WORK / 16,
-        }
-    }
-}
-
-impl GroupSizer {
-    fn room(&self) -> usize {
-        let per_write = self.per_write.as_nanos().max(1);
-        let fits = (GROUP_WORK.as_nanos() + per_write / 2) / per_write;
-        usize::try_from(fits)
-            .unwrap_or(usize::MAX)
-            .clamp(GROUP_MIN_WRITES, GROUP_MAX_WRITES)
-    }
-
-    /// Counts a group of `writes` that took `took`; each group weighs an eighth.
-    fn record(&mut self, writes: usize, took: Duration) {
-        let Ok(writes) = u32::try_from(writes) else {
-            return;
-        };
-        if writes == 0 {
-            return;
-        }
-        // A group that waited for another process's lock says nothing of a write's cost.
-        let sample = (took / writes).min(GROUP_WORK);
-        self.per_write = (self.per_write * 7 + sample) / 8;
-    }
 }
 
 /// Adds the jobs already waiting to `group`, up to `room`, stopping at one that must run
@@ -686,53 +451,5 @@ fn copy(e: &StoreError) -> StoreError {
             StoreError::Sql(rusqlite::Error::SqliteFailure(*code, message.clone()))
         }
         other => StoreError::WriteFailed(other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_group_holds_about_its_work_budget_of_writes() {
-        let mut sizer = GroupSizer::default();
-        assert_eq!(
-            sizer.room(),
-            16,
-            "no measurement yet: a sixteenth of the budget each"
-        );
-        // Writes of 100 µs, many groups: 2 ms of them is 20.
-        for _ in 0..100 {
-            sizer.record(10, Duration::from_millis(1));
-        }
-        assert_eq!(sizer.room(), 20);
-        // Cheap writes fill the largest group; costly ones the smallest.
-        for _ in 0..100 {
-            sizer.record(50, Duration::from_micros(500));
-        }
-        assert_eq!(sizer.room(), GROUP_MAX_WRITES);
-        for _ in 0..100 {
-            sizer.record(2, Duration::from_millis(3));
-        }
-        assert_eq!(sizer.room(), GROUP_MIN_WRITES);
-    }
-
-    #[test]
-    fn a_long_wait_for_the_lock_does_not_shrink_groups_for_long() {
-        let mut sizer = GroupSizer::default();
-        for _ in 0..100 {
-            sizer.record(10, Duration::from_millis(1));
-        }
-        // One group waited 5 s for another process's lock.
-        sizer.record(20, Duration::from_secs(5));
-        // Counted as at most the budget per write, and weighing an eighth.
-        assert_eq!(sizer.room(), 6);
-        for _ in 0..60 {
-            sizer.record(10, Duration::from_millis(1));
-        }
-        assert_eq!(sizer.room(), 20, "back to the measured cost");
-        // An empty group (all failed before running) changes nothing.
-        sizer.record(0, Duration::from_secs(1));
-        assert_eq!(sizer.room(), 20);
     }
 }
