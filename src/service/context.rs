@@ -135,11 +135,11 @@ pub(crate) struct Email {
 }
 
 impl Email {
-    fn to_new_email(&self) -> Result<NewEmail, StoreError> {
+    fn into_new_email(self) -> Result<NewEmail, StoreError> {
         Ok(NewEmail {
             template: self.template,
-            recipient: self.recipient.clone(),
-            reply_to: self.reply_to.clone(),
+            recipient: self.recipient,
+            reply_to: self.reply_to,
             context: serde_json::to_string(&self.context).map_err(|e| StoreError::Corrupt {
                 table: "outbox",
                 message: format!("email context not serialisable: {e}"),
@@ -343,13 +343,13 @@ impl EmailBatch {
     /// Writes the emails to the outbox. Those that may carry a calendar invite get the
     /// install id for their UIDs and, for the driver's trip event, the offer's next SEQUENCE.
     pub fn commit(
-        mut self,
+        self,
         tx: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let n = self.emails.len();
         let mut install: Option<String> = None;
-        for e in &mut self.emails {
+        for mut e in self.emails {
             if ics::may_carry_invite(e.template) {
                 let id = match &install {
                     Some(id) => id.clone(),
@@ -364,7 +364,7 @@ impl EmailBatch {
                     trip_sequence,
                 });
             }
-            outbox::enqueue(tx, &e.to_new_email()?, now)?;
+            outbox::enqueue(tx, &e.into_new_email()?, now)?;
         }
         Ok(n)
     }

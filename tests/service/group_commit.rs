@@ -196,16 +196,7 @@ fn a_reservation_insert_breaking_a_constraint_ends_its_group_and_the_writer_goes
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.db");
     let store = Arc::new(Store::open(&path).unwrap());
-    store
-        .write(|c| {
-            c.execute(
-                "INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at, seats, created_at, updated_at)
-                 VALUES (1, 'D', 'd@example.org', 'Lyon', 'Grenoble', '2030-01-01 08:00:00', 4, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-                [],
-            )?;
-            Ok::<_, StoreError>(())
-        })
-        .unwrap();
+    store.write(crate::support::db::insert_offer).unwrap();
     let reservation = |seats| NewReservation {
         offer_id: 1,
         passenger_name: "P".to_owned(),

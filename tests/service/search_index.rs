@@ -59,16 +59,7 @@ fn the_search_index_merges_after_every_batch_and_stays_searchable() {
         )
         .unwrap();
     assert_eq!(automerge, 0, "FTS5's own bursts are off");
-    store
-        .write(|c| {
-            c.execute(
-                "INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at, seats, created_at, updated_at)
-                 VALUES (1, 'D', 'd@example.org', 'Lyon', 'Grenoble', '2030-01-01 08:00:00', 4, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-                [],
-            )?;
-            Ok::<_, StoreError>(())
-        })
-        .unwrap();
+    store.write(crate::support::db::insert_offer).unwrap();
     // 60 writes of 64 rows: 30 level-0 segments of 128 rows without merging (FTS5's
     // crisis merge would only fold them 16 at a time).
     let batches = 60;

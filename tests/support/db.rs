@@ -74,3 +74,14 @@ pub fn write<T>(
     tx.commit().unwrap();
     out
 }
+
+/// Offer 1 (Lyon → Grenoble, 4 seats, in 2030) written directly, for store-level tests
+/// that need an offer for their reservations to point at.
+pub fn insert_offer(c: &rusqlite::Connection) -> Result<(), carette::store::StoreError> {
+    c.execute(
+        "INSERT INTO carpool_offers (id, driver_name, driver_email, origin, destination, departure_at, seats, created_at, updated_at)
+         VALUES (1, 'D', 'd@example.org', 'Lyon', 'Grenoble', '2030-01-01 08:00:00', 4, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        [],
+    )?;
+    Ok(())
+}
