@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use migrations::{MIGRATIONS, latest_version};
 pub use writer::WriterStats;
@@ -104,6 +104,27 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// in an int).
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Reservations an outside process (or a daemon under load, between two of its index
+/// batches) queued for the search index: searchable from now on. One transaction, so a
+/// crash never leaves rows both indexed and still queued, and an IMMEDIATE one: a deferred
+/// transaction that reads the queue and then writes gets SQLITE_BUSY at once, without
+/// waiting, whenever the daemon's writer committed meanwhile (`carette forget` under load
+/// failed that way). The queue is looked at first so that opening an idle store never
+/// waits for the write lock.
+fn index_queued_reservations(conn: &mut Connection) -> Result<(), StoreError> {
+    let queued: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM reservation_search_pending)",
+        [],
+        |r| r.get(0),
+    )?;
+    if queued {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        browse::index_queued_reservations(&tx, 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 /// Applied to every connection: these are per-connection settings in SQLite.
 fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -179,11 +200,7 @@ impl Store {
             source,
         })?;
         migrations::migrate(&mut conn, path)?;
-        // Reservations an outside process added since: searchable from now on. One
-        // transaction, so a crash never leaves rows both indexed and still queued.
-        let tx = conn.transaction()?;
-        browse::index_queued_reservations(&tx, 1)?;
-        tx.commit()?;
+        index_queued_reservations(&mut conn)?;
         // Files left readable by an older version: the WAL holds the same data.
         for file in [
             path.to_owned(),
@@ -195,12 +212,23 @@ impl Store {
         // SQLite's advice for long-lived connections: optimize=0x10002 at open (analyzes
         // what needs it, bounded by analysis_limit so a big table costs milliseconds),
         // then `PRAGMA optimize` periodically and at close (see `optimize`, `Drop`).
-        // Statistics are an optimisation: failing to gather them is no reason not to start.
-        if let Err(e) =
+        // Statistics are an optimisation: failing to gather them is no reason not to start,
+        // nor is another process's write lock a reason to wait (a CLI command would stall
+        // for the whole busy timeout behind a daemon's long write); the periodic run
+        // catches up.
+        let optimized = conn.busy_timeout(Duration::ZERO).and_then(|()| {
             conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
-        {
-            tracing::warn!(error = %e, "PRAGMA optimize failed at open");
+        });
+        if let Err(e) = optimized.map_err(StoreError::from) {
+            if e.is_busy() {
+                tracing::debug!(
+                    "PRAGMA optimize skipped at open: another process holds the write lock"
+                );
+            } else {
+                tracing::warn!(error = %e, "PRAGMA optimize failed at open");
+            }
         }
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         Ok(Store::on(path, conn, false))
     }
 

@@ -100,3 +100,82 @@ fn the_search_index_merges_after_every_batch_and_stays_searchable() {
         assert!(found, "{email}");
     }
 }
+
+fn insert_reservation(c: &rusqlite::Connection, n: u32) {
+    c.execute(
+        "INSERT INTO carpool_reservations (offer_id, passenger_name, passenger_email, seats, created_at, updated_at)
+         VALUES (1, ?1, ?2, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        [format!("Rider {n}"), format!("r{n}@example.org")],
+    )
+    .unwrap();
+}
+
+fn queued(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM reservation_search_pending", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Every CLI command opens the store, which indexes what the daemon queued. Under load
+/// the daemon's writer holds the lock and commits all the time: `carette forget` failed
+/// with "database is locked" because that indexing read the queue, then asked for the
+/// lock inside the same (deferred) transaction, which SQLite refuses without waiting.
+#[test]
+fn opening_the_store_while_another_process_writes_waits_for_the_lock_to_index_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    Store::open(&path)
+        .unwrap()
+        .write(crate::support::db::insert_offer)
+        .unwrap();
+    let daemon = rusqlite::Connection::open(&path).unwrap();
+    insert_reservation(&daemon, 1);
+    assert_eq!(queued(&path), 1);
+    // The daemon's writer: in a transaction, and it commits another row a moment later.
+    daemon.execute_batch("BEGIN IMMEDIATE").unwrap();
+    insert_reservation(&daemon, 2);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        daemon.execute_batch("COMMIT").unwrap();
+    });
+    let opened = Store::open(&path);
+    writer.join().unwrap();
+    let store = opened.expect("the store opens once the other writer commits");
+    drop(store);
+    assert_eq!(queued(&path), 0, "both rows indexed at open");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let query = browse::match_query(&browse::trigrams("r2@example.org"));
+    let found: i64 = conn
+        .query_row(
+            "SELECT rowid FROM reservation_search WHERE reservation_search MATCH ?1",
+            [query],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(found, 2);
+}
+
+/// With nothing queued, opening never asks for the write lock: a CLI command starts at
+/// once even while another process holds it (here, for the whole open).
+#[test]
+fn opening_an_idle_store_does_not_wait_for_another_processs_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    Store::open(&path)
+        .unwrap()
+        .write(crate::support::db::insert_offer)
+        .unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let opened = Store::open(&path);
+    let waited = started.elapsed();
+    other.execute_batch("COMMIT").unwrap();
+    assert!(opened.is_ok(), "{:?}", opened.err());
+    // Not a timing assertion on speed: waiting for the lock would take the 5 s busy timeout.
+    assert!(waited < std::time::Duration::from_secs(4), "{waited:?}");
+}
