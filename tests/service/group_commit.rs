@@ -450,15 +450,71 @@ fn under_steady_writes_the_wal_restarts_well_before_the_backstop() {
 
 /// The writer keeps the hot index pages of a grown database in its own, larger cache.
 #[test]
-fn the_writer_has_a_larger_page_cache_than_readers() {
+fn the_writer_has_a_larger_page_cache_and_a_memory_map_readers_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("c.db")).unwrap();
-    let pragma =
-        |c: &rusqlite::Connection| c.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0));
-    let writer = store
-        .write(move |c| pragma(c).map_err(StoreError::from))
+    let pragmas = |c: &rusqlite::Connection| -> Result<(i64, i64), StoreError> {
+        let cache = c.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        let mmap = c.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+        Ok((cache, mmap))
+    };
+    let writer = store.write(pragmas).unwrap();
+    let reader = store.read(pragmas).unwrap();
+    assert_eq!(writer, (-8192, 1 << 30), "8 MiB of cache, 1 GiB mapped");
+    assert_eq!(reader, (-2000, 0), "SQLite's defaults");
+}
+
+/// The writer reads the file through a memory map. Another process that shrinks the file
+/// (an operator's VACUUM, `carette forget` rebuilding it) must not leave the writer reading
+/// pages past the new end: that would be a SIGBUS, not an error.
+#[test]
+fn the_writer_keeps_working_after_another_process_shrinks_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Store::open(&path).unwrap();
+    let padding = "x".repeat(2000);
+    for i in 0..2000 {
+        let slot = format!("{i:06}{padding}");
+        store
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO job_runs (job, slot, started_at, ok) VALUES ('t', ?1, '2026-01-01 00:00:00', 1)",
+                    [slot],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+    // Reads the whole table, so the writer has mapped and touched every page.
+    let total: i64 = store
+        .write(|c| {
+            Ok::<_, StoreError>(
+                c.query_row("SELECT SUM(length(slot)) FROM job_runs", [], |r| r.get(0))?,
+            )
+        })
         .unwrap();
-    let reader = store.read(|c| pragma(c).map_err(StoreError::from)).unwrap();
-    assert_eq!(writer, -8192, "8 MiB");
-    assert_eq!(reader, -2000, "SQLite's default");
+    assert_eq!(total, 2000 * 2006);
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    other
+        .execute_batch(
+            "PRAGMA wal_checkpoint(TRUNCATE); DELETE FROM job_runs; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+    let shrunk = std::fs::metadata(&path).unwrap().len();
+    assert!(shrunk < 1_000_000, "the file shrank: {shrunk} bytes");
+    for i in 0..200 {
+        store.write(move |c| insert(c, i)).unwrap();
+    }
+    let (rows, check): (i64, String) = store
+        .write(|c| {
+            let rows = c.query_row("SELECT COUNT(*) FROM job_runs", [], |r| r.get(0))?;
+            let check = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            Ok::<_, StoreError>((rows, check))
+        })
+        .unwrap();
+    assert_eq!((rows, check.as_str()), (200, "ok"));
+    assert_eq!(count(&path), 200);
 }
