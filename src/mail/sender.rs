@@ -159,26 +159,47 @@ impl OutboxSender {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.deliver_due(Utc::now())
             }));
-            let more = match result {
+            let (more, paused_until) = match result {
                 // A sent email may free the next one to the same rider (held back to keep
                 // their order): look again at once rather than after `poll`.
-                Ok(Ok(report)) => report.claimed >= self.options.batch_size || report.sent > 0,
+                Ok(Ok(report)) => (
+                    report.claimed >= self.options.batch_size || report.sent > 0,
+                    report.paused_until,
+                ),
                 Ok(Err(e)) => {
                     tracing::error!("outbox sender: {e}; retrying shortly");
-                    false
+                    (false, None)
                 }
                 Err(_) => {
                     tracing::error!(
                         "outbox sender panicked; its claims are retried after the lease"
                     );
-                    false
+                    (false, None)
                 }
             };
-            if !more {
+            if let Some(until) = paused_until {
+                self.sit_out(until);
+            } else if !more {
                 self.wait();
             }
         }
         tracing::info!("outbox sender stopped");
+    }
+
+    /// Sleeps through a pause (SMTP unreachable, login refused) until it ends or the daemon
+    /// stops. New work does not end it: each queued email woke the paused sender, which found
+    /// the pause and slept again: a futex round trip per seat request on a loaded daemon whose
+    /// SMTP server was down. The wake-up stays set meanwhile, so new work is seen at the end.
+    fn sit_out(&self, until: DateTime<Utc>) {
+        let slice = std::time::Duration::from_millis(250);
+        while !self.shutdown.is_set() {
+            self.heartbeat.beat();
+            let left = (until - Utc::now()).to_std().unwrap_or_default();
+            if left.is_zero() {
+                return;
+            }
+            self.shutdown.wait(left.min(slice));
+        }
     }
 
     /// Sleeps until new work is signalled or `poll` passes, checking for shutdown often.

@@ -279,6 +279,43 @@ fn a_server_down_then_up_delivers_everything_once() {
     assert!(rows(&db).iter().all(|r| r.status == EmailStatus::Sent));
 }
 
+/// While paused, new work does not wake the sender: each queued email woke it, it found the
+/// pause and slept again, a futex round trip per seat request on a loaded daemon whose SMTP
+/// server was down. The wake-up stays set for when the pause ends; a stop ends it at once.
+#[test]
+fn a_paused_sender_sleeps_through_new_work_and_stops_at_once() {
+    let server = SmtpServer::start();
+    let db = fixture();
+    request_and_accept(&db);
+    let s = sender(&db, server.port());
+    server.stop();
+    let wakeup = db.service.outbox_wakeup().clone();
+    let stop = carette::wakeup::Shutdown::new(vec![wakeup.clone()]);
+    let thread = s.spawn(stop.clone()).unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while !rows(&db).iter().any(|r| {
+        r.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreachable"))
+    }) {
+        assert!(Instant::now() < deadline, "the sender never tried");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for _ in 0..3 {
+        wakeup.notify();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            wakeup.wait(std::time::Duration::ZERO),
+            "the paused sender took the wake-up"
+        );
+    }
+    let asked = Instant::now();
+    stop.trigger();
+    thread.join().unwrap();
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+    assert!(rows(&db).iter().all(|r| r.status != EmailStatus::Sending));
+}
+
 fn message_ids(server: &SmtpServer) -> Vec<String> {
     server
         .received()
