@@ -269,9 +269,15 @@ fn old_job_runs_and_eml_files_are_deleted_the_latest_run_of_each_job_kept() {
 #[test]
 fn retention_is_a_daily_job_of_the_scheduler_and_of_jobs_all() {
     let w = world();
-    let t0 = Utc::now() - Duration::days(400);
+    // Midday, not the wall clock: the daily slot starts at 04:00 in Paris, so a run at
+    // 02:37 UTC covered yesterday's slot and today's was due an hour later.
+    let now = Utc::now()
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let t0 = now - Duration::days(400);
     populate(&w.service, t0);
-    let now = Utc::now();
     let ran = carette::scheduler::tick(&w.service, now);
     let retention = ran.iter().find(|(j, _)| *j == Job::Retention).unwrap();
     match &retention.1 {
