@@ -209,7 +209,9 @@ impl Channel {
 /// order they were queued: a row waits while an older one to the same address waits for
 /// its retry or is being sent by another claim (a retried "Demande envoyée" is never
 /// overtaken by its "Réservation confirmée"; within a batch the sender keeps the order);
-/// failed rows hold nothing back. Claims whose lease ran out (a
+/// failed rows hold nothing back. A row never tried is due from its creation, so it cannot
+/// hold another back: only rows being sent or waiting past their creation are looked at
+/// (the partial index of migrations/13, whose condition the query repeats). Claims whose lease ran out (a
 /// stuck or vanished sender) go back to the queue first. Runs inside the caller's
 /// immediate transaction, so two processes never claim the same row.
 pub fn claim_due(
@@ -233,7 +235,8 @@ pub fn claim_due(
              WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
                AND NOT EXISTS (
                    SELECT 1 FROM outbox p
-                   WHERE p.recipient = o.recipient AND p.status IN ('queued', 'sending')
+                   WHERE p.recipient = o.recipient
+                     AND (p.status = 'sending' OR (p.status = 'queued' AND p.next_attempt_at > p.created_at))
                      AND p.created_at <= o.created_at
                      AND (p.status = 'sending' OR p.next_attempt_at > ?1)
                      AND (p.created_at < o.created_at OR p.id < o.id))
