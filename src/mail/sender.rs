@@ -191,28 +191,24 @@ impl OutboxSender {
     /// the pause and slept again: a futex round trip per seat request on a loaded daemon whose
     /// SMTP server was down. The wake-up stays set meanwhile, so new work is seen at the end.
     fn sit_out(&self, until: DateTime<Utc>) {
-        let slice = std::time::Duration::from_millis(250);
-        while !self.shutdown.is_set() {
-            self.heartbeat.beat();
-            let left = (until - Utc::now()).to_std().unwrap_or_default();
-            if left.is_zero() {
-                return;
-            }
-            self.shutdown.wait(left.min(slice));
-        }
+        let left = (until - Utc::now()).to_std().unwrap_or_default();
+        self.doze(Instant::now() + left, |nap| self.shutdown.wait(nap));
     }
 
-    /// Sleeps until new work is signalled or `poll` passes, checking for shutdown often.
+    /// Sleeps until new work is signalled or `poll` passes.
     fn wait(&self) {
-        let deadline = Instant::now() + self.options.poll;
+        let wakeup = self.service.outbox_wakeup();
+        self.doze(Instant::now() + self.options.poll, |nap| wakeup.wait(nap));
+    }
+
+    /// Sleeps until `deadline`, a stop, or `nap` (a bounded sleep) says to wake, beating the
+    /// heartbeat between naps.
+    fn doze(&self, deadline: Instant, nap: impl Fn(std::time::Duration) -> bool) {
         let slice = std::time::Duration::from_millis(250);
         loop {
             self.heartbeat.beat();
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.shutdown.is_set() {
-                return;
-            }
-            if self.service.outbox_wakeup().wait(left.min(slice)) {
+            if left.is_zero() || self.shutdown.is_set() || nap(left.min(slice)) {
                 return;
             }
         }

@@ -211,8 +211,8 @@ impl Channel {
 /// overtaken by its "Réservation confirmée"; within a batch the sender keeps the order);
 /// failed rows hold nothing back. A row never tried is due from its creation, so it cannot
 /// hold another back: only rows being sent or waiting past their creation are looked at
-/// (the partial index of migrations/13, whose condition the query repeats). Claims whose lease ran out (a
-/// stuck or vanished sender) go back to the queue first. Runs inside the caller's
+/// (the partial index of migrations/13, whose condition the query repeats). Claims whose
+/// lease ran out (a stuck or vanished sender) go back to the queue first. Runs inside the caller's
 /// immediate transaction, so two processes never claim the same row.
 pub fn claim_due(
     conn: &Connection,

@@ -39,6 +39,15 @@ fn request_and_accept(db: &Fixture) -> i64 {
     r.id
 }
 
+/// Some email was tried and found the SMTP server unreachable.
+fn tried_and_unreachable(db: &Fixture) -> bool {
+    rows(db).iter().any(|r| {
+        r.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreachable"))
+    })
+}
+
 fn rows(db: &Fixture) -> Vec<OutboxEmail> {
     let mut rows = db.service.outbox_list(None, 100, 0).unwrap();
     rows.sort_by_key(|r| r.id);
@@ -262,11 +271,7 @@ fn a_server_down_then_up_delivers_everything_once() {
         .paused_until
         .expect("the sender pauses while the server is down");
     assert!(rows(&db).iter().all(|r| r.status == EmailStatus::Queued));
-    assert!(rows(&db).iter().any(|r| {
-        r.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("unreachable"))
-    }));
+    assert!(tried_and_unreachable(&db));
     server.restart();
     // Paused: nothing is tried before the retry time.
     assert_eq!(
@@ -293,11 +298,7 @@ fn a_paused_sender_sleeps_through_new_work_and_stops_at_once() {
     let stop = carette::wakeup::Shutdown::new(vec![wakeup.clone()]);
     let thread = s.spawn(stop.clone()).unwrap();
     let deadline = Instant::now() + std::time::Duration::from_secs(20);
-    while !rows(&db).iter().any(|r| {
-        r.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("unreachable"))
-    }) {
+    while !tried_and_unreachable(&db) {
         assert!(Instant::now() < deadline, "the sender never tried");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

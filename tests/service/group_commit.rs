@@ -13,9 +13,13 @@ fn count(path: &std::path::Path) -> i64 {
 }
 
 fn insert(c: &rusqlite::Connection, i: usize) -> Result<(), StoreError> {
+    insert_slot(c, &format!("{i:06}"))
+}
+
+fn insert_slot(c: &rusqlite::Connection, slot: &str) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO job_runs (job, slot, started_at, ok) VALUES ('t', ?1, '2026-01-01 00:00:00', 1)",
-        [format!("{i:06}")],
+        [slot],
     )?;
     Ok(())
 }
@@ -485,15 +489,7 @@ fn the_writer_keeps_working_after_another_process_shrinks_the_file() {
     let padding = "x".repeat(2000);
     for i in 0..2000 {
         let slot = format!("{i:06}{padding}");
-        store
-            .write(move |c| {
-                c.execute(
-                    "INSERT INTO job_runs (job, slot, started_at, ok) VALUES ('t', ?1, '2026-01-01 00:00:00', 1)",
-                    [slot],
-                )?;
-                Ok::<_, StoreError>(())
-            })
-            .unwrap();
+        store.write(move |c| insert_slot(c, &slot)).unwrap();
     }
     // Reads the whole table, so the writer has mapped and touched every page.
     let total: i64 = store
